@@ -1,0 +1,169 @@
+import type { LatchConfig, Principal } from './schema.js';
+
+/** A mistake found after the shape was valid: a name that points nowhere, a cycle, a contradiction. */
+export interface ReferenceIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+function duplicates<T>(items: T[], nameOf: (item: T) => string, path: string, what: string, issues: ReferenceIssue[]): void {
+  const seen = new Set<string>();
+  items.forEach((item, index) => {
+    const name = nameOf(item);
+    if (seen.has(name)) issues.push({ path: [path, index], message: `${what} "${name}" is declared twice` });
+    seen.add(name);
+  });
+}
+
+function groupCycle(config: LatchConfig): { group: string; index: number; cycle: string[] } | null {
+  const members = new Map(config.groups.map((group) => [group.name, group.members.filter((m) => m.startsWith('group:')).map((m) => m.slice(6))]));
+  const visiting: string[] = [];
+  const done = new Set<string>();
+  const visit = (name: string): string[] | null => {
+    if (done.has(name)) return null;
+    const at = visiting.indexOf(name);
+    if (at >= 0) return [...visiting.slice(at), name];
+    visiting.push(name);
+    for (const child of members.get(name) ?? []) {
+      const cycle = visit(child);
+      if (cycle) return cycle;
+    }
+    visiting.pop();
+    done.add(name);
+    return null;
+  };
+  for (const [index, group] of config.groups.entries()) {
+    const cycle = visit(group.name);
+    if (cycle) return { group: group.name, index, cycle };
+  }
+  return null;
+}
+
+export function checkReferences(config: LatchConfig): ReferenceIssue[] {
+  const issues: ReferenceIssue[] = [];
+  const groups = new Set(config.groups.map((group) => group.name));
+  const integrations = new Map(config.integrations.map((integration) => [integration.name, integration]));
+  const bundles = new Set(config.bundles.map((bundle) => bundle.name));
+
+  duplicates(config.identities, (identity) => identity.email, 'identities', 'identity', issues);
+  duplicates(config.groups, (group) => group.name, 'groups', 'group', issues);
+  duplicates(config.integrations, (integration) => integration.name, 'integrations', 'integration', issues);
+  duplicates(config.bundles, (bundle) => bundle.name, 'bundles', 'bundle', issues);
+  duplicates(config.flows, (flow) => flow.name, 'flows', 'flow', issues);
+
+  const groupRef = (name: string, path: (string | number)[]): void => {
+    if (!groups.has(name)) issues.push({ path, message: `group "${name}" is not declared under groups` });
+  };
+  const principalRefs = (principals: Principal[], path: (string | number)[], allowRelative: boolean): void => {
+    principals.forEach((principal, index) => {
+      if (principal.kind === 'group') groupRef(principal.group, [...path, index]);
+      if (!allowRelative && principal.kind !== 'user' && principal.kind !== 'group' && principal.kind !== 'oncall') {
+        issues.push({ path: [...path, index], message: `"${principal.kind}" only makes sense for approvers, not requesters` });
+      }
+    });
+  };
+
+  config.groups.forEach((group, index) => {
+    group.members.forEach((member, memberIndex) => {
+      if (member.startsWith('group:')) groupRef(member.slice(6), ['groups', index, 'members', memberIndex]);
+    });
+  });
+  const cycle = groupCycle(config);
+  if (cycle) issues.push({ path: ['groups', cycle.index], message: `groups contain each other in a cycle: ${cycle.cycle.join(' → ')}` });
+
+  config.settings.admins.forEach((admin, index) => {
+    if (admin.kind === 'group') groupRef(admin.group, ['settings', 'admins', index]);
+  });
+  config.identities.forEach((identity, index) => {
+    if (identity.manager === identity.email) issues.push({ path: ['identities', index, 'manager'], message: 'a person cannot be their own manager' });
+  });
+
+  config.integrations.forEach((integration, index) => {
+    if (integration.owner.kind === 'group') groupRef(integration.owner.group, ['integrations', index, 'owner']);
+    duplicates(integration.resources, (resource) => resource.name, `integrations.${index}.resources`, 'resource', issues);
+    integration.resources.forEach((resource, resourceIndex) => {
+      if (resource.owner?.kind === 'group') groupRef(resource.owner.group, ['integrations', index, 'resources', resourceIndex, 'owner']);
+    });
+  });
+  // duplicates() above reports nested paths as one dotted segment; split them for line lookup.
+  for (const issue of issues) issue.path = issue.path.flatMap((segment) => (typeof segment === 'string' ? segment.split('.').map((part) => (/^\d+$/.test(part) ? Number(part) : part)) : [segment]));
+
+  const itemRef = (integrationName: string, resourceName: string, permission: string | null, path: (string | number)[]): void => {
+    const integration = integrations.get(integrationName);
+    if (!integration) {
+      issues.push({ path: [...path, 'integration'], message: `integration "${integrationName}" is not declared under integrations` });
+      return;
+    }
+    const resource = integration.resources.find((candidate) => candidate.name === resourceName);
+    if (!resource) {
+      issues.push({ path: [...path, 'resource'], message: `integration "${integrationName}" has no resource "${resourceName}"` });
+      return;
+    }
+    if (permission !== null && !(permission in resource.permissions)) {
+      issues.push({ path: [...path, 'permission'], message: `resource "${integrationName}/${resourceName}" offers no permission "${permission}" (it offers: ${Object.keys(resource.permissions).join(', ')})` });
+    }
+  };
+
+  config.bundles.forEach((bundle, index) => {
+    bundle.items.forEach((item, itemIndex) => itemRef(item.integration, item.resource, item.permission, ['bundles', index, 'items', itemIndex]));
+  });
+
+  config.flows.forEach((flow, index) => {
+    const at = (...rest: (string | number)[]): (string | number)[] => ['flows', index, ...rest];
+    principalRefs(flow.requesters, at('requesters'), false);
+    flow.approval.steps.forEach((step, stepIndex) => principalRefs(step.approvers, at('approval', 'steps', stepIndex, 'approvers'), true));
+    if (flow.duration.default > flow.duration.max) {
+      issues.push({ path: at('duration', 'default'), message: 'the default duration is longer than the maximum' });
+    }
+    if (!flow.approval.autoApprove && flow.approval.steps.length === 0) {
+      issues.push({ path: at('approval'), message: 'no approval steps and autoApprove is false: nobody could ever approve a request (add steps or set autoApprove: true)' });
+    }
+    if (flow.approval.autoApprove && flow.approval.steps.length > 0) {
+      issues.push({ path: at('approval', 'autoApprove'), message: 'autoApprove is true but steps are listed too; choose one' });
+    }
+    flow.access.forEach((entry, entryIndex) => {
+      if ('bundle' in entry) {
+        if (!bundles.has(entry.bundle)) issues.push({ path: at('access', entryIndex, 'bundle'), message: `bundle "${entry.bundle}" is not declared under bundles` });
+        return;
+      }
+      const integration = integrations.get(entry.integration);
+      if (!integration) {
+        issues.push({ path: at('access', entryIndex, 'integration'), message: `integration "${entry.integration}" is not declared under integrations` });
+        return;
+      }
+      const names = new Set(integration.resources.map((resource) => resource.name));
+      if (typeof entry.resources === 'object' && 'names' in entry.resources) {
+        entry.resources.names.forEach((name, nameIndex) => {
+          if (!names.has(name)) issues.push({ path: at('access', entryIndex, 'resources', 'names', nameIndex), message: `integration "${entry.integration}" has no resource "${name}"` });
+        });
+      }
+      if (typeof entry.resources === 'object' && 'pattern' in entry.resources) {
+        try {
+          new RegExp(globToRegExpSource(entry.resources.pattern));
+        } catch {
+          issues.push({ path: at('access', entryIndex, 'resources', 'pattern'), message: `"${entry.resources.pattern}" is not a valid pattern` });
+        }
+      }
+      entry.exclude.forEach((name, nameIndex) => {
+        if (!names.has(name)) issues.push({ path: at('access', entryIndex, 'exclude', nameIndex), message: `integration "${entry.integration}" has no resource "${name}" to exclude` });
+      });
+      const offered = new Set(integration.resources.flatMap((resource) => Object.keys(resource.permissions)));
+      entry.permissions.forEach((permission, permissionIndex) => {
+        if (!offered.has(permission)) issues.push({ path: at('access', entryIndex, 'permissions', permissionIndex), message: `no resource of integration "${entry.integration}" offers permission "${permission}"` });
+      });
+    });
+    flow.approval.steps.forEach((step, stepIndex) => {
+      const people = step.approvers.filter((principal) => principal.kind === 'user').length;
+      const openEnded = step.approvers.some((principal) => principal.kind !== 'user');
+      if (!openEnded && step.required > people) {
+        issues.push({ path: at('approval', 'steps', stepIndex, 'required'), message: `${step.required} approvals are required but only ${people} approver(s) are named` });
+      }
+    });
+  });
+  return issues;
+}
+
+/** Resource patterns are globs: `*` is any run of characters, `?` one character. */
+export function globToRegExpSource(glob: string): string {
+  return `^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`;
+}

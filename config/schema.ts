@@ -1,0 +1,192 @@
+import { z } from 'zod';
+import { parseDuration } from '../core/duration.js';
+
+// The config file is the policy. Every object is strict so a misspelt key is an error
+// with a line number, not a silently ignored setting.
+
+const Duration = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === null) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration; write it like 30m, 4h, 1h30m or 7d` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const Name = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'use lower-case letters, digits, "-", "_" or "." (at most 63 characters, starting with a letter or digit)');
+
+const Email = z.string().regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be an e-mail address').transform((email) => email.toLowerCase());
+
+/**
+ * Who someone is in a list of requesters or approvers:
+ * `alice@example.com`, `group:sre`, `manager` (of the requester), `resource_owner`
+ * (falls back to the integration owner), `integration_owner`, `oncall:SCHEDULE`.
+ */
+export const Principal = z.string().transform((text, ctx) => {
+  const value = text.trim();
+  if (/^[^\s@:]+@[^\s@]+\.[^\s@]+$/.test(value)) return { kind: 'user', email: value.toLowerCase() } as const;
+  const group = /^group:([a-z0-9][a-z0-9_.-]*)$/.exec(value);
+  if (group?.[1]) return { kind: 'group', group: group[1] } as const;
+  const oncall = /^oncall:([a-z0-9][a-z0-9_.-]*)$/.exec(value);
+  if (oncall?.[1]) return { kind: 'oncall', schedule: oncall[1] } as const;
+  if (value === 'manager' || value === 'resource_owner' || value === 'integration_owner') return { kind: value } as const;
+  ctx.addIssue({
+    code: 'custom',
+    message: `"${text}" is not a principal; use an e-mail address, group:NAME, manager, resource_owner, integration_owner or oncall:SCHEDULE`,
+  });
+  return z.NEVER;
+});
+export type Principal = z.output<typeof Principal>;
+
+/** A named owner of an integration or resource: a person or a group. */
+const Owner = z.string().transform((text, ctx) => {
+  const value = text.trim();
+  if (/^[^\s@:]+@[^\s@]+\.[^\s@]+$/.test(value)) return { kind: 'user', email: value.toLowerCase() } as const;
+  const group = /^group:([a-z0-9][a-z0-9_.-]*)$/.exec(value);
+  if (group?.[1]) return { kind: 'group', group: group[1] } as const;
+  ctx.addIssue({ code: 'custom', message: `"${text}" is not an owner; use an e-mail address or group:NAME` });
+  return z.NEVER;
+});
+export type Owner = z.output<typeof Owner>;
+
+export const Identity = z.object({
+  email: Email,
+  name: z.string().min(1).optional(),
+  manager: Email.optional(),
+}).strict();
+export type Identity = z.output<typeof Identity>;
+
+export const Group = z.object({
+  name: Name,
+  members: z.array(z.union([Email, z.string().regex(/^group:[a-z0-9][a-z0-9_.-]*$/, 'must be an e-mail address or group:NAME')])).min(1, 'a group needs at least one member'),
+}).strict();
+export type Group = z.output<typeof Group>;
+
+/** Where Latch's own credentials for a backend come from. Never a literal secret. */
+export const CredentialSource = z.union([
+  z.object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name such as PROD_PG_PASSWORD') }).strict(),
+  z.object({ secret: z.string().regex(/^[a-z][a-z0-9+.-]*:\/\/.+/, 'must be a secret reference such as aws-sm://region/name or vault://path#key') }).strict(),
+  z.object({ none: z.literal(true) }).strict(),
+]);
+export type CredentialSource = z.output<typeof CredentialSource>;
+
+/** Backend-specific settings for one permission, e.g. `{ roles: [app_readonly] }`; checked by the provisioner. */
+const PermissionSettings = z.record(z.string(), z.unknown());
+
+export const Resource = z.object({
+  name: Name,
+  description: z.string().optional(),
+  labels: z.array(Name).default([]),
+  owner: Owner.optional(),
+  settings: z.record(z.string(), z.unknown()).default({}),
+  permissions: z.union([
+    z.array(Name).min(1).transform((names) => Object.fromEntries(names.map((name) => [name, {} as Record<string, unknown>]))),
+    z.record(Name, PermissionSettings.nullable().transform((settings) => settings ?? {})),
+  ]).refine((permissions) => Object.keys(permissions).length > 0, 'a resource needs at least one permission'),
+}).strict();
+export type Resource = z.output<typeof Resource>;
+
+export const INTEGRATION_TYPES = ['postgresql', 'mysql', 'azure-postgresql', 'aws-iam-role', 'aws-rds', 'aws-s3', 'memory'] as const;
+
+export const Integration = z.object({
+  name: Name,
+  type: z.enum(INTEGRATION_TYPES),
+  connection: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+  credentials: CredentialSource.default({ none: true }),
+  owner: Owner,
+  accessDetails: z.string().max(2000).optional(),
+  resources: z.array(Resource).min(1, 'an integration needs at least one resource'),
+}).strict();
+export type Integration = z.output<typeof Integration>;
+
+export const BundleItem = z.object({
+  integration: Name,
+  resource: Name,
+  permission: Name,
+}).strict();
+export type BundleItem = z.output<typeof BundleItem>;
+
+export const Bundle = z.object({
+  name: Name,
+  description: z.string().optional(),
+  items: z.array(BundleItem).min(1, 'a bundle needs at least one item'),
+}).strict();
+export type Bundle = z.output<typeof Bundle>;
+
+/** Which resources of an integration a flow offers. Exactly one way of choosing. */
+export const ResourceGrant = z.object({
+  integration: Name,
+  resources: z.union([
+    z.literal('any'),
+    z.object({ names: z.array(Name).min(1) }).strict(),
+    z.object({ pattern: z.string().min(1) }).strict(),
+    z.object({ labels: z.array(Name).min(1) }).strict(),
+  ]),
+  exclude: z.array(Name).default([]),
+  permissions: z.array(Name).min(1, 'name at least one permission'),
+}).strict();
+export type ResourceGrant = z.output<typeof ResourceGrant>;
+
+export const BundleGrant = z.object({ bundle: Name }).strict();
+export type BundleGrant = z.output<typeof BundleGrant>;
+
+export const ApprovalStep = z.object({
+  name: z.string().min(1).optional(),
+  approvers: z.array(Principal).min(1, 'a step needs at least one approver'),
+  required: z.number().int().min(1).default(1),
+}).strict();
+export type ApprovalStep = z.output<typeof ApprovalStep>;
+
+export const ChannelTarget = z.object({
+  platform: z.enum(['slack', 'teams']),
+  id: z.string().min(1),
+}).strict();
+export type ChannelTarget = z.output<typeof ChannelTarget>;
+
+export const Flow = z.object({
+  name: Name,
+  description: z.string().optional(),
+  requesters: z.array(Principal).min(1, 'say who may request (a user, group:NAME, ...)'),
+  access: z.array(z.union([ResourceGrant, BundleGrant])).min(1, 'say what may be requested'),
+  approval: z.object({
+    autoApprove: z.boolean().default(false),
+    steps: z.array(ApprovalStep).default([]),
+  }).strict(),
+  duration: z.object({ default: Duration, max: Duration }).strict(),
+  justification: z.enum(['required', 'optional']).default('required'),
+  requestForOthers: z.boolean().default(false),
+  timeout: Duration.prefault('24h'),
+  extensions: z.object({
+    allowed: z.boolean().default(true),
+    autoApprove: z.boolean().default(false),
+  }).strict().default({ allowed: true, autoApprove: false }),
+  notify: z.object({
+    approverDMs: z.boolean().default(true),
+    channels: z.array(ChannelTarget).default([]),
+  }).strict().default({ approverDMs: true, channels: [] }),
+}).strict();
+export type Flow = z.output<typeof Flow>;
+
+export const Settings = z.object({
+  /** Who may see the audit trail, revoke anyone's access and receives alerts. */
+  admins: z.array(Owner).default([]),
+  instance: z.string().regex(/^[a-z][a-z0-9]{0,11}$/, 'use 1-12 lower-case letters or digits, starting with a letter').default('latch'),
+  reminderInterval: Duration.prefault('4h'),
+  escalateAfter: Duration.prefault('24h'),
+  expiryWarning: Duration.prefault('15m'),
+  auditRetention: Duration.prefault('400d'),
+  grantAttempts: z.number().int().min(1).max(50).default(5),
+  revokeAttemptsBeforeAlert: z.number().int().min(1).max(50).default(5),
+}).strict();
+export type Settings = z.output<typeof Settings>;
+
+export const LatchConfig = z.object({
+  version: z.literal(1),
+  settings: Settings.prefault({}),
+  identities: z.array(Identity).default([]),
+  groups: z.array(Group).default([]),
+  integrations: z.array(Integration).default([]),
+  bundles: z.array(Bundle).default([]),
+  flows: z.array(Flow).default([]),
+}).strict();
+export type LatchConfig = z.output<typeof LatchConfig>;

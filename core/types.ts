@@ -1,0 +1,81 @@
+import type { RequestState } from './lifecycle.js';
+
+/** Epoch milliseconds. Every instant Latch stores is one of these. */
+export type Instant = number;
+
+/** One resource + permission of one integration: the unit a provisioner grants. */
+export interface AccessItem {
+  integration: string;
+  resource: string;
+  permission: string;
+}
+
+export type RequestKind = 'access' | 'extension';
+
+export interface AccessRequest {
+  id: string;
+  kind: RequestKind;
+  /** For an extension: the access request it extends. */
+  parentId: string | null;
+  flow: string;
+  bundle: string | null;
+  requester: string;
+  /** Who receives the access; the requester unless the flow lets them ask for someone else. */
+  grantee: string;
+  reason: string | null;
+  durationMs: number;
+  state: RequestState;
+  version: number;
+  /** Index of the approval step being decided (pending requests). */
+  step: number;
+  createdAt: Instant;
+  updatedAt: Instant;
+  timeoutAt: Instant | null;
+  decidedAt: Instant | null;
+  decidedBy: string | null;
+  /** Set when granting starts: the backend enforces it too where it can. */
+  expiresAt: Instant | null;
+  endedAt: Instant | null;
+  endedBy: string | null;
+  /** Why a request failed or a decision was a denial, in words for the requester. */
+  outcome: string | null;
+}
+
+export type GrantState = 'pending' | 'active' | 'revoked' | 'failed';
+
+export interface Grant extends AccessItem {
+  id: string;
+  requestId: string;
+  state: GrantState;
+  /** The backend principal (user/role name) Latch manages for this grant; never a secret. */
+  principal: string | null;
+  grantedAt: Instant | null;
+  revokedAt: Instant | null;
+  lastError: string | null;
+}
+
+export interface Decision {
+  id: string;
+  requestId: string;
+  step: number;
+  approver: string;
+  verdict: 'approve' | 'deny';
+  comment: string | null;
+  at: Instant;
+}
+
+/** A request with everything that hangs off it. */
+export interface RequestRecord {
+  request: AccessRequest;
+  grants: Grant[];
+  decisions: Decision[];
+}
+
+/** The person acting, as Latch knows them: always by e-mail, whatever the platform. */
+export interface Actor {
+  email: string;
+  /** Where the action came from, for the audit record: slack, teams, cli, api, system. */
+  via: string;
+}
+
+export const SYSTEM_ACTOR: Actor = { email: 'latch', via: 'system' };

@@ -1,0 +1,120 @@
+import { sql } from 'drizzle-orm';
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+// Instants are integer epoch milliseconds: exact to compare, and the same in PostgreSQL (bigint).
+
+export const requests = sqliteTable('requests', {
+  id: text('id').primaryKey(),
+  kind: text('kind').notNull(),
+  parentId: text('parent_id'),
+  flow: text('flow').notNull(),
+  bundle: text('bundle'),
+  requester: text('requester').notNull(),
+  grantee: text('grantee').notNull(),
+  reason: text('reason'),
+  durationMs: integer('duration_ms').notNull(),
+  state: text('state').notNull(),
+  version: integer('version').notNull(),
+  step: integer('step').notNull().default(0),
+  createdAt: integer('created_at').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+  timeoutAt: integer('timeout_at'),
+  decidedAt: integer('decided_at'),
+  decidedBy: text('decided_by'),
+  expiresAt: integer('expires_at'),
+  endedAt: integer('ended_at'),
+  endedBy: text('ended_by'),
+  outcome: text('outcome'),
+}, (table) => [
+  index('requests_state').on(table.state),
+  index('requests_requester').on(table.requester),
+  index('requests_grantee').on(table.grantee),
+  index('requests_parent').on(table.parentId),
+]);
+
+export const grants = sqliteTable('grants', {
+  id: text('id').primaryKey(),
+  requestId: text('request_id').notNull().references(() => requests.id),
+  integration: text('integration').notNull(),
+  resource: text('resource').notNull(),
+  permission: text('permission').notNull(),
+  state: text('state').notNull(),
+  principal: text('principal'),
+  grantedAt: integer('granted_at'),
+  revokedAt: integer('revoked_at'),
+  lastError: text('last_error'),
+}, (table) => [
+  index('grants_request').on(table.requestId),
+  index('grants_state').on(table.state),
+]);
+
+export const decisions = sqliteTable('decisions', {
+  id: text('id').primaryKey(),
+  requestId: text('request_id').notNull().references(() => requests.id),
+  step: integer('step').notNull(),
+  approver: text('approver').notNull(),
+  verdict: text('verdict').notNull(),
+  comment: text('comment'),
+  at: integer('at').notNull(),
+}, (table) => [
+  // The store refuses a second decision by the same person on the same step, whatever the code above it does.
+  uniqueIndex('decisions_once').on(table.requestId, table.step, table.approver),
+]);
+
+export const jobs = sqliteTable('jobs', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  kind: text('kind').notNull(),
+  requestId: text('request_id'),
+  payload: text('payload').notNull().default('{}'),
+  runAt: integer('run_at').notNull(),
+  state: text('state').notNull(),
+  attempts: integer('attempts').notNull().default(0),
+  claimedBy: text('claimed_by'),
+  leaseUntil: integer('lease_until'),
+  lastError: text('last_error'),
+  dedupeKey: text('dedupe_key'),
+  createdAt: integer('created_at').notNull(),
+  finishedAt: integer('finished_at'),
+}, (table) => [
+  index('jobs_due').on(table.state, table.runAt),
+  index('jobs_request').on(table.requestId),
+  uniqueIndex('jobs_dedupe').on(table.dedupeKey).where(sql`${table.dedupeKey} IS NOT NULL`),
+]);
+
+export const auditEvents = sqliteTable('audit_events', {
+  seq: integer('seq').primaryKey(),
+  at: integer('at').notNull(),
+  type: text('type').notNull(),
+  requestId: text('request_id'),
+  actor: text('actor').notNull(),
+  data: text('data').notNull(),
+  prevHash: text('prev_hash').notNull(),
+  hash: text('hash').notNull(),
+}, (table) => [
+  index('audit_at').on(table.at),
+  index('audit_request').on(table.requestId),
+]);
+
+export const chatMessages = sqliteTable('chat_messages', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  requestId: text('request_id').notNull(),
+  platform: text('platform').notNull(),
+  channel: text('channel').notNull(),
+  messageId: text('message_id').notNull(),
+  recipient: text('recipient'),
+  purpose: text('purpose').notNull(),
+  createdAt: integer('created_at').notNull(),
+}, (table) => [
+  index('chat_messages_request').on(table.requestId),
+  uniqueIndex('chat_messages_unique').on(table.platform, table.channel, table.messageId),
+]);
+
+export const identities = sqliteTable('identities', {
+  platform: text('platform').notNull(),
+  platformUserId: text('platform_user_id').notNull(),
+  email: text('email').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+}, (table) => [
+  primaryKey({ columns: [table.platform, table.platformUserId] }),
+  index('identities_email').on(table.email),
+]);

@@ -1,0 +1,307 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { and, asc, desc, eq, gt, gte, inArray, lte, or, sql, type SQL } from 'drizzle-orm';
+import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import type { RequestState } from '../../core/lifecycle.js';
+import type { AccessRequest, Decision, Grant, RequestRecord } from '../../core/types.js';
+import { auditHash, GENESIS_HASH } from '../audit-hash.js';
+import type {
+  AuditEvent, ChatMessage, ClaimOptions, CommitResult, Change, Job, JobKind, RequestQuery, Store, StoreStats,
+} from '../store.js';
+import * as schema from './schema.js';
+
+const MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), 'migrations');
+
+type Db = BetterSQLite3Database<typeof schema>;
+type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+/** Thrown inside a transaction to roll it back and report why; never escapes the store. */
+class Rollback extends Error {
+  constructor(readonly result: Exclude<CommitResult, { ok: true }>) {
+    super('rollback');
+  }
+}
+
+function toRequest(row: typeof schema.requests.$inferSelect): AccessRequest {
+  return { ...row, kind: row.kind as AccessRequest['kind'], state: row.state as RequestState };
+}
+
+function toGrant(row: typeof schema.grants.$inferSelect): Grant {
+  return { ...row, state: row.state as Grant['state'] };
+}
+
+function toDecision(row: typeof schema.decisions.$inferSelect): Decision {
+  return { ...row, verdict: row.verdict as Decision['verdict'] };
+}
+
+function toJob(row: typeof schema.jobs.$inferSelect): Job {
+  return {
+    id: row.id, kind: row.kind as JobKind, requestId: row.requestId, runAt: row.runAt,
+    payload: JSON.parse(row.payload) as Job['payload'], state: row.state as Job['state'], attempts: row.attempts,
+    claimedBy: row.claimedBy, leaseUntil: row.leaseUntil, lastError: row.lastError, createdAt: row.createdAt, finishedAt: row.finishedAt,
+  };
+}
+
+function toAudit(row: typeof schema.auditEvents.$inferSelect): AuditEvent {
+  return { ...row, data: JSON.parse(row.data) as Record<string, unknown> };
+}
+
+function isUniqueViolation(error: unknown, index: string): boolean {
+  return error instanceof Error && 'code' in error && String((error as { code: unknown }).code).startsWith('SQLITE_CONSTRAINT') && error.message.includes(index);
+}
+
+export interface SqliteStoreOptions {
+  /** File path, or `:memory:`. */
+  path: string;
+  /** How long a writer waits for another process's lock before failing. */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * The embedded store. WAL lets readers run beside the writer; synchronous=FULL means a
+ * committed transition survives a power cut; BEGIN IMMEDIATE takes the write lock up
+ * front so two processes never both read-then-write the same row.
+ */
+export class SqliteStore implements Store {
+  readonly dialect = 'sqlite' as const;
+  private readonly sqlite: Database.Database;
+  private readonly db: Db;
+
+  constructor(options: SqliteStoreOptions) {
+    if (options.path !== ':memory:') mkdirSync(dirname(resolve(options.path)), { recursive: true });
+    this.sqlite = new Database(options.path);
+    this.sqlite.pragma('journal_mode = WAL');
+    this.sqlite.pragma('synchronous = FULL');
+    this.sqlite.pragma('foreign_keys = ON');
+    this.sqlite.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
+    this.db = drizzle(this.sqlite, { schema });
+  }
+
+  /** Applies pending migrations. Safe to run at every start. */
+  migrate(): void {
+    migrate(this.db, { migrationsFolder: MIGRATIONS });
+  }
+
+  private write<T>(work: (tx: Tx) => T): T {
+    return this.db.transaction(work, { behavior: 'immediate' });
+  }
+
+  async commit(change: Change): Promise<CommitResult> {
+    try {
+      this.write((tx) => this.apply(tx, change));
+      return { ok: true };
+    } catch (error) {
+      if (error instanceof Rollback) return error.result;
+      throw error;
+    }
+  }
+
+  private apply(tx: Tx, change: Change): void {
+    if (change.finishJob) {
+      const { id, claimedBy } = change.finishJob;
+      const held = tx.update(schema.jobs).set({ state: 'done', finishedAt: Date.now(), leaseUntil: null })
+        .where(and(eq(schema.jobs.id, id), eq(schema.jobs.state, 'running'), eq(schema.jobs.claimedBy, claimedBy))).run();
+      // Another worker took the job over after our lease ran out: its work wins, ours is dropped.
+      if (held.changes !== 1) throw new Rollback({ ok: false, conflict: 'lease', jobId: id });
+    }
+    if (change.insertRequest) {
+      tx.insert(schema.requests).values(change.insertRequest.request).run();
+      if (change.insertRequest.grants.length > 0) tx.insert(schema.grants).values(change.insertRequest.grants).run();
+    }
+    for (const update of change.updateRequests ?? []) {
+      const result = tx.update(schema.requests)
+        .set({ ...update.set, version: update.expectVersion + 1 })
+        .where(and(eq(schema.requests.id, update.id), eq(schema.requests.state, update.expectState), eq(schema.requests.version, update.expectVersion)))
+        .run();
+      if (result.changes !== 1) throw new Rollback({ ok: false, conflict: 'version', requestId: update.id });
+    }
+    for (const update of change.updateGrants ?? []) {
+      tx.update(schema.grants).set(update.set).where(eq(schema.grants.id, update.id)).run();
+    }
+    for (const decision of change.insertDecisions ?? []) {
+      try {
+        tx.insert(schema.decisions).values(decision).run();
+      } catch (error) {
+        if (isUniqueViolation(error, 'decisions')) throw new Rollback({ ok: false, conflict: 'duplicate_decision', requestId: decision.requestId });
+        throw error;
+      }
+    }
+    for (const cancel of change.cancelJobs ?? []) {
+      tx.update(schema.jobs).set({ state: 'cancelled', finishedAt: Date.now(), leaseUntil: null })
+        .where(and(eq(schema.jobs.requestId, cancel.requestId), inArray(schema.jobs.kind, cancel.kinds), inArray(schema.jobs.state, ['pending', 'running']),
+          change.finishJob ? sql`${schema.jobs.id} <> ${change.finishJob.id}` : undefined))
+        .run();
+    }
+    for (const move of change.rescheduleJobs ?? []) {
+      tx.update(schema.jobs).set({ runAt: move.runAt })
+        .where(and(eq(schema.jobs.requestId, move.requestId), eq(schema.jobs.kind, move.kind), eq(schema.jobs.state, 'pending'))).run();
+    }
+    const now = Date.now();
+    for (const job of change.enqueue ?? []) {
+      tx.insert(schema.jobs).values({
+        kind: job.kind, requestId: job.requestId, runAt: job.runAt, payload: JSON.stringify(job.payload ?? {}),
+        state: 'pending', dedupeKey: job.dedupeKey ?? null, createdAt: now,
+      }).onConflictDoNothing().run();
+    }
+    if (change.audit && change.audit.length > 0) this.appendAudit(tx, change.audit);
+  }
+
+  private appendAudit(tx: Tx, events: NonNullable<Change['audit']>): void {
+    const last = tx.select({ seq: schema.auditEvents.seq, hash: schema.auditEvents.hash }).from(schema.auditEvents)
+      .orderBy(desc(schema.auditEvents.seq)).limit(1).get();
+    let seq = last?.seq ?? 0;
+    let prevHash = last?.hash ?? GENESIS_HASH;
+    for (const event of events) {
+      seq += 1;
+      const hash = auditHash(prevHash, seq, event);
+      tx.insert(schema.auditEvents).values({
+        seq, at: event.at, type: event.type, requestId: event.requestId, actor: event.actor, data: JSON.stringify(event.data), prevHash, hash,
+      }).run();
+      prevHash = hash;
+    }
+  }
+
+  private records(rows: (typeof schema.requests.$inferSelect)[]): RequestRecord[] {
+    if (rows.length === 0) return [];
+    const ids = rows.map((row) => row.id);
+    const grantRows = this.db.select().from(schema.grants).where(inArray(schema.grants.requestId, ids)).orderBy(asc(schema.grants.id)).all();
+    const decisionRows = this.db.select().from(schema.decisions).where(inArray(schema.decisions.requestId, ids)).orderBy(asc(schema.decisions.at)).all();
+    return rows.map((row) => ({
+      request: toRequest(row),
+      grants: grantRows.filter((grant) => grant.requestId === row.id).map(toGrant),
+      decisions: decisionRows.filter((decision) => decision.requestId === row.id).map(toDecision),
+    }));
+  }
+
+  async getRequest(id: string): Promise<RequestRecord | null> {
+    const row = this.db.select().from(schema.requests).where(eq(schema.requests.id, id)).get();
+    return row ? (this.records([row])[0] ?? null) : null;
+  }
+
+  async listRequests(query: RequestQuery): Promise<RequestRecord[]> {
+    const conditions: (SQL | undefined)[] = [];
+    if (query.involving) conditions.push(or(eq(schema.requests.requester, query.involving), eq(schema.requests.grantee, query.involving)));
+    if (query.states) conditions.push(inArray(schema.requests.state, [...query.states]));
+    if (query.kinds) conditions.push(inArray(schema.requests.kind, [...query.kinds]));
+    if (query.parentId) conditions.push(eq(schema.requests.parentId, query.parentId));
+    const rows = this.db.select().from(schema.requests).where(and(...conditions))
+      .orderBy(desc(schema.requests.createdAt)).limit(query.limit ?? 500).all();
+    return this.records(rows);
+  }
+
+  async claimJobs(options: ClaimOptions): Promise<Job[]> {
+    const { now, limit, owner, leaseMs, kinds } = options;
+    return this.write((tx) => {
+      const due = tx.select({ id: schema.jobs.id }).from(schema.jobs)
+        .where(and(
+          or(and(eq(schema.jobs.state, 'pending'), lte(schema.jobs.runAt, now)), and(eq(schema.jobs.state, 'running'), lte(schema.jobs.leaseUntil, now))),
+          kinds ? inArray(schema.jobs.kind, [...kinds]) : undefined,
+        ))
+        .orderBy(asc(schema.jobs.runAt), asc(schema.jobs.id)).limit(limit).all();
+      if (due.length === 0) return [];
+      return tx.update(schema.jobs)
+        .set({ state: 'running', claimedBy: owner, leaseUntil: now + leaseMs, attempts: sql`${schema.jobs.attempts} + 1` })
+        .where(inArray(schema.jobs.id, due.map((job) => job.id)))
+        .returning().all().map(toJob).sort((a, b) => a.runAt - b.runAt || a.id - b.id);
+    });
+  }
+
+  async renewLeases(ids: readonly number[], owner: string, until: number): Promise<void> {
+    if (ids.length === 0) return;
+    this.write((tx) => tx.update(schema.jobs).set({ leaseUntil: until })
+      .where(and(inArray(schema.jobs.id, [...ids]), eq(schema.jobs.claimedBy, owner), eq(schema.jobs.state, 'running'))).run());
+  }
+
+  private settle(id: number, owner: string, set: Partial<typeof schema.jobs.$inferInsert>): void {
+    this.write((tx) => tx.update(schema.jobs).set({ ...set, leaseUntil: null })
+      .where(and(eq(schema.jobs.id, id), eq(schema.jobs.claimedBy, owner), eq(schema.jobs.state, 'running'))).run());
+  }
+
+  async retryJob(id: number, owner: string, runAt: number, error: string): Promise<void> {
+    this.settle(id, owner, { state: 'pending', runAt, lastError: error });
+  }
+
+  async buryJob(id: number, owner: string, error: string, at: number): Promise<void> {
+    this.settle(id, owner, { state: 'dead', lastError: error, finishedAt: at });
+  }
+
+  async finishJob(id: number, owner: string, at: number): Promise<void> {
+    this.settle(id, owner, { state: 'done', finishedAt: at });
+  }
+
+  async releaseJobs(owner: string): Promise<void> {
+    this.write((tx) => tx.update(schema.jobs).set({ state: 'pending', leaseUntil: null, claimedBy: null, attempts: sql`max(${schema.jobs.attempts} - 1, 0)` })
+      .where(and(eq(schema.jobs.claimedBy, owner), eq(schema.jobs.state, 'running'))).run());
+  }
+
+  async nextJobAt(): Promise<number | null> {
+    const pending = this.db.select({ at: sql<number | null>`min(${schema.jobs.runAt})` }).from(schema.jobs).where(eq(schema.jobs.state, 'pending')).get();
+    const leased = this.db.select({ at: sql<number | null>`min(${schema.jobs.leaseUntil})` }).from(schema.jobs).where(eq(schema.jobs.state, 'running')).get();
+    const times = [pending?.at, leased?.at].filter((at): at is number => typeof at === 'number');
+    return times.length > 0 ? Math.min(...times) : null;
+  }
+
+  async jobsFor(requestId: string): Promise<Job[]> {
+    return this.db.select().from(schema.jobs).where(eq(schema.jobs.requestId, requestId)).orderBy(asc(schema.jobs.id)).all().map(toJob);
+  }
+
+  async auditEvents(query: { afterSeq?: number; since?: number; requestId?: string; limit?: number }): Promise<AuditEvent[]> {
+    return this.db.select().from(schema.auditEvents)
+      .where(and(
+        query.afterSeq !== undefined ? gt(schema.auditEvents.seq, query.afterSeq) : undefined,
+        query.since !== undefined ? gte(schema.auditEvents.at, query.since) : undefined,
+        query.requestId !== undefined ? eq(schema.auditEvents.requestId, query.requestId) : undefined,
+      ))
+      .orderBy(asc(schema.auditEvents.seq)).limit(query.limit ?? 10_000).all().map(toAudit);
+  }
+
+  async linkIdentity(platform: string, platformUserId: string, email: string, at: number): Promise<void> {
+    this.write((tx) => tx.insert(schema.identities).values({ platform, platformUserId, email: email.toLowerCase(), updatedAt: at })
+      .onConflictDoUpdate({ target: [schema.identities.platform, schema.identities.platformUserId], set: { email: email.toLowerCase(), updatedAt: at } }).run());
+  }
+
+  async emailFor(platform: string, platformUserId: string): Promise<string | null> {
+    const row = this.db.select({ email: schema.identities.email }).from(schema.identities)
+      .where(and(eq(schema.identities.platform, platform), eq(schema.identities.platformUserId, platformUserId))).get();
+    return row?.email ?? null;
+  }
+
+  async platformIdsFor(email: string): Promise<{ platform: string; platformUserId: string }[]> {
+    return this.db.select({ platform: schema.identities.platform, platformUserId: schema.identities.platformUserId })
+      .from(schema.identities).where(eq(schema.identities.email, email.toLowerCase())).all();
+  }
+
+  async recordMessage(message: ChatMessage): Promise<void> {
+    this.write((tx) => tx.insert(schema.chatMessages).values(message).onConflictDoNothing().run());
+  }
+
+  async messagesFor(requestId: string): Promise<ChatMessage[]> {
+    return this.db.select({
+      requestId: schema.chatMessages.requestId, platform: schema.chatMessages.platform, channel: schema.chatMessages.channel,
+      messageId: schema.chatMessages.messageId, recipient: schema.chatMessages.recipient, purpose: schema.chatMessages.purpose, createdAt: schema.chatMessages.createdAt,
+    }).from(schema.chatMessages).where(eq(schema.chatMessages.requestId, requestId)).orderBy(asc(schema.chatMessages.id)).all();
+  }
+
+  async stats(): Promise<StoreStats> {
+    const byState = this.db.select({ state: schema.requests.state, count: sql<number>`count(*)` }).from(schema.requests).groupBy(schema.requests.state).all();
+    const count = (where: SQL | undefined, table: typeof schema.jobs | typeof schema.grants): number =>
+      this.db.select({ count: sql<number>`count(*)` }).from(table).where(where).get()?.count ?? 0;
+    const requestsByState = Object.fromEntries(byState.map((row) => [row.state, row.count])) as StoreStats['requestsByState'];
+    return {
+      requestsByState,
+      activeGrants: count(eq(schema.grants.state, 'active'), schema.grants),
+      jobsPending: count(eq(schema.jobs.state, 'pending'), schema.jobs),
+      jobsRunning: count(eq(schema.jobs.state, 'running'), schema.jobs),
+      jobsDead: count(eq(schema.jobs.state, 'dead'), schema.jobs),
+      revokeFailed: requestsByState.revoke_failed ?? 0,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.sqlite.open) this.sqlite.close();
+  }
+}
+
