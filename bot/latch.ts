@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { directoryFromConfig } from '../config/directory.js';
+import { formatConfigErrors } from '../config/parse.js';
+import { loadConfigFile } from '../config/load.js';
+import type { ActiveConfig, LatchContext } from '../handlers/context.js';
+import type { Notifier } from '../handlers/notifier.js';
+import { jobHandlers } from '../jobs/handlers.js';
+import { JobRunner, type RunnerOptions } from '../jobs/runner.js';
+import { ProvisionerRegistry } from '../provisioners/registry.js';
+import { openStore } from '../storage/open-store.js';
+import type { Store } from '../storage/store.js';
+import { LogNotifier } from './log-notifier.js';
+import { createLogger } from './logger.js';
+import { registerStoreMetrics } from './metrics.js';
+import { buildServer } from './server.js';
+
+export interface LatchOptions {
+  configFile: string;
+  databaseUrl?: string;
+  port?: number;
+  host?: string;
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  notifier?: Notifier;
+  provisioners?: ProvisionerRegistry;
+  runner?: Partial<Omit<RunnerOptions, 'owner'>>;
+  now?: () => number;
+}
+
+export interface RunningLatch {
+  app: FastifyInstance;
+  ctx: LatchContext;
+  runner: JobRunner;
+  store: Store;
+  /** The port the server listens on (useful when started on port 0). */
+  port: number;
+  stop(): Promise<void>;
+}
+
+export class ConfigRefused extends Error {}
+
+function platformNotices(env: NodeJS.ProcessEnv, log: Logger): void {
+  if (!env.SLACK_SIGNING_SECRET || !env.SLACK_BOT_TOKEN) log.info('Slack is disabled: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN to enable it');
+  if (!env.MICROSOFT_APP_ID || !env.MICROSOFT_APP_PASSWORD) log.info('Teams is disabled: set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD to enable it');
+}
+
+/**
+ * Starts Latch: config (refusing to start on any error), store and migrations, the HTTP
+ * server, then the job runner, which first works off everything overdue while the
+ * server already answers.
+ */
+export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
+  const env = options.env ?? process.env;
+  const log = options.logger ?? createLogger();
+  const loaded = loadConfigFile(options.configFile);
+  if (!loaded.ok) throw new ConfigRefused(`Latch will not start: the config has errors.\n${formatConfigErrors(loaded.errors)}`);
+
+  let ready = false;
+  const store = await openStore(options.databaseUrl);
+  const active: ActiveConfig = { config: loaded.config, directory: directoryFromConfig(loaded.config), hash: loaded.hash, file: loaded.file };
+  const provisioners = options.provisioners ?? new ProvisionerRegistry(env);
+  const now = options.now ?? Date.now;
+  let runner: JobRunner | null = null;
+  const ctx: LatchContext = {
+    store,
+    current: () => active,
+    provisioners,
+    notifier: options.notifier ?? new LogNotifier(log),
+    log,
+    now,
+    wake: () => runner?.wake(),
+  };
+  for (const integration of loaded.config.integrations) {
+    if (!provisioners.supports(integration)) log.warn({ integration: integration.name, type: integration.type }, `integration ${integration.name}: type ${integration.type} cannot be provisioned by this build; its grants will fail`);
+  }
+  await store.commit({ audit: [{ type: 'config.loaded', requestId: null, actor: 'latch', at: now(), data: { file: loaded.file, sha256: loaded.hash, flows: loaded.config.flows.length, integrations: loaded.config.integrations.length } }] });
+  platformNotices(env, log);
+
+  registerStoreMetrics(store);
+  const app = buildServer({ logger: log, ready: () => ready });
+  await app.listen({ port: options.port ?? 3000, host: options.host ?? '0.0.0.0' });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : (options.port ?? 3000);
+
+  runner = new JobRunner(ctx, jobHandlers, { owner: `latch-${randomUUID()}`, ...options.runner });
+  runner.start();
+  ready = true;
+  log.info({ port, config: loaded.file, store: store.dialect }, `Latch is ready on port ${port}`);
+
+  return {
+    app, ctx, runner, store, port,
+    async stop() {
+      ready = false;
+      await app.close();
+      await runner?.stop();
+      await provisioners.close();
+      await store.close();
+    },
+  };
+}

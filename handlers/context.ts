@@ -1,0 +1,31 @@
+import type { LatchConfig } from '../config/schema.js';
+import type { Directory } from '../core/directory.js';
+import type { ProvisionerRegistry } from '../provisioners/registry.js';
+import type { Store } from '../storage/store.js';
+import type { Notifier } from './notifier.js';
+
+export interface Logger {
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+  error(fields: Record<string, unknown>, message: string): void;
+}
+
+/** The config in force: read at every decision, so a change applies to the next click. */
+export interface ActiveConfig {
+  config: LatchConfig;
+  directory: Directory;
+  /** SHA-256 of the file, recorded in the audit trail. */
+  hash: string;
+  file: string;
+}
+
+export interface LatchContext {
+  store: Store;
+  current(): ActiveConfig;
+  provisioners: ProvisionerRegistry;
+  notifier: Notifier;
+  log: Logger;
+  now(): number;
+  /** Tells the scheduler that jobs were enqueued, so it re-arms its timer. */
+  wake(): void;
+}

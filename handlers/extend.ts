@@ -1,0 +1,73 @@
+import { newId, newRequestId } from '../core/ids.js';
+import { formatDuration } from '../core/duration.js';
+import { stepApprovers } from '../core/policy.js';
+import type { AccessRequest, Actor, Grant, RequestRecord } from '../core/types.js';
+import type { LatchContext } from './context.js';
+import { applyExtension, mergeChanges } from './extension-effects.js';
+import { notifyJob } from './jobs.js';
+import { isInvolved, loadRequest } from './load-request.js';
+import { CONFLICT_RETRIES, fail, type Outcome } from './outcome.js';
+import type { Change } from '../storage/store.js';
+
+export type ExtendReason = 'not_found' | 'not_allowed' | 'not_active' | 'not_extendable' | 'duration_over_max' | 'duration_invalid' | 'already_pending' | 'nobody_can_approve' | 'flow_gone' | 'busy';
+export type ExtendOutcome = Outcome<{ record: RequestRecord; extension: RequestRecord; autoApproved: boolean }, ExtendReason>;
+
+/**
+ * Asks for more time on active access. The extension is a request of its own, approved
+ * like the original unless the flow approves extensions automatically; once approved,
+ * the expiry moves in the same commit.
+ */
+export async function extendAccess(ctx: LatchContext, actor: Actor, idText: string, durationMs: number, reason?: string): Promise<ExtendOutcome> {
+  for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt += 1) {
+    const loaded = await loadRequest(ctx, idText);
+    if (!loaded.ok) return loaded;
+    const parent = loaded.record;
+    const { request } = parent;
+    if (!isInvolved(parent, actor.email)) return fail('not_allowed', `Request ${request.id} is not yours to extend.`);
+    if (request.kind !== 'access') return fail('not_extendable', `${request.id} is itself an extension; extend ${request.parentId ?? 'the original request'} instead.`);
+    if (request.state !== 'active') return fail('not_active', `Only active access can be extended; ${request.id} is ${request.state.replace('_', ' ')}.`);
+    const { config, directory } = ctx.current();
+    const flow = config.flows.find((candidate) => candidate.name === request.flow);
+    if (!flow) return fail('flow_gone', `Flow "${request.flow}" no longer exists, so ${request.id} cannot be extended.`);
+    if (!flow.extensions.allowed) return fail('not_extendable', `Flow "${flow.name}" does not allow extensions; request the access again when it ends.`);
+    if (!Number.isSafeInteger(durationMs) || durationMs <= 0) return fail('duration_invalid', 'Say how much longer you need, like 30m or 2h.');
+    if (durationMs > flow.duration.max) return fail('duration_over_max', `${formatDuration(durationMs)} is more than flow "${flow.name}" allows at once: at most ${formatDuration(flow.duration.max)}.`);
+    const pending = await ctx.store.listRequests({ parentId: request.id, states: ['pending'] });
+    if (pending.length > 0) return fail('already_pending', `Extension ${pending[0]?.request.id ?? ''} of ${request.id} is already waiting for approval.`);
+
+    const autoApproved = flow.approval.autoApprove || flow.extensions.autoApprove;
+    if (!autoApproved) {
+      for (const step of flow.approval.steps) {
+        const eligible = stepApprovers(config, directory, { requester: actor.email, grantee: request.grantee, items: parent.grants }, step);
+        if (eligible.size < step.required) return fail('nobody_can_approve', 'Nobody could approve this extension, so it was not submitted.');
+      }
+    }
+
+    const now = ctx.now();
+    const id = newRequestId();
+    const extension: AccessRequest = {
+      id, kind: 'extension', parentId: request.id, flow: request.flow, bundle: request.bundle, requester: actor.email, grantee: request.grantee,
+      reason: reason?.trim().slice(0, 1000) || null, durationMs, state: autoApproved ? 'approved' : 'pending', version: 0, step: 0,
+      createdAt: now, updatedAt: now, timeoutAt: autoApproved ? null : Math.min(now + flow.timeout, request.expiresAt ?? now + flow.timeout),
+      decidedAt: autoApproved ? now : null, decidedBy: autoApproved ? 'latch' : null, expiresAt: null, endedAt: null, endedBy: null, outcome: null,
+    };
+    const grants: Grant[] = parent.grants.map((grant) => ({ ...grant, id: newId('g'), requestId: id, state: 'pending', principal: null, grantedAt: null, revokedAt: null, lastError: null }));
+    let change: Change = {
+      insertRequest: { request: extension, grants },
+      audit: [{ type: 'extension.created', requestId: id, actor: actor.email, at: now, data: { parent: request.id, byMs: durationMs, reason: extension.reason, via: actor.via } }],
+      enqueue: [],
+    };
+    if (autoApproved) {
+      change = mergeChanges(change, applyExtension(config, request, extension, now, 'latch'));
+    } else {
+      change.enqueue?.push(notifyJob(id, 'extension_requested', now), { kind: 'timeout', requestId: id, runAt: extension.timeoutAt ?? now, dedupeKey: `timeout:${id}` });
+    }
+    const committed = await ctx.store.commit(change);
+    if (committed.ok) {
+      ctx.wake();
+      const [updatedParent, stored] = await Promise.all([ctx.store.getRequest(request.id), ctx.store.getRequest(id)]);
+      return { ok: true, record: updatedParent ?? parent, extension: stored ?? { request: extension, grants, decisions: [] }, autoApproved };
+    }
+  }
+  return fail('busy', 'The request is changing right now; please try again in a moment.');
+}

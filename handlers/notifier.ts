@@ -1,0 +1,37 @@
+// What Latch tells people, as platform-free events. Chat adapters render them (cards,
+// DMs, channel posts); without a chat platform they are logged.
+import type { ChannelTarget } from '../config/schema.js';
+import type { RequestRecord } from '../core/types.js';
+
+export const NOTIFICATION_EVENTS = [
+  'approval_requested', 'approval_reminder', 'approval_escalated', 'step_approved', 'approved', 'denied', 'cancelled', 'timed_out',
+  'granted', 'failed', 'revoked', 'expired', 'expiry_warning', 'extended', 'extension_requested', 'extension_refused', 'revoke_failed_alert',
+] as const;
+export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
+
+export interface Notification {
+  event: NotificationEvent;
+  record: RequestRecord;
+  /** People, by e-mail, who should be told directly. */
+  recipients: string[];
+  /** Channels that should be told (approval channels of the flow). */
+  channels: ChannelTarget[];
+  /** A plain-text summary, for logs and for platforms without rich rendering. */
+  text: string;
+  /** Idempotency key: the same key twice is the same notification. */
+  key: string;
+}
+
+export interface CredentialDelivery {
+  record: RequestRecord;
+  grantee: string;
+  /** Per grant: what to connect to, rendered from the integration's access-details template. */
+  items: { grantId: string; title: string; details: string; secrets: Record<string, string> }[];
+  key: string;
+}
+
+export interface Notifier {
+  notify(notification: Notification): Promise<void>;
+  /** Sends credentials to the grantee's DM only. Must never log or store the secrets. */
+  deliverCredentials(delivery: CredentialDelivery): Promise<{ delivered: boolean; where: string }>;
+}

@@ -1,0 +1,68 @@
+import { newId, newRequestId } from '../core/ids.js';
+import { checkRequest, type RequestInput } from '../core/policy.js';
+import { transition } from '../core/lifecycle.js';
+import type { AccessRequest, Actor, Grant, RequestRecord } from '../core/types.js';
+import type { Change } from '../storage/store.js';
+import type { LatchContext } from './context.js';
+import { describeAccess } from './describe.js';
+import { grantJob, notifyJob } from './jobs.js';
+import type { Outcome } from './outcome.js';
+
+export type RequestAccessOutcome = Outcome<{ record: RequestRecord; autoApproved: boolean }>;
+
+/** A person asks for access. Checked against the flows, then stored with its follow-up jobs in one commit. */
+export async function requestAccess(ctx: LatchContext, actor: Actor, input: RequestInput): Promise<RequestAccessOutcome> {
+  const { config, directory } = ctx.current();
+  const now = ctx.now();
+  const checked = checkRequest(config, directory, actor.email, input);
+  if (!checked.ok) {
+    await ctx.store.commit({
+      audit: [{ type: 'request.refused', requestId: null, actor: actor.email, at: now, data: { via: actor.via, reason: checked.reason, message: checked.message, input: { ...input } } }],
+    });
+    return checked;
+  }
+
+  const id = newRequestId();
+  const autoApproved = checked.autoApproved;
+  const request: AccessRequest = {
+    id, kind: 'access', parentId: null, flow: checked.flow.name, bundle: checked.bundle,
+    requester: actor.email, grantee: checked.grantee, reason: checked.reason, durationMs: checked.durationMs,
+    state: 'pending', version: 0, step: 0, createdAt: now, updatedAt: now,
+    timeoutAt: autoApproved ? null : now + checked.flow.timeout,
+    decidedAt: null, decidedBy: null, expiresAt: null, endedAt: null, endedBy: null, outcome: null,
+  };
+  if (autoApproved) {
+    const moved = transition('pending', 'approve', ['system']);
+    if (!moved.ok) throw new Error(moved.message);
+    Object.assign(request, { state: moved.to, decidedAt: now, decidedBy: 'latch' });
+  }
+  const grants: Grant[] = checked.items.map((item) => ({
+    id: newId('g'), requestId: id, ...item, state: 'pending', principal: null, grantedAt: null, revokedAt: null, lastError: null,
+  }));
+  const record: RequestRecord = { request, grants, decisions: [] };
+  const audited = { flow: request.flow, grantee: request.grantee, reason: request.reason, durationMs: request.durationMs, bundle: request.bundle, items: checked.items, via: actor.via };
+
+  const change: Change = {
+    insertRequest: { request, grants },
+    audit: [{ type: 'request.created', requestId: id, actor: actor.email, at: now, data: audited }],
+    enqueue: [],
+  };
+  if (autoApproved) {
+    change.audit?.push({ type: 'request.approved', requestId: id, actor: 'latch', at: now, data: { automatic: true, flow: request.flow } });
+    change.enqueue?.push(grantJob(id, now));
+  } else {
+    const { reminderInterval } = config.settings;
+    change.enqueue?.push(
+      notifyJob(id, 'approval_requested', now, 0),
+      { kind: 'timeout', requestId: id, runAt: request.timeoutAt ?? now, dedupeKey: `timeout:${id}` },
+    );
+    if (now + reminderInterval < (request.timeoutAt ?? 0)) {
+      change.enqueue?.push({ kind: 'remind', requestId: id, runAt: now + reminderInterval, payload: { round: 1 }, dedupeKey: `remind:${id}:1` });
+    }
+  }
+  await ctx.store.commit(change);
+  ctx.wake();
+  ctx.log.info({ requestId: id, requester: actor.email, flow: request.flow, autoApproved }, `request ${id}: ${describeAccess(record)}`);
+  return { ok: true, record, autoApproved };
+}
+

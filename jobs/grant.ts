@@ -1,0 +1,110 @@
+import { renderAccessDetails } from '../cards/access-details.js';
+import { transition } from '../core/lifecycle.js';
+import { findResource } from '../core/policy.js';
+import type { Grant, RequestRecord } from '../core/types.js';
+import type { LatchContext } from '../handlers/context.js';
+import { describeItem } from '../handlers/describe.js';
+import { notifyJob, revokeJob } from '../handlers/jobs.js';
+import type { CredentialDelivery } from '../handlers/notifier.js';
+import { principalName } from '../provisioners/principal-name.js';
+import type { GrantInput } from '../provisioners/provisioner.js';
+import type { Job } from '../storage/store.js';
+import { errorText, type JobHandler, type JobOutcome } from './job-handler.js';
+
+export function grantInput(ctx: LatchContext, record: RequestRecord, grant: Grant): GrantInput {
+  const found = findResource(ctx.current().config, grant.integration, grant.resource);
+  if (!found) throw new Error(`${grant.integration}/${grant.resource} is no longer in the config`);
+  return {
+    grantId: grant.id, requestId: record.request.id, grantee: record.request.grantee, integration: found.integration, resource: found.resource,
+    permission: grant.permission, permissionSettings: found.resource.permissions[grant.permission] ?? {},
+    principal: grant.principal ?? '', expiresAt: record.request.expiresAt ?? ctx.now(),
+  };
+}
+
+/** approved → granting: fix the expiry and the principal names before touching any backend, so retries reuse them. */
+async function startGranting(ctx: LatchContext, record: RequestRecord): Promise<RequestRecord | 'conflict'> {
+  const { request } = record;
+  const moved = transition(request.state, 'provision', ['system']);
+  if (!moved.ok) throw new Error(moved.message);
+  const now = ctx.now();
+  const instance = ctx.current().config.settings.instance;
+  const expiresAt = now + request.durationMs;
+  const named = record.grants.map((grant) => ({ ...grant, principal: grant.principal ?? principalName(instance, request.grantee) }));
+  const committed = await ctx.store.commit({
+    updateRequests: [{ id: request.id, expectState: request.state, expectVersion: request.version, set: { state: moved.to, expiresAt, updatedAt: now } }],
+    updateGrants: named.map((grant) => ({ id: grant.id, set: { principal: grant.principal } })),
+  });
+  if (!committed.ok) return 'conflict';
+  return { ...record, request: { ...request, state: moved.to, expiresAt, version: request.version + 1, updatedAt: now }, grants: named };
+}
+
+async function giveUp(ctx: LatchContext, record: RequestRecord, error: string): Promise<JobOutcome> {
+  const { request } = record;
+  const moved = transition(request.state, 'fail', ['system']);
+  if (!moved.ok) throw new Error(moved.message);
+  const now = ctx.now();
+  return {
+    status: 'done',
+    change: {
+      updateRequests: [{ id: request.id, expectState: request.state, expectVersion: request.version, set: { state: moved.to, outcome: error, endedAt: now, updatedAt: now } }],
+      audit: [{ type: 'request.failed', requestId: request.id, actor: 'latch', at: now, data: { error } }],
+      // Whatever part of the grant did land must not stay behind.
+      enqueue: [notifyJob(request.id, 'failed', now), { kind: 'revoke', requestId: request.id, runAt: now, payload: { reason: 'cleanup' }, dedupeKey: `revoke:${request.id}:cleanup` }],
+    },
+  };
+}
+
+export const runGrant: JobHandler = async (job: Job, ctx: LatchContext) => {
+  let record = job.requestId ? await ctx.store.getRequest(job.requestId) : null;
+  if (!record) return { status: 'bury', error: `request ${job.requestId ?? '?'} not found` };
+  if (record.request.state === 'approved') {
+    const started = await startGranting(ctx, record);
+    if (started === 'conflict') return { status: 'retry', error: 'request changed before granting started', delayMs: 0 };
+    record = started;
+  }
+  if (record.request.state !== 'granting') return { status: 'done' };
+
+  const { config } = ctx.current();
+  const delivery: CredentialDelivery = { record, grantee: record.request.grantee, items: [], key: `credentials:${record.request.id}:${job.attempts}` };
+  const granted: { grant: Grant; principal: string }[] = [];
+  try {
+    for (const grant of record.grants) {
+      const input = grantInput(ctx, record, grant);
+      const output = await ctx.provisioners.for(input.integration).grant(input);
+      granted.push({ grant, principal: output.principal });
+      const values = { ...input.integration.connection, ...output.details, username: output.principal, resource: grant.resource, permission: grant.permission };
+      const details = input.integration.accessDetails ? renderAccessDetails(input.integration.accessDetails, values) : `user ${output.principal}`;
+      delivery.items.push({ grantId: grant.id, title: describeItem(grant), details, secrets: output.secrets ?? {} });
+    }
+    // Credentials go to the grantee before the grant is recorded: if delivery fails the job
+    // retries and the provisioner issues fresh ones, so nobody holds access they never received.
+    await ctx.notifier.deliverCredentials(delivery);
+  } catch (error) {
+    const message = errorText(error);
+    if (job.attempts >= config.settings.grantAttempts) return giveUp(ctx, record, `Granting failed after ${job.attempts} attempts: ${message}`);
+    return { status: 'retry', error: message };
+  }
+
+  const { request } = record;
+  const moved = transition(request.state, 'granted', ['system']);
+  if (!moved.ok) throw new Error(moved.message);
+  const now = ctx.now();
+  const expiresAt = request.expiresAt ?? now + request.durationMs;
+  const warningAt = expiresAt - config.settings.expiryWarning;
+  return {
+    status: 'done',
+    change: {
+      updateRequests: [{ id: request.id, expectState: request.state, expectVersion: request.version, set: { state: moved.to, updatedAt: now } }],
+      updateGrants: granted.map(({ grant, principal }) => ({ id: grant.id, set: { state: 'active', principal, grantedAt: now, lastError: null } })),
+      audit: granted.map(({ grant, principal }) => ({
+        type: 'grant.granted', requestId: request.id, actor: 'latch', at: now,
+        data: { grant: grant.id, integration: grant.integration, resource: grant.resource, permission: grant.permission, principal, grantee: request.grantee, expiresAt },
+      })),
+      enqueue: [
+        revokeJob(request.id, expiresAt, 'expired', expiresAt),
+        ...(warningAt > now ? [{ kind: 'expiry_warning' as const, requestId: request.id, runAt: warningAt, dedupeKey: `warn:${request.id}:${expiresAt}` }] : []),
+        notifyJob(request.id, 'granted', now),
+      ],
+    },
+  };
+};

@@ -1,0 +1,18 @@
+import type { JobKind } from '../storage/store.js';
+import { runExtend } from './extend.js';
+import { runGrant } from './grant.js';
+import type { JobHandler } from './job-handler.js';
+import { runExpiryWarning, runNotify } from './notify.js';
+import { runRemind } from './remind.js';
+import { runRevoke } from './revoke.js';
+import { runTimeout } from './timeout.js';
+
+export const jobHandlers: Record<JobKind, JobHandler> = {
+  grant: runGrant,
+  revoke: runRevoke,
+  extend: runExtend,
+  timeout: runTimeout,
+  notify: runNotify,
+  remind: runRemind,
+  expiry_warning: runExpiryWarning,
+};

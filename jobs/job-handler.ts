@@ -1,0 +1,17 @@
+import type { LatchContext } from '../handlers/context.js';
+import type { Change, Job } from '../storage/store.js';
+
+export type JobOutcome =
+  /** Finished; `change` commits in the same transaction that marks the job done. */
+  | { status: 'done'; change?: Change }
+  /** Try again later; `change` (e.g. "revoke is stuck") commits first. */
+  | { status: 'retry'; error: string; change?: Change; delayMs?: number }
+  /** Never run again. */
+  | { status: 'bury'; error: string };
+
+export type JobHandler = (job: Job, ctx: LatchContext) => Promise<JobOutcome>;
+
+export function errorText(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.length > 500 ? `${text.slice(0, 500)}…` : text;
+}

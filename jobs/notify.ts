@@ -1,0 +1,72 @@
+import { formatDuration } from '../core/duration.js';
+import type { RequestRecord } from '../core/types.js';
+import type { LatchContext } from '../handlers/context.js';
+import { describeAccess } from '../handlers/describe.js';
+import { NOTIFICATION_EVENTS, type NotificationEvent } from '../handlers/notifier.js';
+import type { Job } from '../storage/store.js';
+import { errorText, type JobHandler, type JobOutcome } from './job-handler.js';
+import { recipientsFor } from './recipients.js';
+
+const NOTIFY_ATTEMPTS = 10;
+
+export function summary(record: RequestRecord, event: NotificationEvent, now: number): string {
+  const { request } = record;
+  const what = describeAccess(record);
+  const who = request.requester === request.grantee ? request.requester : `${request.requester} (for ${request.grantee})`;
+  const left = request.expiresAt ? formatDuration(Math.max(0, request.expiresAt - now)) : '';
+  const texts: Record<NotificationEvent, string> = {
+    approval_requested: `${who} asks for ${what}. Reason: ${request.reason ?? '(none given)'}. Request ${request.id}.`,
+    approval_reminder: `Reminder: ${who} is still waiting for ${what} (request ${request.id}).`,
+    approval_escalated: `Nobody has decided request ${request.id} from ${who} for ${what} yet.`,
+    extension_requested: `${who} asks to extend ${request.parentId ?? ''} by ${formatDuration(request.durationMs)}. Reason: ${request.reason ?? '(none given)'}. Request ${request.id}.`,
+    step_approved: `Request ${request.id} (${what}) passed an approval step; it now waits for step ${request.step + 1}.`,
+    approved: `Request ${request.id} (${what}) was approved by ${request.decidedBy ?? 'Latch'}.`,
+    denied: `Request ${request.id} (${what}) was denied by ${request.decidedBy ?? '?'}${request.outcome ? `: ${request.outcome}` : '.'}`,
+    cancelled: `Request ${request.id} (${what}) was cancelled${request.outcome ? `: ${request.outcome}` : '.'}`,
+    timed_out: `Request ${request.id} (${what}) timed out without a decision.`,
+    granted: `Access granted: ${what}, until ${request.expiresAt ? new Date(request.expiresAt).toISOString() : '?'} (request ${request.id}). Connection details were sent by direct message.`,
+    failed: `Request ${request.id} (${what}) could not be granted: ${request.outcome ?? 'unknown error'}.`,
+    revoked: `Access ${request.id} (${what}) was revoked by ${request.endedBy ?? 'an admin'}.`,
+    expired: `Access ${request.id} (${what}) has expired and was removed.`,
+    expiry_warning: `Access ${request.id} (${what}) ends in ${left}. Extend it with \`extend ${request.id} 1h\`.`,
+    extended: `Access ${request.id} now ends at ${request.expiresAt ? new Date(request.expiresAt).toISOString() : '?'}.`,
+    extension_refused: `The extension of ${request.parentId ?? request.id} was refused.`,
+    revoke_failed_alert: `ALERT: revoking ${request.id} (${what}, held by ${request.grantee}) keeps failing: ${request.outcome ?? 'unknown error'}. Latch keeps retrying.`,
+  };
+  return texts[event];
+}
+
+export async function sendNotification(ctx: LatchContext, record: RequestRecord, event: NotificationEvent, key: string): Promise<void> {
+  const { config, directory } = ctx.current();
+  const { people, channels } = recipientsFor(config, directory, record, event);
+  if (people.length === 0 && channels.length === 0) return;
+  await ctx.notifier.notify({ event, record, recipients: people, channels, text: summary(record, event, ctx.now()), key });
+}
+
+export const runNotify: JobHandler = async (job: Job, ctx: LatchContext): Promise<JobOutcome> => {
+  const event = job.payload.event as NotificationEvent;
+  if (!NOTIFICATION_EVENTS.includes(event)) return { status: 'bury', error: `unknown notification event ${String(job.payload.event)}` };
+  const record = job.requestId ? await ctx.store.getRequest(job.requestId) : null;
+  if (!record) return { status: 'bury', error: `request ${job.requestId ?? '?'} not found` };
+  try {
+    await sendNotification(ctx, record, event, `job:${job.id}`);
+    return { status: 'done' };
+  } catch (error) {
+    if (job.attempts >= NOTIFY_ATTEMPTS) return { status: 'bury', error: `gave up after ${job.attempts} attempts: ${errorText(error)}` };
+    return { status: 'retry', error: errorText(error) };
+  }
+};
+
+/** Warns the grantee shortly before access ends; a warning made stale by an extension stays silent. */
+export const runExpiryWarning: JobHandler = async (job: Job, ctx: LatchContext): Promise<JobOutcome> => {
+  const record = job.requestId ? await ctx.store.getRequest(job.requestId) : null;
+  if (!record || record.request.state !== 'active' || record.request.expiresAt === null) return { status: 'done' };
+  const lead = ctx.current().config.settings.expiryWarning;
+  if (record.request.expiresAt - ctx.now() > lead + 1_000) return { status: 'done' };
+  try {
+    await sendNotification(ctx, record, 'expiry_warning', `job:${job.id}`);
+    return { status: 'done' };
+  } catch (error) {
+    return job.attempts >= NOTIFY_ATTEMPTS ? { status: 'bury', error: errorText(error) } : { status: 'retry', error: errorText(error) };
+  }
+};

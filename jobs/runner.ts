@@ -1,0 +1,167 @@
+import { schedule, type ScheduledTask } from 'node-cron';
+import type { LatchContext } from '../handlers/context.js';
+import type { Job, JobKind } from '../storage/store.js';
+import { backoffDelay } from './backoff.js';
+import { errorText, type JobHandler } from './job-handler.js';
+
+export interface RunnerOptions {
+  /** Identifies this process's claims; a crashed owner's jobs return after their lease. */
+  owner: string;
+  leaseMs?: number;
+  batchSize?: number;
+  /** Jobs running at once; bounds the load a mass expiry puts on backends. */
+  concurrency?: number;
+  /** The safety-net sweep, in node-cron syntax with seconds. */
+  sweep?: string;
+}
+
+// setTimeout cannot wait longer than 2^31-1 ms (24.8 days); the timer is re-armed long before.
+const MAX_TIMER_MS = 60 * 60 * 1000;
+
+/**
+ * Runs the outbox. One timer is armed for the next due job and re-armed after every
+ * change; a cron sweep every few seconds picks up anything the timer missed. No per-grant
+ * timers: a million grants cost one timer.
+ */
+export class JobRunner {
+  private readonly leaseMs: number;
+  private readonly batchSize: number;
+  private readonly concurrency: number;
+  private timer: NodeJS.Timeout | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private sweepTask: ScheduledTask | null = null;
+  private draining: Promise<void> | null = null;
+  private again = false;
+  private stopped = true;
+  private readonly inFlight = new Set<number>();
+
+  constructor(private readonly ctx: LatchContext, private readonly handlers: Record<JobKind, JobHandler>, private readonly options: RunnerOptions) {
+    this.leaseMs = options.leaseMs ?? 30_000;
+    this.batchSize = options.batchSize ?? 100;
+    this.concurrency = options.concurrency ?? 16;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.sweepTask = schedule(this.options.sweep ?? '*/5 * * * * *', () => this.wake(), { noOverlap: true });
+    this.heartbeat = setInterval(() => void this.renewLeases(), Math.max(250, Math.floor(this.leaseMs / 3)));
+    this.heartbeat.unref();
+    this.wake();
+  }
+
+  /** Run what is due now and re-arm the timer for what comes next. */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.draining) {
+      this.again = true;
+      return;
+    }
+    this.draining = this.drain().catch((error: unknown) => {
+      this.ctx.log.error({ err: errorText(error) }, 'job runner: drain failed; the sweep will try again');
+    }).finally(() => {
+      this.draining = null;
+      if (this.again) {
+        this.again = false;
+        this.wake();
+      } else {
+        void this.arm();
+      }
+    });
+  }
+
+  /** Resolves when nothing is running (tests, graceful shutdown). */
+  async idle(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.sweepTask?.stop();
+    this.sweepTask = null;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.idle();
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+    await this.ctx.store.releaseJobs(this.options.owner);
+  }
+
+  private async arm(): Promise<void> {
+    if (this.stopped) return;
+    const next = await this.ctx.store.nextJobAt();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (next === null || this.stopped) return;
+    const delay = Math.min(Math.max(0, next - this.ctx.now()), MAX_TIMER_MS);
+    this.timer = setTimeout(() => this.wake(), delay);
+  }
+
+  private async drain(): Promise<void> {
+    for (;;) {
+      if (this.stopped) return;
+      const jobs = await this.ctx.store.claimJobs({ now: this.ctx.now(), limit: this.batchSize, owner: this.options.owner, leaseMs: this.leaseMs });
+      if (jobs.length === 0) return;
+      await this.runAll(jobs);
+    }
+  }
+
+  private async runAll(jobs: Job[]): Promise<void> {
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < jobs.length) {
+        const job = jobs[next] as Job;
+        next += 1;
+        this.inFlight.add(job.id);
+        try {
+          await this.runOne(job);
+        } finally {
+          this.inFlight.delete(job.id);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, jobs.length) }, lane));
+  }
+
+  private async runOne(job: Job): Promise<void> {
+    const { store, log } = this.ctx;
+    const owner = this.options.owner;
+    const handler = this.handlers[job.kind];
+    let outcome;
+    try {
+      outcome = handler ? await handler(job, this.ctx) : { status: 'bury' as const, error: `no handler for job kind ${job.kind}` };
+    } catch (error) {
+      // A thrown error is a bug or an unexpected outage: log it with context and retry with backoff.
+      log.error({ jobId: job.id, kind: job.kind, requestId: job.requestId, attempt: job.attempts, err: errorText(error) }, 'job failed unexpectedly');
+      outcome = { status: 'retry' as const, error: errorText(error) };
+    }
+    if (outcome.status === 'done') {
+      const committed = await store.commit({ ...outcome.change, finishJob: { id: job.id, claimedBy: owner } });
+      if (!committed.ok && committed.conflict === 'version') {
+        // The request moved under us (a person acted meanwhile): run the job again against the new state.
+        await store.retryJob(job.id, owner, this.ctx.now(), 'request changed while the job ran');
+        this.again = true;
+      } else if (!committed.ok) {
+        log.warn({ jobId: job.id, conflict: committed.conflict }, 'job result dropped: another worker holds the job now');
+      }
+      return;
+    }
+    if (outcome.status === 'retry') {
+      if (outcome.change) await store.commit(outcome.change);
+      const delay = outcome.delayMs ?? backoffDelay(job.attempts);
+      log.warn({ jobId: job.id, kind: job.kind, requestId: job.requestId, attempt: job.attempts, retryInMs: delay, err: outcome.error }, 'job will be retried');
+      await store.retryJob(job.id, owner, this.ctx.now() + delay, outcome.error);
+      return;
+    }
+    log.error({ jobId: job.id, kind: job.kind, requestId: job.requestId, err: outcome.error }, 'job abandoned');
+    await store.buryJob(job.id, owner, outcome.error, this.ctx.now());
+  }
+
+  private async renewLeases(): Promise<void> {
+    if (this.inFlight.size === 0) return;
+    try {
+      await this.ctx.store.renewLeases([...this.inFlight], this.options.owner, this.ctx.now() + this.leaseMs);
+    } catch (error) {
+      this.ctx.log.warn({ err: errorText(error) }, 'could not renew job leases');
+    }
+  }
+}

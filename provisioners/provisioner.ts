@@ -1,0 +1,57 @@
+// The one interface every backend implements. Each method states its contract; the
+// workers rely on it to be safe under retries and crashes.
+import type { Integration, Resource } from '../config/schema.js';
+import type { Instant } from '../core/types.js';
+
+export interface GrantInput {
+  grantId: string;
+  requestId: string;
+  /** E-mail of the person who receives the access. */
+  grantee: string;
+  integration: Integration;
+  resource: Resource;
+  permission: string;
+  /** The permission's backend settings from the config, e.g. `{ roles: [app_readonly] }`. */
+  permissionSettings: Record<string, unknown>;
+  /** Latch-chosen principal name (safe alphabet, instance prefix), stable across retries. */
+  principal: string;
+  /** The backend should enforce this itself where it can (VALID UNTIL, session duration). */
+  expiresAt: Instant;
+}
+
+export interface GrantOutput {
+  principal: string;
+  /** Secrets for the grantee (password, token). Delivered by DM only; never stored or logged. */
+  secrets?: Record<string, string>;
+  /** Non-secret facts for the access-details template (host, port, database, username...). */
+  details?: Record<string, string>;
+}
+
+export type RevokeInput = Omit<GrantInput, 'expiresAt'>;
+
+export interface ManagedPrincipal {
+  principal: string;
+  /** The grant or request id the principal carries, when the backend can hold one (e.g. a role comment). */
+  reference: string | null;
+  expiresAt: Instant | null;
+}
+
+export interface Provisioner {
+  readonly type: string;
+  /**
+   * Gives `principal` the permission. Idempotent: granting what is already granted
+   * succeeds; if the secret was lost (a crash before delivery) it issues a new one.
+   */
+  grant(input: GrantInput): Promise<GrantOutput>;
+  /** Takes the permission away. Must succeed when the principal or membership is already gone. */
+  revoke(input: RevokeInput): Promise<void>;
+  /** Moves the backend-enforced expiry after an extension. */
+  extend(input: GrantInput): Promise<void>;
+  /** Whether the backend holds this grant now. */
+  check(input: RevokeInput): Promise<'present' | 'absent'>;
+  /** Every principal Latch manages in the integration, to find drift and orphans. */
+  listManaged(integration: Integration): Promise<ManagedPrincipal[]>;
+  close(): Promise<void>;
+}
+
+export type ProvisionerFactory = (integration: Integration, env: NodeJS.ProcessEnv) => Provisioner;
