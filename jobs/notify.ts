@@ -62,7 +62,9 @@ export const runExpiryWarning: JobHandler = async (job: Job, ctx: LatchContext):
   const record = job.requestId ? await ctx.store.getRequest(job.requestId) : null;
   if (!record || record.request.state !== 'active' || record.request.expiresAt === null) return { status: 'done' };
   const lead = ctx.current().config.settings.expiryWarning;
-  if (record.request.expiresAt - ctx.now() > lead + 1_000) return { status: 'done' };
+  const left = record.request.expiresAt - ctx.now();
+  // Too early means an extension moved the expiry; too late (Latch was down) is no warning at all.
+  if (left > lead + 1_000 || left <= 0) return { status: 'done' };
   try {
     await sendNotification(ctx, record, 'expiry_warning', `job:${job.id}`);
     return { status: 'done' };

@@ -96,9 +96,15 @@ export class JobRunner {
     this.timer = setTimeout(() => this.wake(), delay);
   }
 
-  private async drain(): Promise<void> {
+  /** Runs every job due now, and those they make due now, without the timer or sweep (CLI, tests). */
+  async runDue(): Promise<void> {
+    await this.idle();
+    await this.drain(true);
+  }
+
+  private async drain(evenWhenStopped = false): Promise<void> {
     for (;;) {
-      if (this.stopped) return;
+      if (this.stopped && !evenWhenStopped) return;
       const jobs = await this.ctx.store.claimJobs({ now: this.ctx.now(), limit: this.batchSize, owner: this.options.owner, leaseMs: this.leaseMs });
       if (jobs.length === 0) return;
       await this.runAll(jobs);
