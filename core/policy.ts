@@ -137,7 +137,8 @@ export function checkRequest(config: LatchConfig, directory: Directory, requeste
     return { ok: false, reason: 'nothing_requested', message: 'Say what you need: a resource and a permission, or a bundle.' };
   }
 
-  const describe = bundle ? `bundle "${bundle}"` : `${itemKey(items[0] as AccessItem).replace(/\/([^/]+)$/, ' ($1)')}`;
+  const first = items[0] as AccessItem;
+  const describe = bundle ? `bundle "${bundle}"` : `${first.permission} on ${first.integration}/${first.resource}`;
   const candidates = input.flow ? config.flows.filter((flow) => flow.name === input.flow) : config.flows;
   if (input.flow && candidates.length === 0) return { ok: false, reason: 'unknown_flow', message: `There is no access flow called "${input.flow}".` };
   const offering = candidates.filter((flow) => (bundle ? bundleOffered(flow, bundle) : items.every((item) => offeredItems(config, flow).some((offered) => itemKey(offered) === itemKey(item)))));
