@@ -3,6 +3,7 @@ import { runExtend } from './extend.js';
 import { runGrant } from './grant.js';
 import type { JobHandler } from './job-handler.js';
 import { runExpiryWarning, runNotify } from './notify.js';
+import { runPruneAudit } from './prune-audit.js';
 import { runRemind } from './remind.js';
 import { runRevoke } from './revoke.js';
 import { runTimeout } from './timeout.js';
@@ -15,4 +16,5 @@ export const jobHandlers: Record<JobKind, JobHandler> = {
   notify: runNotify,
   remind: runRemind,
   expiry_warning: runExpiryWarning,
+  prune_audit: runPruneAudit,
 };

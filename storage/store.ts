@@ -3,7 +3,7 @@
 import type { RequestState } from '../core/lifecycle.js';
 import type { AccessRequest, Decision, Grant, Instant, RequestKind, RequestRecord } from '../core/types.js';
 
-export const JOB_KINDS = ['grant', 'revoke', 'extend', 'timeout', 'notify', 'remind', 'expiry_warning'] as const;
+export const JOB_KINDS = ['grant', 'revoke', 'extend', 'timeout', 'notify', 'remind', 'expiry_warning', 'prune_audit'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 export type JobState = 'pending' | 'running' | 'done' | 'dead' | 'cancelled';
 export type JobPayload = Record<string, unknown>;
@@ -139,6 +139,12 @@ export interface Store {
   jobsFor(requestId: string): Promise<Job[]>;
 
   auditEvents(query: { afterSeq?: number; since?: Instant; requestId?: string; limit?: number }): Promise<AuditEvent[]>;
+  /**
+   * Deletes audit events older than `before` and, in the same transaction, appends an
+   * `audit.pruned` event carrying the last deleted hash, so the shortened chain still
+   * verifies from a recorded anchor. Returns how many events were removed.
+   */
+  pruneAudit(before: Instant, at: Instant): Promise<number>;
 
   linkIdentity(platform: string, platformUserId: string, email: string, at: Instant): Promise<void>;
   emailFor(platform: string, platformUserId: string): Promise<string | null>;

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { and, asc, desc, eq, gt, gte, inArray, lte, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, inArray, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import type { RequestState } from '../../core/lifecycle.js';
@@ -256,6 +256,17 @@ export class SqliteStore implements Store {
         query.requestId !== undefined ? eq(schema.auditEvents.requestId, query.requestId) : undefined,
       ))
       .orderBy(asc(schema.auditEvents.seq)).limit(query.limit ?? 10_000).all().map(toAudit);
+  }
+
+  async pruneAudit(before: number, at: number): Promise<number> {
+    return this.write((tx) => {
+      const last = tx.select({ seq: schema.auditEvents.seq, hash: schema.auditEvents.hash }).from(schema.auditEvents)
+        .where(lt(schema.auditEvents.at, before)).orderBy(desc(schema.auditEvents.seq)).limit(1).get();
+      if (!last) return 0;
+      const removed = tx.delete(schema.auditEvents).where(lte(schema.auditEvents.seq, last.seq)).run().changes;
+      this.appendAudit(tx, [{ type: 'audit.pruned', requestId: null, actor: 'latch', at, data: { throughSeq: last.seq, lastHash: last.hash, before, removed } }]);
+      return removed;
+    });
   }
 
   async linkIdentity(platform: string, platformUserId: string, email: string, at: number): Promise<void> {
