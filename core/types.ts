@@ -76,6 +76,8 @@ export interface Actor {
   email: string;
   /** Where the action came from, for the audit record: slack, teams, cli, api, system. */
   via: string;
+  /** The platform's id for this delivery (Slack trigger/event id): acting on it twice is refused. */
+  deliveryId?: string;
 }
 
 export const SYSTEM_ACTOR: Actor = { email: 'latch', via: 'system' };

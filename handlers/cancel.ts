@@ -3,9 +3,9 @@ import type { Actor, RequestRecord } from '../core/types.js';
 import type { LatchContext } from './context.js';
 import { notifyJob } from './jobs.js';
 import { isInvolved, loadRequest } from './load-request.js';
-import { CONFLICT_RETRIES, fail, type Outcome } from './outcome.js';
+import { CONFLICT_RETRIES, duplicateDelivery, fail, type Outcome } from './outcome.js';
 
-export type CancelOutcome = Outcome<{ record: RequestRecord }, 'not_found' | 'not_allowed' | 'illegal_transition' | 'busy'>;
+export type CancelOutcome = Outcome<{ record: RequestRecord }, 'not_found' | 'not_allowed' | 'illegal_transition' | 'busy' | 'duplicate_delivery'>;
 
 /** The requester (or an admin) withdraws a request that is still waiting for approval. */
 export async function cancelRequest(ctx: LatchContext, actor: Actor, idText: string): Promise<CancelOutcome> {
@@ -27,11 +27,13 @@ export async function cancelRequest(ctx: LatchContext, actor: Actor, idText: str
     }
     const now = ctx.now();
     const committed = await ctx.store.commit({
+      deliveryId: actor.deliveryId,
       updateRequests: [{ id: request.id, expectState: request.state, expectVersion: request.version, set: { state: moved.to, endedAt: now, endedBy: actor.email, updatedAt: now } }],
       cancelJobs: [{ requestId: request.id, kinds: ['timeout', 'remind'] }],
       enqueue: [notifyJob(request.id, 'cancelled', now)],
       audit: [{ type: 'request.cancelled', requestId: request.id, actor: actor.email, at: now, data: { via: actor.via } }],
     });
+    if (!committed.ok && committed.conflict === 'duplicate_delivery') return duplicateDelivery();
     if (committed.ok) {
       ctx.wake();
       return { ok: true, record: (await ctx.store.getRequest(request.id)) ?? loaded.record };

@@ -7,11 +7,11 @@ import type { LatchContext } from './context.js';
 import { alreadyDecided } from './describe.js';
 import { applyExtension, mergeChanges } from './extension-effects.js';
 import { grantJob, notifyJob } from './jobs.js';
-import { CONFLICT_RETRIES, fail, type Outcome } from './outcome.js';
+import { CONFLICT_RETRIES, duplicateDelivery, fail, type Outcome } from './outcome.js';
 
 export type DecisionReason =
   | 'not_found' | 'already_decided' | 'not_an_approver' | 'self_approval' | 'already_approved_step'
-  | 'approved_earlier_step' | 'flow_gone' | 'parent_ended' | 'busy' | 'comment_too_long';
+  | 'approved_earlier_step' | 'flow_gone' | 'parent_ended' | 'busy' | 'comment_too_long' | 'duplicate_delivery';
 
 export type DecisionOutcome = Outcome<{ record: RequestRecord; result: 'approved' | 'step_approved' | 'denied' }, DecisionReason>;
 
@@ -34,7 +34,8 @@ export async function decide(ctx: LatchContext, actor: Actor, requestIdText: str
     const { request } = record;
     const now = ctx.now();
     const refuse = async (reason: DecisionReason, message: string): Promise<DecisionOutcome> => {
-      await ctx.store.commit({ audit: [{ type: 'decision.refused', requestId, actor: actor.email, at: now, data: { verdict, reason, message, state: request.state, via: actor.via } }] });
+      const audited = await ctx.store.commit({ deliveryId: actor.deliveryId, audit: [{ type: 'decision.refused', requestId, actor: actor.email, at: now, data: { verdict, reason, message, state: request.state, via: actor.via } }] });
+      if (!audited.ok && audited.conflict === 'duplicate_delivery') return duplicateDelivery();
       return fail(reason, message);
     };
     if (request.state !== 'pending') return refuse('already_decided', alreadyDecided(record));
@@ -65,6 +66,7 @@ export async function decide(ctx: LatchContext, actor: Actor, requestIdText: str
     const decided = event !== 'approve_step';
 
     let change: Change = {
+      deliveryId: actor.deliveryId,
       insertDecisions: [decision],
       updateRequests: [{
         id: requestId, expectState: 'pending', expectVersion: request.version,
@@ -97,6 +99,7 @@ export async function decide(ctx: LatchContext, actor: Actor, requestIdText: str
       ctx.log.info({ requestId, approver: actor.email, result }, `request ${requestId} ${result} by ${actor.email}`);
       return { ok: true, record: updated ?? record, result };
     }
+    if (committed.conflict === 'duplicate_delivery') return duplicateDelivery();
     if (committed.conflict === 'duplicate_decision') return refuse('already_approved_step', 'You have already decided on this step of the request.');
     // Someone else changed the request (or its parent) between our read and our write: read again and re-decide.
   }

@@ -6,10 +6,10 @@ import type { LatchContext } from './context.js';
 import { applyExtension, mergeChanges } from './extension-effects.js';
 import { notifyJob } from './jobs.js';
 import { isInvolved, loadRequest } from './load-request.js';
-import { CONFLICT_RETRIES, fail, type Outcome } from './outcome.js';
+import { CONFLICT_RETRIES, duplicateDelivery, fail, type Outcome } from './outcome.js';
 import type { Change } from '../storage/store.js';
 
-export type ExtendReason = 'not_found' | 'not_allowed' | 'not_active' | 'not_extendable' | 'duration_over_max' | 'duration_invalid' | 'already_pending' | 'nobody_can_approve' | 'flow_gone' | 'busy';
+export type ExtendReason = 'not_found' | 'not_allowed' | 'not_active' | 'not_extendable' | 'duration_over_max' | 'duration_invalid' | 'already_pending' | 'nobody_can_approve' | 'flow_gone' | 'busy' | 'duplicate_delivery';
 export type ExtendOutcome = Outcome<{ record: RequestRecord; extension: RequestRecord; autoApproved: boolean }, ExtendReason>;
 
 /**
@@ -53,6 +53,7 @@ export async function extendAccess(ctx: LatchContext, actor: Actor, idText: stri
     };
     const grants: Grant[] = parent.grants.map((grant) => ({ ...grant, id: newId('g'), requestId: id, state: 'pending', principal: null, grantedAt: null, revokedAt: null, lastError: null }));
     let change: Change = {
+      deliveryId: actor.deliveryId,
       insertRequest: { request: extension, grants },
       audit: [{ type: 'extension.created', requestId: id, actor: actor.email, at: now, data: { parent: request.id, byMs: durationMs, reason: extension.reason, via: actor.via } }],
       enqueue: [],
@@ -63,6 +64,7 @@ export async function extendAccess(ctx: LatchContext, actor: Actor, idText: stri
       change.enqueue?.push(notifyJob(id, 'extension_requested', now), { kind: 'timeout', requestId: id, runAt: extension.timeoutAt ?? now, dedupeKey: `timeout:${id}` });
     }
     const committed = await ctx.store.commit(change);
+    if (!committed.ok && committed.conflict === 'duplicate_delivery') return duplicateDelivery();
     if (committed.ok) {
       ctx.wake();
       const [updatedParent, stored] = await Promise.all([ctx.store.getRequest(request.id), ctx.store.getRequest(id)]);

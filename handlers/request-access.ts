@@ -6,7 +6,7 @@ import type { Change } from '../storage/store.js';
 import type { LatchContext } from './context.js';
 import { describeAccess } from './describe.js';
 import { grantJob, notifyJob } from './jobs.js';
-import type { Outcome } from './outcome.js';
+import { duplicateDelivery, type Outcome } from './outcome.js';
 
 export type RequestAccessOutcome = Outcome<{ record: RequestRecord; autoApproved: boolean }>;
 
@@ -17,6 +17,7 @@ export async function requestAccess(ctx: LatchContext, actor: Actor, input: Requ
   const checked = checkRequest(config, directory, actor.email, input);
   if (!checked.ok) {
     await ctx.store.commit({
+      deliveryId: actor.deliveryId,
       audit: [{ type: 'request.refused', requestId: null, actor: actor.email, at: now, data: { via: actor.via, reason: checked.reason, message: checked.message, input: { ...input } } }],
     });
     return checked;
@@ -43,6 +44,7 @@ export async function requestAccess(ctx: LatchContext, actor: Actor, input: Requ
   const audited = { flow: request.flow, grantee: request.grantee, reason: request.reason, durationMs: request.durationMs, bundle: request.bundle, items: checked.items, via: actor.via };
 
   const change: Change = {
+    deliveryId: actor.deliveryId,
     insertRequest: { request, grants },
     audit: [{ type: 'request.created', requestId: id, actor: actor.email, at: now, data: audited }],
     enqueue: [],
@@ -60,7 +62,11 @@ export async function requestAccess(ctx: LatchContext, actor: Actor, input: Requ
       change.enqueue?.push({ kind: 'remind', requestId: id, runAt: now + reminderInterval, payload: { round: 1 }, dedupeKey: `remind:${id}:1` });
     }
   }
-  await ctx.store.commit(change);
+  const committed = await ctx.store.commit(change);
+  if (!committed.ok) {
+    if (committed.conflict === 'duplicate_delivery') return duplicateDelivery();
+    throw new Error(`storing request ${id} failed: ${committed.conflict}`);
+  }
   ctx.wake();
   ctx.log.info({ requestId: id, requester: actor.email, flow: request.flow, autoApproved }, `request ${id}: ${describeAccess(record)}`);
   return { ok: true, record, autoApproved };

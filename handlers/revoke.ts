@@ -3,9 +3,9 @@ import type { Actor, RequestRecord } from '../core/types.js';
 import type { LatchContext } from './context.js';
 import { revokeJob } from './jobs.js';
 import { isInvolved, loadRequest } from './load-request.js';
-import { CONFLICT_RETRIES, fail, type Outcome } from './outcome.js';
+import { CONFLICT_RETRIES, duplicateDelivery, fail, type Outcome } from './outcome.js';
 
-export type RevokeOutcome = Outcome<{ record: RequestRecord }, 'not_found' | 'not_allowed' | 'illegal_transition' | 'busy'>;
+export type RevokeOutcome = Outcome<{ record: RequestRecord }, 'not_found' | 'not_allowed' | 'illegal_transition' | 'busy' | 'duplicate_delivery'>;
 
 const STATE_HINTS: Partial<Record<string, string>> = {
   pending: 'It is still waiting for approval: cancel it instead.',
@@ -33,11 +33,13 @@ export async function revokeAccess(ctx: LatchContext, actor: Actor, idText: stri
     const now = ctx.now();
     const note = comment?.trim().slice(0, 1000) || null;
     const committed = await ctx.store.commit({
+      deliveryId: actor.deliveryId,
       updateRequests: [{ id: request.id, expectState: request.state, expectVersion: request.version, set: { state: moved.to, endedBy: actor.email, outcome: note, updatedAt: now } }],
       cancelJobs: [{ requestId: request.id, kinds: ['revoke', 'expiry_warning', 'extend'] }],
       enqueue: [revokeJob(request.id, now, 'revoked')],
       audit: [{ type: 'request.revoke_requested', requestId: request.id, actor: actor.email, at: now, data: { via: actor.via, comment: note, expiresAt: request.expiresAt } }],
     });
+    if (!committed.ok && committed.conflict === 'duplicate_delivery') return duplicateDelivery();
     if (committed.ok) {
       ctx.wake();
       return { ok: true, record: (await ctx.store.getRequest(request.id)) ?? loaded.record };

@@ -72,6 +72,11 @@ export interface Change {
   cancelJobs?: { requestId: string; kinds: JobKind[] }[];
   /** Move pending jobs of a kind to a new time (e.g. expiry after an extension). */
   rescheduleJobs?: { requestId: string; kind: JobKind; runAt: Instant }[];
+  /**
+   * The chat delivery (Slack retry, double click) that caused this change. A second change
+   * with the same id is refused whole, so a repeated delivery never acts twice.
+   */
+  deliveryId?: string;
   /** Mark the job that produced this change done, in the same transaction. */
   finishJob?: { id: number; claimedBy: string };
 }
@@ -80,7 +85,8 @@ export type CommitResult =
   | { ok: true }
   | { ok: false; conflict: 'version'; requestId: string }
   | { ok: false; conflict: 'lease'; jobId: number }
-  | { ok: false; conflict: 'duplicate_decision'; requestId: string };
+  | { ok: false; conflict: 'duplicate_decision'; requestId: string }
+  | { ok: false; conflict: 'duplicate_delivery'; deliveryId: string };
 
 export interface RequestQuery {
   /** Requests this person asked for or receives. */
@@ -145,6 +151,8 @@ export interface Store {
    * verifies from a recorded anchor. Returns how many events were removed.
    */
   pruneAudit(before: Instant, at: Instant): Promise<number>;
+  /** Forgets delivery ids older than `before` (chat platforms stop retrying after minutes). */
+  pruneDeliveries(before: Instant): Promise<number>;
 
   linkIdentity(platform: string, platformUserId: string, email: string, at: Instant): Promise<void>;
   emailFor(platform: string, platformUserId: string): Promise<string | null>;

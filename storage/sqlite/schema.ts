@@ -118,3 +118,9 @@ export const identities = sqliteTable('identities', {
   primaryKey({ columns: [table.platform, table.platformUserId] }),
   index('identities_email').on(table.email),
 ]);
+
+/** Chat deliveries already acted on (Slack retries, double clicks): written with the transition they caused. */
+export const deliveries = sqliteTable('deliveries', {
+  id: text('id').primaryKey(),
+  at: integer('at').notNull(),
+}, (table) => [index('deliveries_at').on(table.at)]);

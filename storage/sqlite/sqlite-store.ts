@@ -100,6 +100,10 @@ export class SqliteStore implements Store {
   }
 
   private apply(tx: Tx, change: Change): void {
+    if (change.deliveryId) {
+      const seen = tx.insert(schema.deliveries).values({ id: change.deliveryId, at: Date.now() }).onConflictDoNothing().run();
+      if (seen.changes !== 1) throw new Rollback({ ok: false, conflict: 'duplicate_delivery', deliveryId: change.deliveryId });
+    }
     if (change.finishJob) {
       const { id, claimedBy } = change.finishJob;
       const held = tx.update(schema.jobs).set({ state: 'done', finishedAt: Date.now(), leaseUntil: null })
@@ -267,6 +271,10 @@ export class SqliteStore implements Store {
       this.appendAudit(tx, [{ type: 'audit.pruned', requestId: null, actor: 'latch', at, data: { throughSeq: last.seq, lastHash: last.hash, before, removed } }]);
       return removed;
     });
+  }
+
+  async pruneDeliveries(before: number): Promise<number> {
+    return this.write((tx) => tx.delete(schema.deliveries).where(lt(schema.deliveries.at, before)).run().changes);
   }
 
   async linkIdentity(platform: string, platformUserId: string, email: string, at: number): Promise<void> {
