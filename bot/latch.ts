@@ -16,6 +16,7 @@ import { LogNotifier } from './log-notifier.js';
 import { createLogger } from './logger.js';
 import { registerStoreMetrics } from './metrics.js';
 import { buildServer } from './server.js';
+import { createSlackApp } from './slack/app.js';
 
 export interface LatchOptions {
   configFile: string;
@@ -81,6 +82,11 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
 
   registerStoreMetrics(store);
   const app = buildServer({ logger: log, ready: () => ready });
+  if (env.SLACK_SIGNING_SECRET && env.SLACK_BOT_TOKEN) {
+    const slack = createSlackApp({ server: app, signingSecret: env.SLACK_SIGNING_SECRET, botToken: env.SLACK_BOT_TOKEN, apiUrl: env.SLACK_API_URL, log, ctx });
+    if (!options.notifier) ctx.notifier = slack.notifier;
+    log.info({ apiUrl: env.SLACK_API_URL ?? 'https://slack.com/api/' }, 'Slack is enabled at POST /slack/events');
+  }
   await app.listen({ port: options.port ?? 3000, host: options.host ?? '0.0.0.0' });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : (options.port ?? 3000);

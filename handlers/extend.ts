@@ -61,7 +61,7 @@ export async function extendAccess(ctx: LatchContext, actor: Actor, idText: stri
     if (autoApproved) {
       change = mergeChanges(change, applyExtension(config, request, extension, now, 'latch'));
     } else {
-      change.enqueue?.push(notifyJob(id, 'extension_requested', now), { kind: 'timeout', requestId: id, runAt: extension.timeoutAt ?? now, dedupeKey: `timeout:${id}` });
+      change.enqueue?.push(notifyJob(id, 'submitted', now), notifyJob(id, 'extension_requested', now), { kind: 'timeout', requestId: id, runAt: extension.timeoutAt ?? now, dedupeKey: `timeout:${id}` });
     }
     const committed = await ctx.store.commit(change);
     if (!committed.ok && committed.conflict === 'duplicate_delivery') return duplicateDelivery();

@@ -55,6 +55,7 @@ export async function requestAccess(ctx: LatchContext, actor: Actor, input: Requ
   } else {
     const { reminderInterval } = config.settings;
     change.enqueue?.push(
+      notifyJob(id, 'submitted', now),
       notifyJob(id, 'approval_requested', now, 0),
       { kind: 'timeout', requestId: id, runAt: request.timeoutAt ?? now, dedupeKey: `timeout:${id}` },
     );

@@ -15,6 +15,7 @@ export function summary(record: RequestRecord, event: NotificationEvent, now: nu
   const who = request.requester === request.grantee ? request.requester : `${request.requester} (for ${request.grantee})`;
   const left = request.expiresAt ? formatDuration(Math.max(0, request.expiresAt - now)) : '';
   const texts: Record<NotificationEvent, string> = {
+    submitted: `Your request ${request.id} for ${what} was sent for approval.`,
     approval_requested: `${who} asks for ${what}. Reason: ${request.reason ?? '(none given)'}. Request ${request.id}.`,
     approval_reminder: `Reminder: ${who} is still waiting for ${what} (request ${request.id}).`,
     approval_escalated: `Nobody has decided request ${request.id} from ${who} for ${what} yet.`,

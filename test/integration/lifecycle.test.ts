@@ -33,8 +33,9 @@ describe('the access life cycle', () => {
     const id = await submitProdRead(harness);
     expect((await harness.store.getRequest(id))?.request.state).toBe('pending');
     await harness.drain();
-    expect(harness.notifier.events(id)).toEqual(['approval_requested']);
-    const asked = harness.notifier.notifications[0];
+    expect(harness.notifier.events(id)).toEqual(['submitted', 'approval_requested']);
+    expect(harness.notifier.notifications[0]?.recipients).toEqual(['alice@example.com']);
+    const asked = harness.notifier.notifications[1];
     expect(asked?.recipients).toContain('approver0@example.com');
     expect(asked?.recipients).not.toContain('alice@example.com'); // in the approver group, but it is her request
 
@@ -60,7 +61,7 @@ describe('the access life cycle', () => {
     expect(ended?.request.state).toBe('expired');
     expect(ended?.grants[0]?.state).toBe('revoked');
     expect(harness.provisioner.held.size).toBe(0);
-    expect(harness.notifier.events(id)).toEqual(['approval_requested', 'approved', 'granted', 'expired']);
+    expect(harness.notifier.events(id)).toEqual(['submitted', 'approval_requested', 'approved', 'granted', 'expired']);
 
     const types = (await harness.store.auditEvents({ requestId: id })).map((event) => event.type);
     expect(types).toEqual(['request.created', 'request.approved', 'grant.granted', 'grant.revoked', 'request.expired']);

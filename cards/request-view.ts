@@ -1,0 +1,92 @@
+// One view model per screen. Block Kit and Adaptive Card renderers both read these, so a
+// change to what people see is one edit.
+import type { LatchConfig } from '../config/schema.js';
+import type { Directory } from '../core/directory.js';
+import { formatDuration } from '../core/duration.js';
+import type { RequestState } from '../core/lifecycle.js';
+import type { RequestRecord } from '../core/types.js';
+
+export interface RequestView {
+  id: string;
+  kind: 'access' | 'extension';
+  parentId: string | null;
+  /** "read on orders/orders-prod", or the bundle name with its items. */
+  title: string;
+  items: string[];
+  requester: string;
+  grantee: string;
+  forSomeoneElse: boolean;
+  duration: string;
+  reason: string | null;
+  flow: string;
+  state: RequestState;
+  status: string;
+  /** For pending requests: where in the approval it stands. */
+  step: { number: number; total: number; name: string | null; approvalsNeeded: number } | null;
+  approvals: string[];
+  decidedBy: string | null;
+  outcome: string | null;
+  expiresAt: number | null;
+  timeLeft: string | null;
+  open: boolean;
+}
+
+const STATUS: Record<RequestState, string> = {
+  pending: 'Waiting for approval',
+  approved: 'Approved, being granted',
+  granting: 'Being granted',
+  active: 'Active',
+  revoking: 'Being revoked',
+  revoke_failed: 'Revocation failing, retrying',
+  expired: 'Expired',
+  revoked: 'Revoked',
+  denied: 'Denied',
+  cancelled: 'Cancelled',
+  timed_out: 'Timed out',
+  failed: 'Failed',
+};
+
+function person(directory: Directory, email: string): string {
+  const name = directory.displayName(email);
+  return name === email ? email : `${name} (${email})`;
+}
+
+export function requestView(record: RequestRecord, config: LatchConfig, directory: Directory, now: number): RequestView {
+  const { request, grants, decisions } = record;
+  const items = grants.map((grant) => `${grant.permission} on ${grant.integration}/${grant.resource}`);
+  const flow = config.flows.find((candidate) => candidate.name === request.flow);
+  const stepConfig = flow?.approval.steps[request.step];
+  const approvedThisStep = new Set(decisions.filter((decision) => decision.step === request.step && decision.verdict === 'approve').map((decision) => decision.approver));
+  const open = request.state === 'pending' || request.state === 'approved' || request.state === 'granting' || request.state === 'active' || request.state === 'revoking' || request.state === 'revoke_failed';
+  let status = STATUS[request.state];
+  if (request.decidedBy && request.decidedBy !== 'latch' && (request.state === 'denied' || request.state === 'approved' || request.state === 'granting' || request.state === 'active')) {
+    status += ` by ${person(directory, request.decidedBy)}`;
+  } else if (request.decidedBy === 'latch' && request.state !== 'pending' && request.state !== 'timed_out') {
+    status += request.state === 'approved' || request.state === 'active' || request.state === 'granting' ? ' (approved automatically)' : '';
+  }
+  if ((request.state === 'revoked' || request.state === 'cancelled') && request.endedBy && request.endedBy !== 'latch') status += ` by ${person(directory, request.endedBy)}`;
+  return {
+    id: request.id,
+    kind: request.kind,
+    parentId: request.parentId,
+    title: request.kind === 'extension' ? `Extend ${request.parentId ?? ''} by ${formatDuration(request.durationMs)}` : request.bundle ? `bundle ${request.bundle}` : (items[0] ?? ''),
+    items,
+    requester: person(directory, request.requester),
+    grantee: person(directory, request.grantee),
+    forSomeoneElse: request.requester !== request.grantee,
+    duration: formatDuration(request.durationMs),
+    reason: request.reason,
+    flow: request.flow,
+    state: request.state,
+    status,
+    step: request.state === 'pending' && stepConfig && flow
+      ? { number: request.step + 1, total: flow.approval.steps.length, name: stepConfig.name ?? null, approvalsNeeded: Math.max(0, stepConfig.required - approvedThisStep.size) }
+      : null,
+    approvals: decisions.filter((decision) => decision.verdict === 'approve').map((decision) => person(directory, decision.approver)),
+    decidedBy: request.decidedBy,
+    outcome: request.outcome,
+    expiresAt: request.expiresAt,
+    timeLeft: request.state === 'active' && request.expiresAt !== null ? formatDuration(Math.max(0, request.expiresAt - now)) : null,
+    open,
+  };
+}

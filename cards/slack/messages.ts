@@ -1,0 +1,115 @@
+import type { NotificationEvent } from '../../handlers/notifier.js';
+import type { RequestView } from '../request-view.js';
+import { actions, context, escapeMrkdwn, fields, header, section, type SlackBlock } from './block-kit.js';
+
+export const ACTION = {
+  approve: 'latch.approve',
+  deny: 'latch.deny',
+  cancel: 'latch.cancel',
+  revoke: 'latch.revoke',
+  extend: 'latch.extend',
+} as const;
+
+export interface SlackMessage {
+  text: string;
+  blocks: SlackBlock[];
+}
+
+const STATE_ICON: Record<string, string> = {
+  pending: ':hourglass_flowing_sand:', approved: ':white_check_mark:', granting: ':gear:', active: ':large_green_circle:',
+  revoking: ':gear:', revoke_failed: ':warning:', expired: ':lock:', revoked: ':lock:', denied: ':no_entry:', cancelled: ':heavy_minus_sign:',
+  timed_out: ':alarm_clock:', failed: ':x:',
+};
+
+function facts(view: RequestView): [string, string][] {
+  const pairs: [string, string][] = [
+    ['Requester', escapeMrkdwn(view.requester)],
+    ...(view.forSomeoneElse ? [['For', escapeMrkdwn(view.grantee)] as [string, string]] : []),
+    ['Access', escapeMrkdwn(view.items.join('\n') || view.title)],
+    ['Duration', view.duration],
+    ['Reason', view.reason ? escapeMrkdwn(view.reason) : '_none given_'],
+    ['Flow', escapeMrkdwn(view.flow)],
+  ];
+  if (view.step) {
+    const name = view.step.name ? ` (${escapeMrkdwn(view.step.name)})` : '';
+    const needed = view.step.approvalsNeeded === 1 ? '1 more approval needed' : `${view.step.approvalsNeeded} more approvals needed`;
+    pairs.push(['Approval', `Step ${view.step.number} of ${view.step.total}${name}: ${needed}`]);
+  }
+  return pairs;
+}
+
+function statusLine(view: RequestView): string {
+  const icon = STATE_ICON[view.state] ?? '';
+  const extra = view.state === 'active' && view.timeLeft ? `, ${view.timeLeft} left` : view.outcome && (view.state === 'denied' || view.state === 'failed' || view.state === 'revoke_failed') ? `: ${escapeMrkdwn(view.outcome)}` : '';
+  return `${icon} *${escapeMrkdwn(view.status)}*${extra}`;
+}
+
+/**
+ * The approval card. While the request waits for this step it carries Approve / Deny;
+ * every later state re-renders it without buttons, showing the outcome and who decided.
+ */
+export function approvalCard(view: RequestView, decidable: boolean): SlackMessage {
+  const verb = view.kind === 'extension' ? 'asks to extend access' : 'asks for access';
+  const blocks: SlackBlock[] = [
+    header(view.kind === 'extension' ? `Extension ${view.id}` : `Access request ${view.id}`),
+    section(`*${escapeMrkdwn(view.requester)}* ${verb}: *${escapeMrkdwn(view.title)}* for ${view.duration}.`),
+    fields(facts(view)),
+    section(statusLine(view), `status:${view.id}`),
+  ];
+  if (decidable && view.state === 'pending') {
+    blocks.push(actions(`decide:${view.id}`, [
+      { text: 'Approve', actionId: ACTION.approve, value: view.id, style: 'primary' },
+      { text: 'Deny', actionId: ACTION.deny, value: view.id, style: 'danger' },
+    ]));
+  }
+  if (view.approvals.length > 0) blocks.push(context(`Approved so far by ${escapeMrkdwn(view.approvals.join(', '))}`));
+  return { text: `${view.requester} ${verb}: ${view.title} for ${view.duration} (${view.status}). Request ${view.id}.`, blocks };
+}
+
+/** What the requester is told as their request moves. */
+export function requesterUpdate(view: RequestView, event: NotificationEvent, summary: string): SlackMessage {
+  const blocks: SlackBlock[] = [section(escapeMrkdwn(summary)), context(`${view.id} · ${escapeMrkdwn(view.title)} · ${view.duration}`)];
+  if (event === 'expiry_warning' && view.state === 'active') {
+    blocks.push(actions(`warn:${view.id}`, [
+      { text: 'Extend', actionId: ACTION.extend, value: view.id, style: 'primary' },
+      { text: 'Revoke now', actionId: ACTION.revoke, value: view.id },
+    ]));
+  }
+  if (event === 'approval_requested' && view.state === 'pending' && view.kind === 'access') {
+    blocks.push(actions(`mine:${view.id}`, [{ text: 'Cancel request', actionId: ACTION.cancel, value: view.id }]));
+  }
+  return { text: summary, blocks };
+}
+
+export interface CredentialItem {
+  title: string;
+  details: string;
+  secrets: Record<string, string>;
+}
+
+/** The only message that ever carries secrets: a DM to the grantee. */
+export function credentialsMessage(view: RequestView, items: CredentialItem[]): SlackMessage {
+  const blocks: SlackBlock[] = [header(`Access granted: ${view.id}`), section(`Your access to *${escapeMrkdwn(view.title)}* is active for ${view.duration}.`)];
+  for (const item of items.slice(0, 12)) {
+    const secretLines = Object.entries(item.secrets).map(([name, value]) => `*${escapeMrkdwn(name)}:* \`${escapeMrkdwn(value)}\``);
+    blocks.push(section([`*${escapeMrkdwn(item.title)}*`, `\`\`\`${escapeMrkdwn(item.details)}\`\`\``, ...secretLines].join('\n')));
+  }
+  blocks.push(context('Only you can see this message. The credentials stop working when the access ends; Latch removes them from this message then.'));
+  blocks.push(actions(`granted:${view.id}`, [
+    { text: 'Extend', actionId: ACTION.extend, value: view.id },
+    { text: 'Revoke now', actionId: ACTION.revoke, value: view.id, style: 'danger' },
+  ]));
+  return { text: `Access granted: ${view.title} (${view.id}). Connection details are in this message.`, blocks };
+}
+
+/** Replaces the credential DM once the access has ended. */
+export function credentialsRemovedMessage(view: RequestView): SlackMessage {
+  const text = `Access ${view.id} (${view.title}) has ended: ${view.status.toLowerCase()}. Its credentials were removed from this message.`;
+  return { text, blocks: [section(`:lock: ${escapeMrkdwn(text)}`)] };
+}
+
+export function listMessage(mine: RequestView[]): SlackMessage {
+  if (mine.length === 0) return { text: 'You have no open requests and no active access. Ask with `/access request`.', blocks: [section('You have no open requests and no active access. Ask with `/access request`.')] };
+  const lines = mine.slice(0, 40).map((view) => `• *${view.id}* ${escapeMrkdwn(view.title)}: ${escapeMrkdwn(view.status)}${view.timeLeft ? `, ${view.timeLeft} left` : ''}`);
+  return { text: lines.join('\n'), blocks: [section(lines.join('\n'))] };
+}

@@ -1,0 +1,93 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { startLatch, type RunningLatch } from '../../bot/latch.js';
+import { ProvisionerRegistry } from '../../provisioners/registry.js';
+import { MemoryProvisioner } from '../support/memory-provisioner.js';
+import { orgConfig } from '../support/configs.js';
+import { startSlackDouble, type SlackDouble } from '../support/slack-double.js';
+import { blockActionsBody, eventBody, postToSlackEvents, slashCommandBody, viewSubmissionBody } from '../support/slack-signing.js';
+
+export const SIGNING_SECRET = 'test-signing-secret-0123456789abcdef';
+
+/** Slack user ids of the people in the test organisation. */
+export const U = {
+  alice: 'UALICE', bob: 'UBOB', lead: 'ULEAD', mia: 'UMIA', sec: 'USEC', sec2: 'USEC2', approver0: 'UAPP0', approver1: 'UAPP1', approver2: 'UAPP2', owner: 'UOWNER', nomail: 'UNOMAIL',
+} as const;
+
+export interface SlackE2E {
+  latch: RunningLatch;
+  slack: SlackDouble;
+  provisioner: MemoryProvisioner;
+  base: string;
+  command(user: string, text: string, options?: { timestampSec?: number; retryNum?: number; signature?: string; triggerId?: string }): Promise<{ status: number; responseUrl: string; triggerId: string; body: string }>;
+  click(user: string, actionId: string, value: string, where?: { channel: string; ts: string } | 'home', options?: { retryNum?: number; body?: string }): Promise<{ status: number; responseUrl: string; body: string }>;
+  submit(user: string, callbackId: string, values: Record<string, Record<string, { type: string; value?: string; selected_option?: { value: string } }>>, privateMetadata?: string): Promise<{ status: number; json: unknown }>;
+  homeOpened(user: string): Promise<number>;
+  /** Runs every job due now (notifications, grants) to completion. */
+  settle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startSlackE2E(config = orgConfig()): Promise<SlackE2E> {
+  const dir = mkdtempSync(join(tmpdir(), 'latch-slack-'));
+  writeFileSync(join(dir, 'latch.yaml'), config);
+  const slack = await startSlackDouble();
+  const people: [string, string | undefined][] = [
+    [U.alice, 'alice@example.com'], [U.bob, 'bob@example.com'], [U.lead, 'lead@example.com'], [U.mia, 'mia@example.com'], [U.sec, 'sec@example.com'],
+    [U.sec2, 'sec2@example.com'], [U.approver0, 'approver0@example.com'], [U.approver1, 'approver1@example.com'], [U.approver2, 'approver2@example.com'],
+    [U.owner, 'owner@example.com'], [U.nomail, undefined],
+  ];
+  for (const [id, email] of people) slack.addUser({ id, name: id.toLowerCase(), ...(email ? { email } : {}) });
+  const provisioner = new MemoryProvisioner();
+  const latch = await startLatch({
+    configFile: join(dir, 'latch.yaml'), databaseUrl: `sqlite:${join(dir, 'latch.db')}`, port: 0, host: '127.0.0.1',
+    logger: pino({ level: 'silent' }), provisioners: new ProvisionerRegistry({}).use('orders', provisioner),
+    env: { SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_API_URL: slack.apiUrl },
+    runner: { sweep: '*/1 * * * * *' },
+  });
+  const base = `http://127.0.0.1:${latch.port}`;
+  let counter = 0;
+  const e2e: SlackE2E = {
+    latch, slack, provisioner, base,
+    async command(user, text, options = {}) {
+      const triggerId = options.triggerId ?? slack.issueTrigger();
+      const responseUrl = slack.responseUrl();
+      const body = slashCommandBody({ userId: user, text, triggerId, responseUrl });
+      const answer = await postToSlackEvents(base, body, SIGNING_SECRET, options);
+      return { status: answer.status, responseUrl, triggerId, body };
+    },
+    async click(user, actionId, value, where, options = {}) {
+      counter += 1;
+      const responseUrl = slack.responseUrl();
+      const body = options.body ?? blockActionsBody({
+        userId: user, actionId, value, triggerId: slack.issueTrigger(),
+        ...(where === 'home' ? { container: { view_id: 'VHOME' } } : where ? { container: { channel_id: where.channel, message_ts: where.ts }, channelId: where.channel, messageTs: where.ts } : {}),
+        ...(where === 'home' ? {} : { responseUrl }),
+        blockId: `b${counter}`,
+      });
+      const answer = await postToSlackEvents(base, body, SIGNING_SECRET, options);
+      return { status: answer.status, responseUrl, body };
+    },
+    async submit(user, callbackId, values, privateMetadata) {
+      const body = viewSubmissionBody({ userId: user, callbackId, values, triggerId: slack.issueTrigger(), ...(privateMetadata !== undefined ? { privateMetadata } : {}) });
+      const answer = await postToSlackEvents(base, body, SIGNING_SECRET);
+      const text = answer.text;
+      return { status: answer.status, json: text ? (JSON.parse(text) as unknown) : null };
+    },
+    async homeOpened(user) {
+      const answer = await postToSlackEvents(base, eventBody({ type: 'app_home_opened', userId: user, tab: 'home' }), SIGNING_SECRET, { contentType: 'application/json' });
+      return answer.status;
+    },
+    async settle() {
+      await latch.runner.runDue();
+    },
+    async close() {
+      await latch.stop();
+      await slack.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return e2e;
+}
