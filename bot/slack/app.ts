@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { requestView } from '../../cards/request-view.js';
 import { approvalCard, listMessage } from '../../cards/slack/messages.js';
 import { FIELD, VIEW, denyModal, durationOptions, extendModal, requestModal, type RequestChoice } from '../../cards/slack/modals.js';
-import { parseDuration } from '../../core/duration.js';
+import { formatDuration, parseDuration } from '../../core/duration.js';
 import { flowsFor, offeredItems } from '../../core/policy.js';
 import type { Actor } from '../../core/types.js';
 import { cancelRequest } from '../../handlers/cancel.js';
@@ -113,7 +113,12 @@ export function createSlackApp(options: SlackOptions): { app: App; notifier: Sla
     };
     const wanted = prefill.bundle ? `bundle:${prefill.bundle}` : prefill.resource ? choices.find(matches)?.value : undefined;
     const durations = durationOptions(maxMs, parseDuration);
-    const typed = prefill.durationMs !== undefined ? durations.find((option) => parseDuration(option.value ?? '') === prefill.durationMs)?.value : undefined;
+    let typed = prefill.durationMs !== undefined ? durations.find((option) => parseDuration(option.value ?? '') === prefill.durationMs)?.value : undefined;
+    if (!typed && prefill.durationMs !== undefined && prefill.durationMs <= maxMs) {
+      // Keep what was typed (e.g. 90m) even when it is not one of the usual choices.
+      typed = formatDuration(prefill.durationMs);
+      durations.push({ text: { type: 'plain_text', text: typed }, value: typed });
+    }
     await client.views.open({
       trigger_id: triggerId,
       view: requestModal({

@@ -75,7 +75,7 @@ export function requesterUpdate(view: RequestView, event: NotificationEvent, sum
       { text: 'Revoke now', actionId: ACTION.revoke, value: view.id },
     ]));
   }
-  if (event === 'approval_requested' && view.state === 'pending' && view.kind === 'access') {
+  if (event === 'submitted' && view.state === 'pending' && view.kind === 'access') {
     blocks.push(actions(`mine:${view.id}`, [{ text: 'Cancel request', actionId: ACTION.cancel, value: view.id }]));
   }
   return { text: summary, blocks };

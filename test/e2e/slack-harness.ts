@@ -25,6 +25,8 @@ export interface SlackE2E {
   click(user: string, actionId: string, value: string, where?: { channel: string; ts: string } | 'home', options?: { retryNum?: number; body?: string }): Promise<{ status: number; responseUrl: string; body: string }>;
   submit(user: string, callbackId: string, values: Record<string, Record<string, { type: string; value?: string; selected_option?: { value: string } }>>, privateMetadata?: string): Promise<{ status: number; json: unknown }>;
   homeOpened(user: string): Promise<number>;
+  /** Moves Latch's clock forward (Slack's signatures keep real time). */
+  advance(ms: number): void;
   /** Runs every job due now (notifications, grants) to completion. */
   settle(): Promise<void>;
   close(): Promise<void>;
@@ -41,11 +43,13 @@ export async function startSlackE2E(config = orgConfig()): Promise<SlackE2E> {
   ];
   for (const [id, email] of people) slack.addUser({ id, name: id.toLowerCase(), ...(email ? { email } : {}) });
   const provisioner = new MemoryProvisioner();
+  let offset = 0;
   const latch = await startLatch({
     configFile: join(dir, 'latch.yaml'), databaseUrl: `sqlite:${join(dir, 'latch.db')}`, port: 0, host: '127.0.0.1',
     logger: pino({ level: 'silent' }), provisioners: new ProvisionerRegistry({}).use('orders', provisioner),
     env: { SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_API_URL: slack.apiUrl },
     runner: { sweep: '*/1 * * * * *' },
+    now: () => Date.now() + offset,
   });
   const base = `http://127.0.0.1:${latch.port}`;
   let counter = 0;
@@ -79,6 +83,9 @@ export async function startSlackE2E(config = orgConfig()): Promise<SlackE2E> {
     async homeOpened(user) {
       const answer = await postToSlackEvents(base, eventBody({ type: 'app_home_opened', userId: user, tab: 'home' }), SIGNING_SECRET, { contentType: 'application/json' });
       return answer.status;
+    },
+    advance(ms) {
+      offset += ms;
     },
     async settle() {
       await latch.runner.runDue();

@@ -84,6 +84,11 @@ describe('Slack: /access', () => {
     const durations = view.blocks.find((block) => block.block_id === 'duration')?.element?.options?.map((option) => option.value);
     expect(durations).toEqual(['15m', '30m', '1h', '2h', '4h', '8h']);
 
+    await e2e.command(U.alice, 'request orders-prod read for 90m');
+    const prefilled = (await e2e.slack.waitFor('views.open', (call: Call) => call.args.trigger_id !== triggerId)).args.view as { blocks: { block_id?: string; element?: { initial_option?: { value: string } } }[] };
+    expect(prefilled.blocks.find((block) => block.block_id === 'target')?.element?.initial_option?.value).toBe('item:orders/orders-prod/read');
+    expect(prefilled.blocks.find((block) => block.block_id === 'duration')?.element?.initial_option?.value).toBe('1h30m');
+
     const missingReason = await e2e.submit(U.alice, 'latch.request', {
       target: { target: { type: 'static_select', selected_option: { value: 'item:orders/orders-prod/read' } } },
       duration: { duration: { type: 'static_select', selected_option: { value: '1h' } } },

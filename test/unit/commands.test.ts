@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { parseCommand } from '../../bot/commands.js';
+
+describe('the chat command grammar', () => {
+  it('reads a fully typed request', () => {
+    expect(parseCommand('request orders-prod READ for 1h30m because INC-42: orders stuck')).toEqual({
+      kind: 'request', resource: 'orders-prod', permission: 'read', durationMs: 5_400_000, reason: 'INC-42: orders stuck',
+    });
+  });
+
+  it('reads partial requests, bundles and integration-qualified resources', () => {
+    expect(parseCommand('request')).toEqual({ kind: 'request' });
+    expect(parseCommand('request orders/orders-prod')).toEqual({ kind: 'request', resource: 'orders/orders-prod' });
+    expect(parseCommand('request bundle orders-incident for 2 h')).toEqual({ kind: 'request', bundle: 'orders-incident', durationMs: 7_200_000 });
+    expect(parseCommand('request because the word for is in my reason')).toEqual({ kind: 'request', reason: 'the word for is in my reason' });
+  });
+
+  it('reads extend, revoke, cancel with ids people type loosely', () => {
+    expect(parseCommand('extend ar-7k3m9qx2 by 30m because still digging')).toEqual({ kind: 'extend', id: 'AR-7K3M9QX2', durationMs: 1_800_000, reason: 'still digging' });
+    expect(parseCommand('revoke AR-7K3M9QX2')).toEqual({ kind: 'revoke', id: 'AR-7K3M9QX2' });
+    expect(parseCommand('cancel 7K3M9QX2')).toEqual({ kind: 'cancel', id: 'AR-7K3M9QX2' });
+  });
+
+  it('reads the simple words, and help for nothing at all', () => {
+    expect(parseCommand('list')).toEqual({ kind: 'list' });
+    expect(parseCommand('  APPROVALS ')).toEqual({ kind: 'approvals' });
+    expect(parseCommand('')).toEqual({ kind: 'help' });
+    expect(parseCommand('audit')).toEqual({ kind: 'audit', limit: 20 });
+    expect(parseCommand('audit 5')).toEqual({ kind: 'audit', limit: 5 });
+    expect(parseCommand('emergency orders-prod write')).toEqual({ kind: 'emergency', text: 'orders-prod write' });
+  });
+
+  const mistakes: [string, string][] = [
+    ['request orders-prod read for ages', '"ages" is not a duration; write it like 30m, 2h or 1h30m.\nUsage: `/access request [resource] [permission] [for DURATION] [because REASON]`'],
+    ['request orders-prod read now please', 'Too many words before "for"/"because": now please.\nUsage: `/access request [resource] [permission] [for DURATION] [because REASON]`'],
+    ['request bundle', 'Name one bundle after `bundle`.\nUsage: `/access request [resource] [permission] [for DURATION] [because REASON]`'],
+    ['extend', 'Say which access to extend.\nUsage: `/access extend ID DURATION [because REASON]`'],
+    ['extend AR-7K3M9QX2', 'Say how much longer you need.\nUsage: `/access extend ID DURATION [because REASON]`'],
+    ['revoke everything', '"everything" is not a request id; ids look like AR-7K3M9QX2.\nUsage: `/access revoke ID [because REASON]`'],
+    ['cancel AR-7K3M9QX2 now', 'Unexpected words after the id: now.\nUsage: `/access cancel ID`'],
+    ['list all', '`list` takes no arguments.\nUsage: `/access list`'],
+    ['audit 1000', 'The count must be a whole number from 1 to 100.\nUsage: `/access audit [COUNT]`'],
+  ];
+  for (const [text, message] of mistakes) {
+    it(`explains "${text}" with the right usage`, () => {
+      expect(parseCommand(text)).toEqual({ kind: 'invalid', message });
+    });
+  }
+
+  it('lists every command for an unknown word', () => {
+    const result = parseCommand('sudo request');
+    expect(result.kind).toBe('invalid');
+    expect(result.kind === 'invalid' ? result.message : '').toMatch(/^Unknown command "sudo"\.\nLatch understands:\n• `\/access request \[resource\]/);
+  });
+});
