@@ -154,9 +154,11 @@ export interface Store {
   /** Forgets delivery ids older than `before` (chat platforms stop retrying after minutes). */
   pruneDeliveries(before: Instant): Promise<number>;
 
-  linkIdentity(platform: string, platformUserId: string, email: string, at: Instant): Promise<void>;
+  /** Records who a platform user is; `address` (when given) replaces how to reach them proactively. */
+  linkIdentity(platform: string, platformUserId: string, email: string, at: Instant, address?: string): Promise<void>;
   emailFor(platform: string, platformUserId: string): Promise<string | null>;
-  platformIdsFor(email: string): Promise<{ platform: string; platformUserId: string }[]>;
+  /** Every platform account known for a person, most recently seen first. */
+  platformIdsFor(email: string): Promise<{ platform: string; platformUserId: string; address: string | null; updatedAt: Instant }[]>;
 
   recordMessage(message: ChatMessage): Promise<void>;
   messagesFor(requestId: string): Promise<ChatMessage[]>;

@@ -1,5 +1,4 @@
 import type { KnownBlock, ModalView, PlainTextOption } from '@slack/types';
-import { formatDuration } from '../../core/duration.js';
 import { clip, option, plain } from './block-kit.js';
 
 export const VIEW = {
@@ -17,17 +16,11 @@ export const FIELD = {
 /** One choice in the request modal: a resource + permission, or a bundle, that this person may request. */
 export interface RequestChoice {
   label: string;
-  /** `item:integration/resource/permission` or `bundle:name`. */
   value: string;
 }
 
-const STANDARD_DURATIONS = ['15m', '30m', '1h', '2h', '4h', '8h', '12h', '1d', '3d', '7d'];
-
-export function durationOptions(maxMs: number, parse: (text: string) => number | null): PlainTextOption[] {
-  const within = STANDARD_DURATIONS.filter((text) => (parse(text) ?? Infinity) <= maxMs);
-  const maxText = formatDuration(maxMs);
-  if (!within.some((text) => parse(text) === maxMs)) within.push(maxText);
-  return within.map((text) => option(text, text));
+export function durationOptions(durations: string[]): PlainTextOption[] {
+  return durations.map((text) => option(text, text));
 }
 
 export interface RequestModalInput {

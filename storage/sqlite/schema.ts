@@ -113,6 +113,8 @@ export const identities = sqliteTable('identities', {
   platform: text('platform').notNull(),
   platformUserId: text('platform_user_id').notNull(),
   email: text('email').notNull(),
+  /** How to reach the person proactively on this platform (a Teams conversation reference), as JSON. */
+  address: text('address'),
   updatedAt: integer('updated_at').notNull(),
 }, (table) => [
   primaryKey({ columns: [table.platform, table.platformUserId] }),

@@ -277,9 +277,10 @@ export class SqliteStore implements Store {
     return this.write((tx) => tx.delete(schema.deliveries).where(lt(schema.deliveries.at, before)).run().changes);
   }
 
-  async linkIdentity(platform: string, platformUserId: string, email: string, at: number): Promise<void> {
-    this.write((tx) => tx.insert(schema.identities).values({ platform, platformUserId, email: email.toLowerCase(), updatedAt: at })
-      .onConflictDoUpdate({ target: [schema.identities.platform, schema.identities.platformUserId], set: { email: email.toLowerCase(), updatedAt: at } }).run());
+  async linkIdentity(platform: string, platformUserId: string, email: string, at: number, address?: string): Promise<void> {
+    const set = { email: email.toLowerCase(), updatedAt: at, ...(address !== undefined ? { address } : {}) };
+    this.write((tx) => tx.insert(schema.identities).values({ platform, platformUserId, ...set })
+      .onConflictDoUpdate({ target: [schema.identities.platform, schema.identities.platformUserId], set }).run());
   }
 
   async emailFor(platform: string, platformUserId: string): Promise<string | null> {
@@ -288,9 +289,9 @@ export class SqliteStore implements Store {
     return row?.email ?? null;
   }
 
-  async platformIdsFor(email: string): Promise<{ platform: string; platformUserId: string }[]> {
-    return this.db.select({ platform: schema.identities.platform, platformUserId: schema.identities.platformUserId })
-      .from(schema.identities).where(eq(schema.identities.email, email.toLowerCase())).all();
+  async platformIdsFor(email: string): Promise<{ platform: string; platformUserId: string; address: string | null; updatedAt: number }[]> {
+    return this.db.select({ platform: schema.identities.platform, platformUserId: schema.identities.platformUserId, address: schema.identities.address, updatedAt: schema.identities.updatedAt })
+      .from(schema.identities).where(eq(schema.identities.email, email.toLowerCase())).orderBy(desc(schema.identities.updatedAt)).all();
   }
 
   async recordMessage(message: ChatMessage): Promise<void> {

@@ -1,0 +1,81 @@
+// Runs a chat command or button for either platform and says what to answer, in words
+// or as a screen to render. Adapters only render.
+import { requestView, type RequestView } from '../cards/request-view.js';
+import type { Actor } from '../core/types.js';
+import { cancelRequest } from '../handlers/cancel.js';
+import type { LatchContext } from '../handlers/context.js';
+import { decide } from '../handlers/decide.js';
+import { extendAccess } from '../handlers/extend.js';
+import { listApprovals, listMine } from '../handlers/queries.js';
+import { requestAccess } from '../handlers/request-access.js';
+import { revokeAccess } from '../handlers/revoke.js';
+import { helpText, type ChatCommand } from './commands.js';
+
+export type CommandReply =
+  | { kind: 'text'; text: string }
+  /** Open the platform's request form, prefilled with what was typed. */
+  | { kind: 'form'; prefill: Extract<ChatCommand, { kind: 'request' }> }
+  | { kind: 'list'; views: RequestView[] }
+  | { kind: 'approvals'; views: RequestView[] }
+  /** A repeated delivery: say nothing more. */
+  | { kind: 'silent' };
+
+const text = (value: string): CommandReply => ({ kind: 'text', text: value });
+
+export async function runCommand(ctx: LatchContext, actor: Actor, command: ChatCommand, prefix: string): Promise<CommandReply> {
+  const { config, directory } = ctx.current();
+  const view = (record: Parameters<typeof requestView>[0]): RequestView => requestView(record, config, directory, ctx.now());
+  switch (command.kind) {
+    case 'help': return text(helpText(prefix));
+    case 'invalid': return text(command.message);
+    case 'request': {
+      if (!((command.resource && command.permission) || command.bundle)) return { kind: 'form', prefill: command };
+      const result = await requestAccess(ctx, actor, command);
+      if (result.ok) return text(`${result.autoApproved ? 'Approved automatically' : 'Sent for approval'}: ${result.record.request.id}. I'll message you as it moves.`);
+      if (result.reason === 'duplicate_delivery') return { kind: 'silent' };
+      if (result.reason === 'justification_required') return { kind: 'form', prefill: command };
+      return text(`${result.message}\nUsage: \`${prefix}request [resource] [permission] [for DURATION] [because REASON]\``);
+    }
+    case 'list': return { kind: 'list', views: (await listMine(ctx, actor)).map(view) };
+    case 'approvals': return { kind: 'approvals', views: (await listApprovals(ctx, actor)).map(view) };
+    case 'extend': {
+      const result = await extendAccess(ctx, actor, command.id, command.durationMs, command.reason);
+      if (result.ok) return text(result.autoApproved ? `${command.id} was extended.` : `Extension ${result.extension.request.id} was sent for approval.`);
+      return result.reason === 'duplicate_delivery' ? { kind: 'silent' } : text(result.message);
+    }
+    case 'revoke': return runButton(ctx, actor, 'revoke', command.id, command.reason);
+    case 'cancel': return runButton(ctx, actor, 'cancel', command.id);
+    case 'emergency': return text('Emergency (break-glass) access is not enabled in this Latch yet. Request access the usual way, or ask an admin.');
+    case 'audit': {
+      if (!directory.isAdmin(actor.email)) return text('Only Latch admins can read the audit log.');
+      const events = (await ctx.store.auditEvents({})).slice(-command.limit);
+      const lines = events.map((event) => `#${event.seq} ${new Date(event.at).toISOString()} ${event.type} ${event.requestId ?? ''} by ${event.actor}`);
+      return text(lines.length > 0 ? `\`\`\`${lines.join('\n').slice(0, 3800)}\`\`\`` : 'The audit log is empty.');
+    }
+  }
+}
+
+/** The buttons that change state without a form: approve, deny (with its reason), cancel, revoke. */
+export async function runButton(ctx: LatchContext, actor: Actor, verb: 'approve' | 'deny' | 'cancel' | 'revoke', requestId: string, comment?: string): Promise<CommandReply> {
+  switch (verb) {
+    case 'approve':
+    case 'deny': {
+      const result = await decide(ctx, actor, requestId, verb, comment);
+      if (result.ok) {
+        const id = result.record.request.id;
+        return text(result.result === 'denied' ? `You denied ${id}.` : result.result === 'approved' ? `You approved ${id}.` : `You approved ${id}; it now needs more approvals.`);
+      }
+      return result.reason === 'duplicate_delivery' ? { kind: 'silent' } : text(result.message);
+    }
+    case 'cancel': {
+      const result = await cancelRequest(ctx, actor, requestId);
+      if (result.ok) return text(`Cancelled ${result.record.request.id}.`);
+      return result.reason === 'duplicate_delivery' ? { kind: 'silent' } : text(result.message);
+    }
+    case 'revoke': {
+      const result = await revokeAccess(ctx, actor, requestId, comment);
+      if (result.ok) return text(`Revoking ${result.record.request.id} now.`);
+      return result.reason === 'duplicate_delivery' ? { kind: 'silent' } : text(result.message);
+    }
+  }
+}

@@ -1,0 +1,76 @@
+// What the request form offers a person, shared by the Slack modal and the Teams card.
+import { formatDuration, parseDuration } from '../core/duration.js';
+import { flowsFor, offeredItems, type RequestInput } from '../core/policy.js';
+import type { LatchContext } from '../handlers/context.js';
+
+export interface RequestChoice {
+  label: string;
+  /** `item:integration/resource/permission` or `bundle:name`. */
+  value: string;
+}
+
+export interface FormOptions {
+  choices: RequestChoice[];
+  /** Durations up to the longest any of the person's flows allows. */
+  durations: string[];
+  reasonRequired: boolean;
+}
+
+const STANDARD_DURATIONS = ['15m', '30m', '1h', '2h', '4h', '8h', '12h', '1d', '3d', '7d'];
+
+export function durationChoices(maxMs: number, typedMs?: number): string[] {
+  const within = STANDARD_DURATIONS.filter((text) => (parseDuration(text) ?? Infinity) <= maxMs);
+  if (maxMs > 0 && !within.some((text) => parseDuration(text) === maxMs)) within.push(formatDuration(maxMs));
+  // Keep what was typed (e.g. 90m) even when it is not one of the usual choices.
+  if (typedMs !== undefined && typedMs <= maxMs && !within.some((text) => parseDuration(text) === typedMs)) within.push(formatDuration(typedMs));
+  return within;
+}
+
+export function formOptions(ctx: LatchContext, email: string, typedMs?: number): FormOptions {
+  const { config, directory } = ctx.current();
+  const flows = flowsFor(config, email, directory);
+  const choices = new Map<string, RequestChoice>();
+  for (const flow of flows) {
+    for (const item of offeredItems(config, flow)) {
+      const value = `item:${item.integration}/${item.resource}/${item.permission}`;
+      choices.set(value, { value, label: `${item.resource} · ${item.permission} (${item.integration})` });
+    }
+    for (const entry of flow.access) if ('bundle' in entry) choices.set(`bundle:${entry.bundle}`, { value: `bundle:${entry.bundle}`, label: `Bundle: ${entry.bundle}` });
+  }
+  const maxMs = Math.max(0, ...flows.map((flow) => flow.duration.max));
+  return {
+    choices: [...choices.values()],
+    durations: durationChoices(maxMs, typedMs),
+    reasonRequired: flows.length > 0 && flows.every((flow) => flow.justification === 'required'),
+  };
+}
+
+/** The choice matching what was typed (`orders-prod read`, `orders/orders-prod`, `bundle x`), if any. */
+export function choiceFor(choices: RequestChoice[], typed: { resource?: string; permission?: string; bundle?: string }): string | undefined {
+  if (typed.bundle) return choices.find((choice) => choice.value === `bundle:${typed.bundle ?? ''}`)?.value;
+  if (!typed.resource) return undefined;
+  return choices.find((choice) => {
+    const [integration, resource, permission] = choice.value.replace(/^item:/, '').split('/');
+    const named = typed.resource === resource || typed.resource === `${integration ?? ''}/${resource ?? ''}`;
+    return choice.value.startsWith('item:') && named && (typed.permission === undefined || typed.permission === permission);
+  })?.value;
+}
+
+/** A submitted form, as handler input. */
+export function formInput(target: string, durationText: string | undefined, reason: string | undefined): RequestInput {
+  const durationMs = durationText ? parseDuration(durationText) ?? undefined : undefined;
+  const what: RequestInput = target.startsWith('bundle:')
+    ? { bundle: target.slice(7) }
+    : (() => {
+      const [integration, resource, permission] = target.replace(/^item:/, '').split('/');
+      return { resource: `${integration ?? ''}/${resource ?? ''}`, permission: permission ?? '' };
+    })();
+  return { ...what, ...(durationMs !== undefined ? { durationMs } : {}), ...(reason?.trim() ? { reason } : {}) };
+}
+
+/** Which form field a refusal belongs to, so the form shows it in place. */
+export function fieldOf(reason: string): 'target' | 'duration' | 'reason' {
+  if (reason === 'duration_over_max' || reason === 'duration_invalid') return 'duration';
+  if (reason === 'justification_required' || reason === 'reason_too_long') return 'reason';
+  return 'target';
+}
