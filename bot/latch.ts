@@ -17,6 +17,8 @@ import { createLogger } from './logger.js';
 import { registerStoreMetrics } from './metrics.js';
 import { buildServer } from './server.js';
 import { createSlackApp } from './slack/app.js';
+import { createTeamsApp } from './teams/app.js';
+import { PlatformNotifier } from './platform-notifier.js';
 
 export interface LatchOptions {
   configFile: string;
@@ -82,11 +84,18 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
 
   registerStoreMetrics(store);
   const app = buildServer({ logger: log, ready: () => ready });
+  const platforms: { name: string; notifier: Notifier }[] = [];
   if (env.SLACK_SIGNING_SECRET && env.SLACK_BOT_TOKEN) {
     const slack = createSlackApp({ server: app, signingSecret: env.SLACK_SIGNING_SECRET, botToken: env.SLACK_BOT_TOKEN, apiUrl: env.SLACK_API_URL, log, ctx });
-    if (!options.notifier) ctx.notifier = slack.notifier;
+    platforms.push({ name: 'slack', notifier: slack.notifier });
     log.info({ apiUrl: env.SLACK_API_URL ?? 'https://slack.com/api/' }, 'Slack is enabled at POST /slack/events');
   }
+  if (env.MICROSOFT_APP_ID && env.MICROSOFT_APP_PASSWORD) {
+    const teams = createTeamsApp({ server: app, ctx, env, log });
+    platforms.push({ name: 'teams', notifier: teams.notifier });
+    log.info('Teams is enabled at POST /api/messages');
+  }
+  if (!options.notifier && platforms.length > 0) ctx.notifier = platforms.length === 1 && platforms[0] ? platforms[0].notifier : new PlatformNotifier(store, platforms);
   await app.listen({ port: options.port ?? 3000, host: options.host ?? '0.0.0.0' });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : (options.port ?? 3000);

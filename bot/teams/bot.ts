@@ -1,0 +1,157 @@
+import { ActivityTypes, TurnContext, type Activity } from 'botbuilder';
+import { attachment, type AdaptiveCard } from '../../cards/teams/adaptive.js';
+import { approvalCard, confirmationCard, requestFormCard, VERB } from '../../cards/teams/cards.js';
+import { requestView } from '../../cards/request-view.js';
+import { parseDuration } from '../../core/duration.js';
+import { currentApprovers } from '../../core/policy.js';
+import type { Actor, RequestRecord } from '../../core/types.js';
+import type { LatchContext, Logger } from '../../handlers/context.js';
+import { extendAccess } from '../../handlers/extend.js';
+import { loadRequest } from '../../handlers/load-request.js';
+import { requestAccess } from '../../handlers/request-access.js';
+import { runButton, runCommand, type CommandReply } from '../command-runner.js';
+import { parseCommand, type ChatCommand } from '../commands.js';
+import { choiceFor, fieldOf, formInput, formOptions } from '../request-form.js';
+import type { TeamsIdentities } from './identity.js';
+
+const NO_EMAIL = "Latch couldn't find your e-mail address in Teams, so it doesn't know who you are. Ask an admin to check your account.";
+const SORRY = 'Something went wrong on our side; nothing was changed. Please try again, and tell an admin if it keeps happening.';
+
+interface ActionValue {
+  action?: { type?: string; verb?: string; data?: Record<string, unknown> };
+}
+
+const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+
+/**
+ * The Teams turn: commands typed in the personal chat or by @mention, and Universal
+ * Action invokes answered with the card to show. Everything acts through the handlers.
+ */
+export class TeamsBot {
+  constructor(private readonly ctx: LatchContext, private readonly people: TeamsIdentities, private readonly log: Logger, private readonly approverIdsFor: (record: RequestRecord) => Promise<string[]>) {}
+
+  async onTurn(context: TurnContext): Promise<void> {
+    const { activity } = context;
+    if (activity.type === ActivityTypes.InstallationUpdate || activity.type === ActivityTypes.ConversationUpdate) {
+      await this.people.emailOf(context); // remember how to reach the person
+      if (activity.type === ActivityTypes.InstallationUpdate && activity.action === 'add' && activity.conversation?.conversationType === 'personal') {
+        await context.sendActivity('Hi, I am Latch. Type `help` to see what I can do, or `request` to ask for access.');
+      }
+      return;
+    }
+    if (activity.type === ActivityTypes.Message) return this.onMessage(context);
+    if (activity.type === ActivityTypes.Invoke && activity.name === 'adaptiveCard/action') return this.onAction(context);
+  }
+
+  private async actor(context: TurnContext): Promise<Actor | null> {
+    const email = await this.people.emailOf(context);
+    return email ? { email, via: 'teams', ...(context.activity.id ? { deliveryId: `teams:${context.activity.id}` } : {}) } : null;
+  }
+
+  private async onMessage(context: TurnContext): Promise<void> {
+    const actor = await this.actor(context);
+    if (!actor) return void (await context.sendActivity(NO_EMAIL));
+    // A card submitted with Action.Submit in older clients arrives as a message with a value; Latch only uses Action.Execute.
+    const text = TurnContext.removeRecipientMention(context.activity as Partial<Activity>)?.trim() ?? '';
+    try {
+      const reply = await runCommand(this.ctx, actor, parseCommand(text, ''), '');
+      await this.render(context, actor, reply);
+    } catch (error) {
+      this.log.error({ err: error instanceof Error ? error.message : String(error), user: actor.email }, 'Teams command failed');
+      await context.sendActivity(SORRY);
+    }
+  }
+
+  private async render(context: TurnContext, actor: Actor, reply: CommandReply): Promise<void> {
+    switch (reply.kind) {
+      case 'silent': return;
+      case 'text': return void (await context.sendActivity({ type: 'message', text: reply.text, textFormat: 'markdown' }));
+      case 'form': return void (await context.sendActivity({ attachments: [attachment(this.form(actor, reply.prefill))] }));
+      case 'list': {
+        const lines = reply.views.slice(0, 40).map((view) => `- **${view.id}** ${view.title}: ${view.status}${view.timeLeft ? `, ${view.timeLeft} left` : ''}`);
+        return void (await context.sendActivity({ type: 'message', textFormat: 'markdown', text: lines.length > 0 ? lines.join('\n') : 'You have no open requests and no active access. Type `request` to ask for some.' }));
+      }
+      case 'approvals': {
+        if (reply.views.length === 0) return void (await context.sendActivity('Nothing is waiting for your decision.'));
+        const userId = context.activity.from.id;
+        const cards = reply.views.slice(0, 5).map((view) => attachment(approvalCard(view, { decidable: true, approverIds: [userId] })));
+        return void (await context.sendActivity({ attachments: cards, attachmentLayout: 'list', text: `${reply.views.length} request(s) wait for you.` }));
+      }
+    }
+  }
+
+  private form(actor: Actor, prefill: Extract<ChatCommand, { kind: 'request' }> | Record<string, never>, values?: { target?: string; duration?: string; reason?: string }, errors?: Partial<Record<'target' | 'duration' | 'reason', string>>): AdaptiveCard {
+    const typedMs = 'durationMs' in prefill ? prefill.durationMs : undefined;
+    const form = formOptions(this.ctx, actor.email, typedMs);
+    const typed = typedMs !== undefined ? form.durations.find((text) => parseDuration(text) === typedMs) : undefined;
+    const target = values?.target ?? choiceFor(form.choices, prefill);
+    const duration = values?.duration ?? typed;
+    const reason = values?.reason ?? ('reason' in prefill ? prefill.reason : undefined);
+    return requestFormCard({
+      choices: form.choices.map((choice) => ({ title: choice.label, value: choice.value })),
+      durations: form.durations,
+      reasonRequired: form.reasonRequired,
+      values: { ...(target ? { target } : {}), ...(duration ? { duration } : {}), ...(reason ? { reason } : {}) },
+      ...(errors ? { errors } : {}),
+    });
+  }
+
+  private async answer(context: TurnContext, content: AdaptiveCard): Promise<void> {
+    await context.sendActivity({ type: ActivityTypes.InvokeResponse, value: { status: 200, body: { statusCode: 200, type: 'application/vnd.microsoft.card.adaptive', value: content } } });
+  }
+
+  /** The approval card as this reader should see it now, with `notice` when their action was refused. */
+  private async approvalFor(context: TurnContext, actor: Actor, requestId: string, notice?: string): Promise<AdaptiveCard> {
+    const loaded = await loadRequest(this.ctx, requestId);
+    if (!loaded.ok) return confirmationCard(notice ?? loaded.message);
+    const { config, directory } = this.ctx.current();
+    const record = loaded.record;
+    const deciders = currentApprovers(config, directory, record.request, record.grants, record.decisions);
+    const view = requestView(record, config, directory, this.ctx.now());
+    return approvalCard(view, { decidable: deciders.has(actor.email), approverIds: await this.approverIdsFor(record), ...(notice ? { notice } : {}) });
+  }
+
+  private async onAction(context: TurnContext): Promise<void> {
+    const value = (context.activity.value ?? {}) as ActionValue;
+    const verb = value.action?.verb ?? '';
+    const data = value.action?.data ?? {};
+    const requestId = str(data.requestId) ?? '';
+    const actor = await this.actor(context);
+    if (!actor) return this.answer(context, confirmationCard(NO_EMAIL));
+    try {
+      switch (verb) {
+        case VERB.refresh:
+          return this.answer(context, await this.approvalFor(context, actor, requestId));
+        case VERB.approve:
+        case VERB.deny: {
+          const reply = await runButton(this.ctx, actor, verb, requestId, str(data.reason));
+          const refused = reply.kind === 'text' && !reply.text.startsWith('You ');
+          return this.answer(context, await this.approvalFor(context, actor, requestId, refused && reply.kind === 'text' ? reply.text : undefined));
+        }
+        case VERB.cancel:
+        case VERB.revoke: {
+          const reply = await runButton(this.ctx, actor, verb, requestId);
+          return this.answer(context, confirmationCard(reply.kind === 'text' ? reply.text : 'Already done.'));
+        }
+        case VERB.extend: {
+          const result = await extendAccess(this.ctx, actor, requestId, parseDuration(str(data.duration) ?? '') ?? 0, str(data.reason));
+          const message = result.ok ? (result.autoApproved ? `${requestId} was extended.` : `Extension ${result.extension.request.id} was sent for approval.`) : result.reason === 'duplicate_delivery' ? 'Already done.' : result.message;
+          return this.answer(context, confirmationCard(message));
+        }
+        case VERB.submitRequest: {
+          const values = { target: str(data.target) ?? '', duration: str(data.duration), reason: str(data.reason) };
+          const result = await requestAccess(this.ctx, actor, formInput(values.target, values.duration, values.reason));
+          if (result.ok) return this.answer(context, confirmationCard(`${result.autoApproved ? 'Approved automatically' : 'Sent for approval'}: ${result.record.request.id}. I'll message you as it moves.`));
+          if (result.reason === 'duplicate_delivery') return this.answer(context, confirmationCard('Already received.'));
+          const cleaned = { ...(values.target ? { target: values.target } : {}), ...(values.duration ? { duration: values.duration } : {}), ...(values.reason ? { reason: values.reason } : {}) };
+          return this.answer(context, this.form(actor, {}, cleaned, { [fieldOf(result.reason)]: result.message }));
+        }
+        default:
+          return this.answer(context, confirmationCard(`Latch does not know the action "${verb.slice(0, 40)}".`));
+      }
+    } catch (error) {
+      this.log.error({ err: error instanceof Error ? error.message : String(error), verb }, 'Teams action failed');
+      return this.answer(context, confirmationCard(SORRY));
+    }
+  }
+}
