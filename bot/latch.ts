@@ -8,6 +8,7 @@ import type { ActiveConfig, LatchContext } from '../handlers/context.js';
 import type { Notifier } from '../handlers/notifier.js';
 import { jobHandlers } from '../jobs/handlers.js';
 import { pruneAuditJob } from '../jobs/prune-audit.js';
+import { reconcileJob } from '../jobs/reconcile.js';
 import { JobRunner, type RunnerOptions } from '../jobs/runner.js';
 import { ProvisionerRegistry } from '../provisioners/registry.js';
 import { openStore } from '../storage/open-store.js';
@@ -79,7 +80,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   for (const integration of loaded.config.integrations) {
     if (!provisioners.supports(integration)) log.warn({ integration: integration.name, type: integration.type }, `integration ${integration.name}: type ${integration.type} cannot be provisioned by this build; its grants will fail`);
   }
-  await store.commit({ enqueue: [pruneAuditJob(now())], audit: [{ type: 'config.loaded', requestId: null, actor: 'latch', at: now(), data: { file: loaded.file, sha256: loaded.hash, flows: loaded.config.flows.length, integrations: loaded.config.integrations.length } }] });
+  await store.commit({ enqueue: [pruneAuditJob(now()), reconcileJob(now(), true)], audit: [{ type: 'config.loaded', requestId: null, actor: 'latch', at: now(), data: { file: loaded.file, sha256: loaded.hash, flows: loaded.config.flows.length, integrations: loaded.config.integrations.length } }] });
   platformNotices(env, log);
 
   registerStoreMetrics(store);

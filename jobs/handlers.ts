@@ -4,6 +4,7 @@ import { runGrant } from './grant.js';
 import type { JobHandler } from './job-handler.js';
 import { runExpiryWarning, runNotify } from './notify.js';
 import { runPruneAudit } from './prune-audit.js';
+import { runReconcile } from './reconcile.js';
 import { runRemind } from './remind.js';
 import { runRevoke } from './revoke.js';
 import { runTimeout } from './timeout.js';
@@ -17,4 +18,5 @@ export const jobHandlers: Record<JobKind, JobHandler> = {
   remind: runRemind,
   expiry_warning: runExpiryWarning,
   prune_audit: runPruneAudit,
+  reconcile: runReconcile,
 };

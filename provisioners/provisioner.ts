@@ -51,6 +51,11 @@ export interface Provisioner {
   check(input: RevokeInput): Promise<'present' | 'absent'>;
   /** Every principal Latch manages in the integration, to find drift and orphans. */
   listManaged(integration: Integration): Promise<ManagedPrincipal[]>;
+  /**
+   * Removes a Latch-managed principal whose grant Latch no longer knows (reconcile), with
+   * whatever it holds. Must succeed when it is already gone.
+   */
+  removeOrphan?(integration: Integration, principal: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -3,7 +3,7 @@
 import type { RequestState } from '../core/lifecycle.js';
 import type { AccessRequest, Decision, Grant, Instant, RequestKind, RequestRecord } from '../core/types.js';
 
-export const JOB_KINDS = ['grant', 'revoke', 'extend', 'timeout', 'notify', 'remind', 'expiry_warning', 'prune_audit'] as const;
+export const JOB_KINDS = ['grant', 'revoke', 'extend', 'timeout', 'notify', 'remind', 'expiry_warning', 'prune_audit', 'reconcile'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 export type JobState = 'pending' | 'running' | 'done' | 'dead' | 'cancelled';
 export type JobPayload = Record<string, unknown>;
@@ -129,6 +129,8 @@ export interface Store {
   commit(change: Change): Promise<CommitResult>;
 
   getRequest(id: string): Promise<RequestRecord | null>;
+  /** Every grant of an integration that was given a backend principal, with its request. */
+  grantsWithPrincipal(integration: string): Promise<{ grant: Grant; request: AccessRequest }[]>;
   listRequests(query: RequestQuery): Promise<RequestRecord[]>;
 
   /** Claims due jobs (and jobs whose lease ran out) for `owner` until the lease ends. */

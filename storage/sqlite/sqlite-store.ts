@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { and, asc, desc, eq, gt, gte, inArray, lt, lte, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import type { RequestState } from '../../core/lifecycle.js';
@@ -183,6 +183,13 @@ export class SqliteStore implements Store {
   async getRequest(id: string): Promise<RequestRecord | null> {
     const row = this.db.select().from(schema.requests).where(eq(schema.requests.id, id)).get();
     return row ? (this.records([row])[0] ?? null) : null;
+  }
+
+  async grantsWithPrincipal(integration: string): Promise<{ grant: Grant; request: AccessRequest }[]> {
+    return this.db.select({ grant: schema.grants, request: schema.requests }).from(schema.grants)
+      .innerJoin(schema.requests, eq(schema.grants.requestId, schema.requests.id))
+      .where(and(eq(schema.grants.integration, integration), isNotNull(schema.grants.principal))).all()
+      .map((row) => ({ grant: toGrant(row.grant), request: toRequest(row.request) }));
   }
 
   async listRequests(query: RequestQuery): Promise<RequestRecord[]> {

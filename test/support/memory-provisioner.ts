@@ -88,7 +88,21 @@ export class MemoryProvisioner implements Provisioner {
   }
 
   async listManaged(_integration: Integration): Promise<ManagedPrincipal[]> {
-    return [...this.held.values()].map((held) => ({ principal: held.principal, reference: held.requestId, expiresAt: held.expiresAt }));
+    return [...this.held.values()].map((held) => ({ principal: held.principal, reference: held.requestId || null, expiresAt: held.expiresAt }));
+  }
+
+  async removeOrphan(_integration: Integration, principal: string): Promise<void> {
+    for (const [grantId, held] of this.held) {
+      if (held.principal === principal) {
+        this.held.delete(grantId);
+        this.record({ op: 'revoke', grantId, principal, effect: 'removed', at: Date.now() });
+      }
+    }
+  }
+
+  /** Puts a principal in the backend behind Latch's back (reference null = no Latch marker). */
+  plant(principal: string, reference: string | null): void {
+    this.held.set(`planted-${principal}`, { principal, grantId: `planted-${principal}`, requestId: reference ?? '', permission: 'read', expiresAt: 0 });
   }
 
   async close(): Promise<void> {}
