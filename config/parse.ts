@@ -51,6 +51,8 @@ function offsetOf(root: unknown, path: readonly PropertyKey[]): number {
 function zodMessage(issue: ZodIssue): string {
   if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')}`;
   if (issue.code === 'invalid_type' && /received undefined|required/i.test(issue.message)) return 'is required';
+  // A missing literal, enum or union key (version, type, permissions) has no input either.
+  if ((issue.code === 'invalid_value' || issue.code === 'invalid_union') && issue.input === undefined) return 'is required';
   return issue.message;
 }
 
@@ -73,7 +75,7 @@ export function parseConfig(text: string, file: string): ConfigResult {
     return { ok: false, errors: [{ file, line: 1, column: 1, key: '', message: 'the file is empty or is not a YAML mapping (it should start with "version: 1")' }] };
   }
 
-  const parsed = LatchConfig.safeParse(raw);
+  const parsed = LatchConfig.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
     const errors = parsed.error.issues.map((issue) => {
       // For an unknown key, point at that key rather than the object holding it.

@@ -32,9 +32,11 @@ function groupCycle(config: LatchConfig): { group: string; index: number; cycle:
     done.add(name);
     return null;
   };
-  for (const [index, group] of config.groups.entries()) {
+  for (const group of config.groups) {
     const cycle = visit(group.name);
-    if (cycle) return { group: group.name, index, cycle };
+    // Point at the group where the cycle starts: the group visited first may only lead into it.
+    const start = cycle?.[0];
+    if (cycle && start) return { group: start, index: config.groups.findIndex((candidate) => candidate.name === start), cycle };
   }
   return null;
 }

@@ -67,7 +67,7 @@ export const CredentialSource = z.union([
   z.object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name such as PROD_PG_PASSWORD') }).strict(),
   z.object({ secret: z.string().regex(/^[a-z][a-z0-9+.-]*:\/\/.+/, 'must be a secret reference such as aws-sm://region/name or vault://path#key') }).strict(),
   z.object({ none: z.literal(true) }).strict(),
-]);
+], { error: 'say where the credentials come from: { env: VARIABLE }, { secret: "vault://path#key" } or { none: true }; never write a secret in the config' });
 export type CredentialSource = z.output<typeof CredentialSource>;
 
 /** Backend-specific settings for one permission, e.g. `{ roles: [app_readonly] }`; checked by the provisioner. */

@@ -21,6 +21,7 @@ export function newId(prefix: string): string {
 
 /** Accepts what people type: any case, with or without the prefix, I/L/O read as 1/1/0. */
 export function normalizeRequestId(text: string): string | null {
-  const compact = text.trim().toUpperCase().replace(/^AR-?/, '').replace(/[IL]/g, '1').replace(/O/g, '0');
+  // Strip the prefix only when an id follows it: an id typed bare may itself start with "AR".
+  const compact = text.trim().toUpperCase().replace(/^AR-?(?=.{8}$)/, '').replace(/[IL]/g, '1').replace(/O/g, '0');
   return /^[0-9A-HJKMNP-TV-Z]{8}$/.test(compact) ? `AR-${compact}` : null;
 }

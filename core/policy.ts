@@ -162,21 +162,66 @@ export function checkRequest(config: LatchConfig, directory: Directory, requeste
   if (reason && reason.length > MAX_REASON_LENGTH) return { ok: false, reason: 'reason_too_long', message: `The reason is too long (${reason.length} characters; at most ${MAX_REASON_LENGTH}).` };
 
   if (!flow.approval.autoApprove) {
-    for (const [index, step] of flow.approval.steps.entries()) {
-      const eligible = stepApprovers(config, directory, { requester, grantee, items }, step);
-      if (eligible.size < step.required) {
-        const label = step.name ? `"${step.name}"` : `${index + 1}`;
-        return {
-          ok: false,
-          reason: 'nobody_can_approve',
-          message: eligible.size === 0
-            ? `Nobody can approve this request (approval step ${label} has no approver other than you), so it was not submitted. Ask an admin to fix flow "${flow.name}".`
-            : `Approval step ${label} needs ${step.required} approvers but only ${eligible.size} could decide this request, so it was not submitted.`,
-        };
-      }
-    }
+    const refusal = approvalImpossible(config, directory, flow, { requester, grantee, items });
+    if (refusal) return refusal;
   }
   return { ok: true, flow, items, bundle, durationMs, reason, grantee, autoApproved: flow.approval.autoApprove };
+}
+
+/**
+ * Why a request could never be approved, or null. Fails closed: every step must find
+ * enough approvers other than the requester and grantee, and, since nobody may approve
+ * two steps, different people for every approval needed.
+ */
+export function approvalImpossible(
+  config: LatchConfig,
+  directory: Directory,
+  flow: Flow,
+  subject: { requester: string; grantee: string; items: readonly AccessItem[] },
+): RequestRefusal | null {
+  const { requester, grantee, items } = subject;
+  const slots: ReadonlySet<string>[] = [];
+  for (const [index, step] of flow.approval.steps.entries()) {
+    const eligible = stepApprovers(config, directory, { requester, grantee, items }, step);
+    if (eligible.size < step.required) {
+      const label = step.name ? `"${step.name}"` : `${index + 1}`;
+      return {
+        ok: false,
+        reason: 'nobody_can_approve',
+        message: eligible.size === 0
+          ? `Nobody can approve this request (approval step ${label} has no approver other than you), so it was not submitted. Ask an admin to fix flow "${flow.name}".`
+          : `Approval step ${label} needs ${step.required} approvers but only ${eligible.size} could decide this request, so it was not submitted.`,
+      };
+    }
+    for (let count = 0; count < step.required; count += 1) slots.push(eligible);
+  }
+  // Each step must be decidable by people who decide no other step (see checkApprover).
+  if (!distinctApproversExist(slots)) {
+    return {
+      ok: false,
+      reason: 'nobody_can_approve',
+      message: `The approval steps of this request can only be decided by the same people, and nobody may approve two steps, so it was not submitted. Ask an admin to fix flow "${flow.name}".`,
+    };
+  }
+  return null;
+}
+
+/** Whether every slot (one per approval needed) can get its own person: a bipartite matching. */
+function distinctApproversExist(slots: readonly ReadonlySet<string>[]): boolean {
+  const slotOf = new Map<string, number>();
+  const place = (slot: number, tried: Set<string>): boolean => {
+    for (const person of slots[slot] ?? []) {
+      if (tried.has(person)) continue;
+      tried.add(person);
+      const taken = slotOf.get(person);
+      if (taken === undefined || place(taken, tried)) {
+        slotOf.set(person, slot);
+        return true;
+      }
+    }
+    return false;
+  };
+  return slots.every((_, slot) => place(slot, new Set()));
 }
 
 function ownerEmails(owner: Owner | undefined, directory: Directory): string[] {

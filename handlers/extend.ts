@@ -1,6 +1,6 @@
 import { newId, newRequestId } from '../core/ids.js';
 import { formatDuration } from '../core/duration.js';
-import { stepApprovers } from '../core/policy.js';
+import { approvalImpossible } from '../core/policy.js';
 import type { AccessRequest, Actor, Grant, RequestRecord } from '../core/types.js';
 import type { LatchContext } from './context.js';
 import { applyExtension, mergeChanges } from './extension-effects.js';
@@ -37,10 +37,8 @@ export async function extendAccess(ctx: LatchContext, actor: Actor, idText: stri
 
     const autoApproved = flow.approval.autoApprove || flow.extensions.autoApprove;
     if (!autoApproved) {
-      for (const step of flow.approval.steps) {
-        const eligible = stepApprovers(config, directory, { requester: actor.email, grantee: request.grantee, items: parent.grants }, step);
-        if (eligible.size < step.required) return fail('nobody_can_approve', 'Nobody could approve this extension, so it was not submitted.');
-      }
+      const impossible = approvalImpossible(config, directory, flow, { requester: actor.email, grantee: request.grantee, items: parent.grants });
+      if (impossible) return fail('nobody_can_approve', impossible.message.replace('this request', 'this extension'));
     }
 
     const now = ctx.now();
