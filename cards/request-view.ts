@@ -90,3 +90,20 @@ export function requestView(record: RequestRecord, config: LatchConfig, director
     open,
   };
 }
+
+/** What an approver is shown about a request, label and value, unescaped: renderers escape for their platform. */
+export function requestFacts(view: RequestView): [string, string][] {
+  const pairs: [string, string][] = [
+    ['Requester', view.requester],
+    ...(view.forSomeoneElse ? [['For', view.grantee] as [string, string]] : []),
+    ['Access', view.items.join('\n') || view.title],
+    ['Duration', view.duration],
+    ['Reason', view.reason ?? ''],
+    ['Flow', view.flow],
+  ];
+  if (view.step) {
+    const needed = view.step.approvalsNeeded === 1 ? '1 more approval needed' : `${view.step.approvalsNeeded} more approvals needed`;
+    pairs.push(['Approval', `Step ${view.step.number} of ${view.step.total}${view.step.name ? ` (${view.step.name})` : ''}: ${needed}`]);
+  }
+  return pairs;
+}

@@ -1,5 +1,5 @@
 import type { NotificationEvent } from '../../handlers/notifier.js';
-import type { RequestView } from '../request-view.js';
+import { requestFacts, type RequestView } from '../request-view.js';
 import { actions, context, escapeMrkdwn, fields, header, section, type SlackBlock } from './block-kit.js';
 
 export const ACTION = {
@@ -22,20 +22,7 @@ const STATE_ICON: Record<string, string> = {
 };
 
 function facts(view: RequestView): [string, string][] {
-  const pairs: [string, string][] = [
-    ['Requester', escapeMrkdwn(view.requester)],
-    ...(view.forSomeoneElse ? [['For', escapeMrkdwn(view.grantee)] as [string, string]] : []),
-    ['Access', escapeMrkdwn(view.items.join('\n') || view.title)],
-    ['Duration', view.duration],
-    ['Reason', view.reason ? escapeMrkdwn(view.reason) : '_none given_'],
-    ['Flow', escapeMrkdwn(view.flow)],
-  ];
-  if (view.step) {
-    const name = view.step.name ? ` (${escapeMrkdwn(view.step.name)})` : '';
-    const needed = view.step.approvalsNeeded === 1 ? '1 more approval needed' : `${view.step.approvalsNeeded} more approvals needed`;
-    pairs.push(['Approval', `Step ${view.step.number} of ${view.step.total}${name}: ${needed}`]);
-  }
-  return pairs;
+  return requestFacts(view).map(([label, value]) => [label, label === 'Reason' && !value ? '_none given_' : escapeMrkdwn(value)]);
 }
 
 function statusLine(view: RequestView): string {

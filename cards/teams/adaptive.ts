@@ -14,9 +14,12 @@ export interface AdaptiveCard {
 
 export const ADAPTIVE_CARD_CONTENT_TYPE = 'application/vnd.microsoft.card.adaptive';
 
-/** Teams renders markdown in text; what people typed must not become a link or formatting. */
+/**
+ * Teams renders markdown in text; what people typed must not become a link, a mention or
+ * formatting. Only the characters that start those are escaped, so addresses stay readable.
+ */
 export function escapeMarkdown(text: string): string {
-  return text.replace(/([\\`*_[\]()#+\-.!<>~|{}])/g, '\\$1');
+  return text.replace(/([\\`*_[\]()<>~|])/g, '\\$1').replace(/^([#>\-+])/gm, '\\$1').replace(/^(\d+)\./gm, '$1\\.');
 }
 
 export function card(body: CardElement[], options: { actions?: CardElement[]; refresh?: AdaptiveCard['refresh'] } = {}): AdaptiveCard {

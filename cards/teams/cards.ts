@@ -1,25 +1,13 @@
 import type { NotificationEvent } from '../../handlers/notifier.js';
-import type { RequestView } from '../request-view.js';
+import { requestFacts, type RequestView } from '../request-view.js';
 import { card, escapeMarkdown, execute, facts, text, type AdaptiveCard, type CardElement } from './adaptive.js';
 
 export const VERB = {
   approve: 'approve', deny: 'deny', cancel: 'cancel', revoke: 'revoke', extend: 'extend', refresh: 'refresh', submitRequest: 'request.submit',
 } as const;
 
-function requestFacts(view: RequestView): [string, string][] {
-  const pairs: [string, string][] = [
-    ['Requester', escapeMarkdown(view.requester)],
-    ...(view.forSomeoneElse ? [['For', escapeMarkdown(view.grantee)] as [string, string]] : []),
-    ['Access', escapeMarkdown(view.items.join(', ') || view.title)],
-    ['Duration', view.duration],
-    ['Reason', view.reason ? escapeMarkdown(view.reason) : 'none given'],
-    ['Flow', escapeMarkdown(view.flow)],
-  ];
-  if (view.step) {
-    const needed = view.step.approvalsNeeded === 1 ? '1 more approval needed' : `${view.step.approvalsNeeded} more approvals needed`;
-    pairs.push(['Approval', `Step ${view.step.number} of ${view.step.total}${view.step.name ? ` (${escapeMarkdown(view.step.name)})` : ''}: ${needed}`]);
-  }
-  return pairs;
+function factsOf(view: RequestView): [string, string][] {
+  return requestFacts(view).map(([label, value]) => [label, label === 'Reason' && !value ? 'none given' : escapeMarkdown(value).replace(/\n/g, ', ')]);
 }
 
 function status(view: RequestView): CardElement {
@@ -36,7 +24,7 @@ export function approvalCard(view: RequestView, options: { decidable: boolean; a
   const body: CardElement[] = [
     text(view.kind === 'extension' ? `Extension ${view.id}` : `Access request ${view.id}`, { size: 'Medium', weight: 'Bolder' }),
     text(`${escapeMarkdown(view.requester)} ${view.kind === 'extension' ? 'asks to extend access' : 'asks for access'}: **${escapeMarkdown(view.title)}** for ${view.duration}.`),
-    facts(requestFacts(view)),
+    facts(factsOf(view)),
     status(view),
   ];
   if (view.approvals.length > 0) body.push(text(`Approved so far by ${escapeMarkdown(view.approvals.join(', '))}`, { isSubtle: true, size: 'Small' }));
