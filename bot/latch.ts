@@ -17,6 +17,7 @@ import { LogNotifier } from './log-notifier.js';
 import { createLogger } from './logger.js';
 import { registerStoreMetrics } from './metrics.js';
 import { buildServer } from './server.js';
+import { integrationsHealth } from './integration-health.js';
 import { createSlackApp } from './slack/app.js';
 import { createTeamsApp } from './teams/app.js';
 import { PlatformNotifier } from './platform-notifier.js';
@@ -84,7 +85,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   platformNotices(env, log);
 
   registerStoreMetrics(store);
-  const app = buildServer({ logger: log, ready: () => ready });
+  const app = buildServer({ logger: log, ready: () => ready, details: () => integrationsHealth(ctx) });
   const platforms: { name: string; notifier: Notifier }[] = [];
   if (env.SLACK_SIGNING_SECRET && env.SLACK_BOT_TOKEN) {
     const slack = createSlackApp({ server: app, signingSecret: env.SLACK_SIGNING_SECRET, botToken: env.SLACK_BOT_TOKEN, apiUrl: env.SLACK_API_URL, log, ctx });

@@ -10,6 +10,7 @@ import { principalName } from '../provisioners/principal-name.js';
 import type { GrantInput } from '../provisioners/provisioner.js';
 import type { Job } from '../storage/store.js';
 import { errorText, type JobHandler, type JobOutcome } from './job-handler.js';
+import { recordProvision } from './metrics.js';
 
 export function grantInput(ctx: LatchContext, record: RequestRecord, grant: Grant): GrantInput {
   const found = findResource(ctx.current().config, grant.integration, grant.resource);
@@ -70,7 +71,9 @@ export const runGrant: JobHandler = async (job: Job, ctx: LatchContext) => {
   try {
     for (const grant of record.grants) {
       const input = grantInput(ctx, record, grant);
+      const started = performance.now();
       const output = await ctx.provisioners.for(input.integration).grant(input);
+      recordProvision(grant.integration, 'grant', performance.now() - started);
       granted.push({ grant, principal: output.principal });
       const values = { ...input.integration.connection, ...output.details, username: output.principal, resource: grant.resource, permission: grant.permission };
       const details = input.integration.accessDetails ? renderAccessDetails(input.integration.accessDetails, values) : `user ${output.principal}`;

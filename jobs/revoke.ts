@@ -5,7 +5,7 @@ import { notifyJob } from '../handlers/jobs.js';
 import type { Change, Job } from '../storage/store.js';
 import { grantInput } from './grant.js';
 import { errorText, type JobHandler } from './job-handler.js';
-import { revocationLag } from './metrics.js';
+import { recordProvision, revocationLag } from './metrics.js';
 
 type RevokeReason = 'expired' | 'revoked' | 'cleanup';
 
@@ -57,7 +57,9 @@ export const runRevoke: JobHandler = async (job: Job, ctx: LatchContext) => {
     if (grant.state === 'revoked' || grant.principal === null) continue;
     try {
       const input = grantInput(ctx, record, grant);
+      const started = performance.now();
       await ctx.provisioners.for(input.integration).revoke(input);
+      recordProvision(grant.integration, 'revoke', performance.now() - started);
       revoked.push(grant);
     } catch (error) {
       failures.push(`${grant.integration}/${grant.resource} (${grant.permission}): ${errorText(error)}`);

@@ -36,6 +36,12 @@ export interface ManagedPrincipal {
   expiresAt: Instant | null;
 }
 
+export interface HealthCheck {
+  name: string;
+  ok: boolean;
+  detail?: string;
+}
+
 export interface Provisioner {
   readonly type: string;
   /**
@@ -56,6 +62,8 @@ export interface Provisioner {
    * whatever it holds. Must succeed when it is already gone.
    */
   removeOrphan?(integration: Integration, principal: string): Promise<void>;
+  /** Can the connector log in, and does it hold the privileges it needs (checked, not assumed)? */
+  checkHealth?(): Promise<{ ok: boolean; checks: HealthCheck[] }>;
   close(): Promise<void>;
 }
 

@@ -74,3 +74,23 @@ describe('the server', () => {
     expect(failed?.stderr).toContain(`${file}:4:5 flows[0].requsters: unknown key "requsters"`);
   });
 });
+
+describe('integration health', () => {
+  it('reports each integration in /healthz?details=1 without failing readiness', async () => {
+    const root = tempDir();
+    writeFileSync(join(root, 'latch.yaml'), orgConfig());
+    const provisioners = new ProvisionerRegistry({}).use('orders', new MemoryProvisioner());
+    latch = await startLatch({
+      configFile: join(root, 'latch.yaml'), databaseUrl: `sqlite:${join(root, 'latch.db')}`, port: 0, host: '127.0.0.1',
+      logger: pino({ level: 'silent' }), notifier: new RecordingNotifier(), provisioners, env: {},
+    });
+    const plain = await fetch(`http://127.0.0.1:${latch.port}/healthz`);
+    expect(await plain.json()).toEqual({ status: 'ok' });
+    const detailed = await fetch(`http://127.0.0.1:${latch.port}/healthz?details=1`);
+    expect(detailed.status).toBe(200);
+    expect(await detailed.json()).toEqual({
+      status: 'ok',
+      integrations: [{ integration: 'orders', type: 'postgresql', ok: true, checks: [{ name: 'provisioner', ok: true, detail: 'no health check for this type' }], lastGrantMs: null, lastRevokeMs: null }],
+    });
+  });
+});
