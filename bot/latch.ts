@@ -11,6 +11,7 @@ import { pruneAuditJob } from '../jobs/prune-audit.js';
 import { reconcileJob } from '../jobs/reconcile.js';
 import { JobRunner, type RunnerOptions } from '../jobs/runner.js';
 import { ProvisionerRegistry } from '../provisioners/registry.js';
+import { createPostgresProvisioner } from '../provisioners/postgres.js';
 import { openStore } from '../storage/open-store.js';
 import type { Store } from '../storage/store.js';
 import { LogNotifier } from './log-notifier.js';
@@ -47,6 +48,11 @@ export interface RunningLatch {
 
 export class ConfigRefused extends Error {}
 
+/** Every backend this build can provision, by integration type. */
+export function defaultProvisioners(env: NodeJS.ProcessEnv): ProvisionerRegistry {
+  return new ProvisionerRegistry(env).registerType('postgresql', createPostgresProvisioner);
+}
+
 function platformNotices(env: NodeJS.ProcessEnv, log: Logger): void {
   if (!env.SLACK_SIGNING_SECRET || !env.SLACK_BOT_TOKEN) log.info('Slack is disabled: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN to enable it');
   if (!env.MICROSOFT_APP_ID || !env.MICROSOFT_APP_PASSWORD) log.info('Teams is disabled: set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD to enable it');
@@ -66,7 +72,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   let ready = false;
   const store = await openStore(options.databaseUrl);
   const active: ActiveConfig = { config: loaded.config, directory: directoryFromConfig(loaded.config), hash: loaded.hash, file: loaded.file };
-  const provisioners = options.provisioners ?? new ProvisionerRegistry(env);
+  const provisioners = options.provisioners ?? defaultProvisioners(env);
   const now = options.now ?? Date.now;
   let runner: JobRunner | null = null;
   const ctx: LatchContext = {
