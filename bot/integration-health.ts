@@ -18,7 +18,7 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
 }
 
 /** Each integration's health: can Latch provision there at all, and how fast it last did. */
-export async function integrationsHealth(ctx: LatchContext): Promise<IntegrationHealth[]> {
+export async function integrationsHealth(ctx: Pick<LatchContext, 'current' | 'provisioners'>): Promise<IntegrationHealth[]> {
   const { config } = ctx.current();
   return Promise.all(config.integrations.map(async (integration): Promise<IntegrationHealth> => {
     const timings = lastProvisionMs.get(integration.name);
