@@ -12,6 +12,8 @@ import { reconcileJob } from '../jobs/reconcile.js';
 import { JobRunner, type RunnerOptions } from '../jobs/runner.js';
 import { ProvisionerRegistry } from '../provisioners/registry.js';
 import { createPostgresProvisioner } from '../provisioners/postgres.js';
+import { createMysqlProvisioner } from '../provisioners/mysql.js';
+import type { ProvisionerFactory } from '../provisioners/provisioner.js';
 import { openStore } from '../storage/open-store.js';
 import type { Store } from '../storage/store.js';
 import { LogNotifier } from './log-notifier.js';
@@ -48,9 +50,16 @@ export interface RunningLatch {
 
 export class ConfigRefused extends Error {}
 
-/** Every backend this build can provision, by integration type. */
-export function defaultProvisioners(env: NodeJS.ProcessEnv): ProvisionerRegistry {
-  return new ProvisionerRegistry(env).registerType('postgresql', createPostgresProvisioner);
+/**
+ * Every backend this build can provision, by integration type. The instance prefix of
+ * the config is handed to each backend, which refuses to touch principals without it.
+ */
+export function defaultProvisioners(env: NodeJS.ProcessEnv, instance = 'latch'): ProvisionerRegistry {
+  const withInstance = (factory: ProvisionerFactory): ProvisionerFactory => (integration, environment) =>
+    factory({ ...integration, connection: { instance, ...integration.connection } }, environment);
+  return new ProvisionerRegistry(env)
+    .registerType('postgresql', withInstance(createPostgresProvisioner))
+    .registerType('mysql', withInstance(createMysqlProvisioner));
 }
 
 function platformNotices(env: NodeJS.ProcessEnv, log: Logger): void {
@@ -72,7 +81,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   let ready = false;
   const store = await openStore(options.databaseUrl);
   const active: ActiveConfig = { config: loaded.config, directory: directoryFromConfig(loaded.config), hash: loaded.hash, file: loaded.file };
-  const provisioners = options.provisioners ?? defaultProvisioners(env);
+  const provisioners = options.provisioners ?? defaultProvisioners(env, loaded.config.settings.instance);
   const now = options.now ?? Date.now;
   let runner: JobRunner | null = null;
   const ctx: LatchContext = {
