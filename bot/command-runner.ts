@@ -12,7 +12,8 @@ import { revokeAccess } from '../handlers/revoke.js';
 import { helpText, type ChatCommand } from './commands.js';
 
 export type CommandReply =
-  | { kind: 'text'; text: string }
+  /** `refused`: the person's action was not allowed or not possible; nothing changed. */
+  | { kind: 'text'; text: string; refused?: true }
   /** Open the platform's request form, prefilled with what was typed. */
   | { kind: 'form'; prefill: Extract<ChatCommand, { kind: 'request' }> }
   | { kind: 'list'; views: RequestView[] }
@@ -21,6 +22,7 @@ export type CommandReply =
   | { kind: 'silent' };
 
 const text = (value: string): CommandReply => ({ kind: 'text', text: value });
+const refused = (value: string): CommandReply => ({ kind: 'text', text: value, refused: true });
 
 export async function runCommand(ctx: LatchContext, actor: Actor, command: ChatCommand, prefix: string): Promise<CommandReply> {
   const { config, directory } = ctx.current();
@@ -65,17 +67,17 @@ export async function runButton(ctx: LatchContext, actor: Actor, verb: 'approve'
         const id = result.record.request.id;
         return text(result.result === 'denied' ? `You denied ${id}.` : result.result === 'approved' ? `You approved ${id}.` : `You approved ${id}; it now needs more approvals.`);
       }
-      return result.reason === 'duplicate_delivery' ? { kind: 'silent' } : text(result.message);
+      return result.reason === 'duplicate_delivery' ? { kind: 'silent' } : refused(result.message);
     }
     case 'cancel': {
       const result = await cancelRequest(ctx, actor, requestId);
       if (result.ok) return text(`Cancelled ${result.record.request.id}.`);
-      return result.reason === 'duplicate_delivery' ? { kind: 'silent' } : text(result.message);
+      return result.reason === 'duplicate_delivery' ? { kind: 'silent' } : refused(result.message);
     }
     case 'revoke': {
       const result = await revokeAccess(ctx, actor, requestId, comment);
       if (result.ok) return text(`Revoking ${result.record.request.id} now.`);
-      return result.reason === 'duplicate_delivery' ? { kind: 'silent' } : text(result.message);
+      return result.reason === 'duplicate_delivery' ? { kind: 'silent' } : refused(result.message);
     }
   }
 }

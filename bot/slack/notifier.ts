@@ -53,7 +53,7 @@ export class SlackNotifier implements Notifier {
   async notify(notification: Notification): Promise<void> {
     const { record, event } = notification;
     const { request } = record;
-    const sent = await this.deps.store.messagesFor(request.id);
+    const sent = (await this.deps.store.messagesFor(request.id)).filter((message) => message.platform === 'slack');
     const view = this.view(record);
 
     if (ASK_APPROVERS.includes(event)) {

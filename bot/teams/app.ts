@@ -62,11 +62,16 @@ export function createTeamsApp(options: { server: FastifyInstance; ctx: LatchCon
     const activity = request.body;
     if (!activity || typeof activity !== 'object') return reply.code(400).send({ error: 'expected a Bot Framework activity' });
     const header = request.headers.authorization ?? '';
+    let turnStarted = false;
     try {
-      const invokeResponse = await adapter.handle(header, activity as Activity, (context) => bot.onTurn(context));
+      const invokeResponse = await adapter.handle(header, activity as Activity, (context) => {
+        turnStarted = true;
+        return bot.onTurn(context);
+      });
       return reply.code(invokeResponse?.status ?? 200).send(invokeResponse?.body ?? '');
     } catch (error) {
-      if (isAuthenticationError(error)) {
+      // Whatever fails before the turn starts is the token (some key-lookup failures are plain Errors).
+      if (!turnStarted || isAuthenticationError(error)) {
         log.warn({ err: error instanceof Error ? error.message : String(error) }, 'refused a Teams activity that failed authentication');
         return reply.code(401).send({ error: 'unauthorized' });
       }

@@ -125,8 +125,7 @@ export class TeamsBot {
         case VERB.approve:
         case VERB.deny: {
           const reply = await runButton(this.ctx, actor, verb, requestId, str(data.reason));
-          const refused = reply.kind === 'text' && !reply.text.startsWith('You ');
-          return this.answer(context, await this.approvalFor(context, actor, requestId, refused && reply.kind === 'text' ? reply.text : undefined));
+          return this.answer(context, await this.approvalFor(context, actor, requestId, reply.kind === 'text' && reply.refused ? reply.text : undefined));
         }
         case VERB.cancel:
         case VERB.revoke: {
