@@ -1,154 +1,242 @@
-// The `latch` command line: npm run latch -- <command>. Exit 0 when all is well, 1 when
-// something was found wrong, 2 when the command itself was not understood.
-import { defaultProvisioners } from '../bot/latch.js';
-import { integrationsHealth } from '../bot/integration-health.js';
-import { directoryFromConfig } from '../config/directory.js';
+// The `latch` command line: `npm run latch -- <command>`. Kept thin: the work is done by
+// config/ and storage/; this file reads arguments, prints, and picks the exit status.
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_FILE, loadConfigFile } from '../config/load.js';
 import { formatConfigErrors } from '../config/parse.js';
-import { parseDuration } from '../core/duration.js';
-import { accessRecords, toCsv, toJson } from '../storage/audit-export.js';
-import { verifyAuditChain } from '../storage/audit-chain.js';
+import { auditReportFromStore, parseSince, reportToCsv, reportToJson } from '../storage/audit-report.js';
+import { verifyStoreAudit } from '../storage/audit-verify.js';
 import { DEFAULT_DATABASE_URL, openStore } from '../storage/open-store.js';
+import { SqliteStore } from '../storage/sqlite/sqlite-store.js';
+import type { Store } from '../storage/store.js';
 
-const USAGE = `Usage: npm run latch -- <command>
+const USAGE = `Usage: npm run latch -- <command> [options]
 
-  config check FILE                          check a config file; prints file:line:column key: message for each mistake
-  audit verify [--database URL]              verify the audit chain; names the first broken event
-  audit export --since WHEN --format csv|json [--database URL]
-                                             who asked, why, who decided, what was granted where, how it ended
-                                             WHEN: a date (2026-11-01), a time (2026-11-01T10:00Z) or a duration back from now (7d, 24h)
-  integrations status [--config FILE]        can Latch provision in each integration, and how fast it last did
-  migrate [--database URL]                   apply store migrations
-  help                                       this text
+Commands:
+  config check [FILE]     Check a config file and print the report the server prints when
+                          it refuses one (file:line:column key: message).
+                          FILE defaults to $LATCH_CONFIG, then ${DEFAULT_CONFIG_FILE}.
+  audit verify            Check the audit log's hash chain and name the first broken event.
+  audit export            Print the access report, one row per request, to stdout.
+      --since WHEN        Requests with any event at or after WHEN: 2026-11-01,
+                          2026-11-01T10:00Z (UTC unless a zone is given), or a time back
+                          from now: 7d, 24h, 1h30m. Default: every request in the log.
+      --format csv|json   Default: csv.
+  integrations status     Check that Latch can provision in each integration of the
+      [--config FILE]     config: it connects to each backend. FILE as for config check.
+  migrate                 Apply pending database migrations.
+  help                    Show this text.
 
-DATABASE_URL and LATCH_CONFIG are read from the environment when the options are not given.`;
+Options for audit and migrate:
+  --database URL          The store (default: $DATABASE_URL, then ${DEFAULT_DATABASE_URL}).
 
+audit verify prints the hash of the last event: keep it, since a log cut short at
+its end still verifies on its own.
+
+Exit status: 0 all good, 1 a problem was found (config errors, a broken audit chain, an
+unhealthy integration, no database), 2 the command line was wrong.
+`;
+
+/** The command line is wrong: say why, show the usage, exit 2. */
 class UsageError extends Error {}
+/** Something is wrong with what the command looked at: say it, exit 1. */
+class Problem extends Error {}
 
-function option(args: string[], name: string): string | undefined {
-  const at = args.indexOf(`--${name}`);
-  if (at < 0) return undefined;
-  const value = args[at + 1];
-  if (value === undefined || value.startsWith('--')) throw new UsageError(`--${name} needs a value.`);
-  args.splice(at, 2);
-  return value;
+interface Io {
+  out(text: string): void;
+  err(text: string): void;
 }
 
-function noMore(args: string[]): void {
-  if (args.length > 0) throw new UsageError(`Unexpected: ${args.join(' ')}`);
+interface Options {
+  database?: string;
+  since?: string;
+  format?: string;
+  config?: string;
 }
 
-export function parseSince(text: string, now: number): number | null {
-  const back = parseDuration(text);
-  if (back !== null) return now - back;
-  if (!/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(text)) return null;
-  const at = Date.parse(/T|\s/.test(text) ? text : `${text}T00:00:00Z`);
-  return Number.isNaN(at) ? null : at;
+/** A database URL fit to print: a password in it is masked. */
+function redactUrl(url: string): string {
+  return url.replace(/\/\/([^/@:]*):[^/@]*@/, '//$1:***@');
 }
 
-async function main(argv: string[]): Promise<number> {
-  const args = [...argv];
-  const [group, verb] = [args.shift(), args[0]];
-  const database = (): string => option(args, 'database') ?? process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
-  switch (group) {
+function only(command: string, options: Options, allowed: readonly (keyof Options)[]): void {
+  for (const name of Object.keys(options) as (keyof Options)[]) {
+    if (options[name] !== undefined && !allowed.includes(name)) throw new UsageError(`${command} takes no --${name} option`);
+  }
+}
+
+function noMoreArguments(command: string, rest: readonly string[]): void {
+  if (rest.length > 0) throw new UsageError(`${command}: unexpected argument "${rest[0] ?? ''}"`);
+}
+
+/**
+ * Opens an existing store without migrating it: verifying or exporting must not rewrite
+ * the file it reads (it may be a copy kept as evidence), nor create an empty one.
+ */
+async function openForReading(url: string): Promise<Store> {
+  // Not a SQLite file: openStore opens it, or says why it cannot (without connecting anywhere).
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1];
+  if (scheme && !/^(sqlite|file)$/i.test(scheme)) return openStore(url);
+  const path = url.replace(/^(sqlite|file):(\/\/)?/, '');
+  if (path !== ':memory:' && !existsSync(path)) throw new Problem(`there is no database at ${path}; name it with --database or DATABASE_URL`);
+  return new SqliteStore({ path });
+}
+
+async function withStore<T>(url: string, work: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openForReading(url);
+  try {
+    return await work(store);
+  } catch (error) {
+    if (error instanceof Error && /no such table/i.test(error.message)) {
+      throw new Problem(`${redactUrl(url)} has no audit log (${error.message}); is it a Latch database?`);
+    }
+    throw error;
+  } finally {
+    await store.close();
+  }
+}
+
+function configCheck(io: Io, rest: readonly string[], env: NodeJS.ProcessEnv): number {
+  const [file = env.LATCH_CONFIG ?? DEFAULT_CONFIG_FILE, ...extra] = rest;
+  noMoreArguments('config check', extra);
+  const loaded = loadConfigFile(file);
+  if (!loaded.ok) {
+    io.out(`${formatConfigErrors(loaded.errors)}\n`);
+    return 1;
+  }
+  io.out(`${file}: OK (${loaded.config.flows.length} flows, ${loaded.config.integrations.length} integrations)\n`);
+  return 0;
+}
+
+async function auditVerify(io: Io, database: string): Promise<number> {
+  const result = await withStore(database, verifyStoreAudit);
+  if (!result.ok) {
+    const { seq, type, at, message } = result.firstBroken;
+    io.out(`audit chain BROKEN at event #${seq} (${type} at ${new Date(at).toISOString()}): ${message}\n`);
+    return 1;
+  }
+  const pruned = result.prunedThroughSeq !== null ? `; events #1-#${result.prunedThroughSeq} were removed by retention, and their audit.pruned record anchors the rest` : '';
+  io.out(`audit chain OK: ${result.count} event${result.count === 1 ? '' : 's'}, last hash ${result.lastHash}${pruned}\n`);
+  return 0;
+}
+
+async function auditExport(io: Io, options: Options, database: string): Promise<number> {
+  const format = options.format ?? 'csv';
+  if (format !== 'csv' && format !== 'json') throw new UsageError(`--format must be csv or json, not "${format}".`);
+  let since: number | undefined;
+  if (options.since !== undefined) {
+    const parsed = parseSince(options.since, Date.now());
+    if (parsed === null) throw new UsageError(`--since: "${options.since}" is neither a date nor a duration. Write a date (2026-11-01), a UTC time (2026-11-01T10:00Z) or a time back from now (7d, 24h).`);
+    since = parsed;
+  }
+  const rows = await withStore(database, (store) => auditReportFromStore(store, { since }));
+  io.out(format === 'csv' ? reportToCsv(rows) : reportToJson(rows));
+  io.err(`${rows.length} request${rows.length === 1 ? '' : 's'}${since !== undefined ? ` with events since ${new Date(since).toISOString()}` : ''}\n`);
+  return 0;
+}
+
+async function integrationsStatus(io: Io, file: string, env: NodeJS.ProcessEnv): Promise<number> {
+  const loaded = loadConfigFile(file);
+  if (!loaded.ok) {
+    io.out(`${formatConfigErrors(loaded.errors)}\n`);
+    return 1;
+  }
+  // Loaded here only: they bring every backend driver, which the other commands do not need.
+  const [{ defaultProvisioners }, { integrationsHealth }, { directoryFromConfig }] = await Promise.all([
+    import('../bot/latch.js'), import('../bot/integration-health.js'), import('../config/directory.js'),
+  ]);
+  const provisioners = defaultProvisioners(env);
+  const active = { config: loaded.config, directory: directoryFromConfig(loaded.config), hash: loaded.hash, file };
+  try {
+    const report = await integrationsHealth({ current: () => active, provisioners });
+    for (const entry of report) {
+      io.out(`${entry.ok ? 'OK  ' : 'FAIL'} ${entry.integration} (${entry.type})\n`);
+      for (const check of entry.checks) io.out(`     ${check.ok ? '✓' : '✗'} ${check.name}${check.detail ? `: ${check.detail}` : ''}\n`);
+    }
+    return report.every((entry) => entry.ok) ? 0 : 1;
+  } finally {
+    await provisioners.close();
+  }
+}
+
+async function migrateCommand(io: Io, database: string): Promise<number> {
+  const store = await openStore(database);
+  await store.close();
+  io.out(`migrations applied to ${redactUrl(database)}\n`);
+  return 0;
+}
+
+function parse(argv: readonly string[]) {
+  try {
+    return parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: { database: { type: 'string' }, since: { type: 'string' }, format: { type: 'string' }, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (error) {
+    // An unknown option, or an option without its value.
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+async function run(io: Io, argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { positionals, values } = parse(argv);
+  const options: Options = { database: values.database, since: values.since, format: values.format, config: values.config };
+  const [command, subcommand, ...rest] = positionals;
+  if (values.help || command === 'help') {
+    io.out(USAGE);
+    return 0;
+  }
+  const database = options.database ?? env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
+  if (options.database === '') throw new UsageError('--database needs a URL, like sqlite:./data/latch.db');
+
+  switch (command) {
     case undefined:
-    case 'help':
-    case '--help':
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    case 'config': {
-      args.shift();
-      const file = args.shift();
-      if (verb !== 'check' || !file) throw new UsageError('Say which file to check: config check FILE');
-      noMore(args);
-      const loaded = loadConfigFile(file);
-      if (!loaded.ok) {
-        process.stdout.write(`${formatConfigErrors(loaded.errors)}\n`);
-        return 1;
+      throw new UsageError('no command given');
+    case 'config':
+      if (subcommand !== 'check') throw new UsageError(subcommand ? `Unknown command "config ${subcommand}".` : 'config needs a subcommand: config check FILE');
+      only('config check', options, []);
+      return configCheck(io, rest, env);
+    case 'audit':
+      if (subcommand === 'verify') {
+        only('audit verify', options, ['database']);
+        noMoreArguments('audit verify', rest);
+        return auditVerify(io, database);
       }
-      process.stdout.write(`${file}: OK (${loaded.config.flows.length} flows, ${loaded.config.integrations.length} integrations)\n`);
-      return 0;
-    }
-    case 'audit': {
-      args.shift();
-      if (verb === 'verify') {
-        const url = database();
-        noMore(args);
-        const store = await openStore(url);
-        try {
-          const verdict = await verifyAuditChain(store);
-          if (verdict.ok) {
-            process.stdout.write(`audit chain OK: ${verdict.count} events, last hash ${verdict.lastHash}\n`);
-            return 0;
-          }
-          const { seq, type, at, reason } = verdict.firstBroken;
-          process.stdout.write(`audit chain BROKEN at event #${seq} (${type} at ${new Date(at).toISOString()}): ${reason}\n`);
-          return 1;
-        } finally {
-          await store.close();
-        }
+      if (subcommand === 'export') {
+        only('audit export', options, ['database', 'since', 'format']);
+        noMoreArguments('audit export', rest);
+        return auditExport(io, options, database);
       }
-      if (verb === 'export') {
-        const sinceText = option(args, 'since');
-        const format = option(args, 'format') ?? 'csv';
-        const url = database();
-        noMore(args);
-        if (!sinceText) throw new UsageError('Say from when: --since 2026-11-01 or --since 30d');
-        const since = parseSince(sinceText, Date.now());
-        if (since === null) throw new UsageError(`"${sinceText}" is neither a date nor a duration.`);
-        if (format !== 'csv' && format !== 'json') throw new UsageError(`--format must be csv or json, not "${format}".`);
-        const store = await openStore(url);
-        try {
-          const records = accessRecords(await store.auditEvents({ limit: Number.MAX_SAFE_INTEGER }), since);
-          process.stdout.write(format === 'csv' ? toCsv(records) : toJson(records));
-          return 0;
-        } finally {
-          await store.close();
-        }
-      }
-      throw new UsageError('audit takes verify or export.');
-    }
-    case 'integrations': {
-      args.shift();
-      if (verb !== 'status') throw new UsageError('integrations takes status.');
-      const file = option(args, 'config') ?? process.env.LATCH_CONFIG ?? DEFAULT_CONFIG_FILE;
-      noMore(args);
-      const loaded = loadConfigFile(file);
-      if (!loaded.ok) {
-        process.stdout.write(`${formatConfigErrors(loaded.errors)}\n`);
-        return 1;
-      }
-      const provisioners = defaultProvisioners(process.env);
-      const active = { config: loaded.config, directory: directoryFromConfig(loaded.config), hash: loaded.hash, file };
-      try {
-        const report = await integrationsHealth({ current: () => active, provisioners });
-        for (const entry of report) {
-          process.stdout.write(`${entry.ok ? 'OK  ' : 'FAIL'} ${entry.integration} (${entry.type})\n`);
-          for (const check of entry.checks) process.stdout.write(`     ${check.ok ? '✓' : '✗'} ${check.name}${check.detail ? `: ${check.detail}` : ''}\n`);
-        }
-        return report.every((entry) => entry.ok) ? 0 : 1;
-      } finally {
-        await provisioners.close();
-      }
-    }
-    case 'migrate': {
-      const url = database();
-      noMore(args);
-      const store = await openStore(url);
-      await store.close();
-      process.stdout.write(`migrations applied to ${url.replace(/\/\/[^@/]*@/, '//***@')}\n`);
-      return 0;
-    }
+      throw new UsageError(subcommand ? `Unknown command "audit ${subcommand}".` : 'audit needs a subcommand: audit verify or audit export');
+    case 'integrations':
+      if (subcommand !== 'status') throw new UsageError(subcommand ? `Unknown command "integrations ${subcommand}".` : 'integrations needs a subcommand: integrations status');
+      only('integrations status', options, ['config']);
+      noMoreArguments('integrations status', rest);
+      return integrationsStatus(io, options.config ?? env.LATCH_CONFIG ?? DEFAULT_CONFIG_FILE, env);
+    case 'migrate':
+      only('migrate', options, ['database']);
+      noMoreArguments('migrate', subcommand !== undefined ? [subcommand, ...rest] : rest);
+      return migrateCommand(io, database);
     default:
-      throw new UsageError(`Unknown command "${group}".`);
+      throw new UsageError(`Unknown command "${command}".`);
   }
 }
 
-main(process.argv.slice(2)).then((code) => process.exit(code), (error: unknown) => {
-  if (error instanceof UsageError) {
-    process.stderr.write(`${error.message}\n\n${USAGE}\n`);
-    process.exit(2);
+/** Runs one command line and gives the exit status; nothing here calls process.exit, so stdout is always flushed. */
+async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const io: Io = { out: (text) => void process.stdout.write(text), err: (text) => void process.stderr.write(text) };
+  try {
+    return await run(io, argv, env);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`latch: ${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    io.err(`latch: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
   }
-  process.stderr.write(`latch: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
-});
+}
+
+process.exitCode = await main(process.argv.slice(2), process.env);
