@@ -86,7 +86,7 @@ export const Resource = z.object({
 }).strict();
 export type Resource = z.output<typeof Resource>;
 
-export const INTEGRATION_TYPES = ['postgresql', 'mysql', 'azure-postgresql', 'aws-iam-role', 'aws-rds', 'aws-s3', 'memory'] as const;
+export const INTEGRATION_TYPES = ['postgresql', 'mysql', 'azure-postgresql', 'aws-iam-role', 'aws-rds', 'aws-s3', 'command'] as const;
 
 export const Integration = z.object({
   name: Name,

@@ -34,7 +34,7 @@ describe('a config that is right', () => {
       'version: 1',
       'integrations:',
       '  - name: orders',
-      '    type: memory',
+      '    type: postgresql',
       '    owner: Lead@Example.com',
       '    resources:',
       '      - { name: orders-prod, permissions: [read] }',
@@ -129,7 +129,7 @@ describe('a config with a mistake is refused with file, line and key', () => {
     expect(report(yaml(
       'version: 1',
       'integrations:',
-      '  - { name: orders, type: memory, owner: lead@example.com, resources: [{ name: db, permissions: [read] }] }',
+      '  - { name: orders, type: postgresql, owner: lead@example.com, resources: [{ name: db, permissions: [read] }] }',
       'flows:',
       '  - name: prod-read',
       '    requesters: [alice@example.com]',
@@ -153,7 +153,7 @@ describe('a config with a mistake is refused with file, line and key', () => {
     expect(report(yaml(
       'version: 1',
       'integrations:',
-      '  - { name: orders, type: memory, owner: lead@example.com, resources: [{ name: db, permissions: [read] }] }',
+      '  - { name: orders, type: postgresql, owner: lead@example.com, resources: [{ name: db, permissions: [read] }] }',
       'flows:',
       '  - name: prod-read',
       '    requesters: [alice@example.com]',
@@ -178,7 +178,7 @@ describe('a config with a mistake is refused with file, line and key', () => {
     expect(report(yaml(
       'version: 1',
       'integrations:',
-      '  - { name: orders, type: memory, owner: lead@example.com, resources: [{ name: db, permissions: [read] }] }',
+      '  - { name: orders, type: postgresql, owner: lead@example.com, resources: [{ name: db, permissions: [read] }] }',
       'flows:',
       '  - name: prod-read',
       '    requesters:',
@@ -196,7 +196,7 @@ describe('a config with a mistake is refused with file, line and key', () => {
       'groups:',
       '  - { name: eng, members: [alice@example.com] }',
       'integrations:',
-      '  - { name: orders, type: memory, owner: lead@example.com, resources: [{ name: db, permissions: [read] }] }',
+      '  - { name: orders, type: postgresql, owner: lead@example.com, resources: [{ name: db, permissions: [read] }] }',
       'flows:',
       '  - name: prod-read',
       '    requesters:',
@@ -243,7 +243,7 @@ describe('a config with a mistake is refused with file, line and key', () => {
     expect(report(yaml(
       'version: 1',
       'integrations:',
-      '  - { name: orders, type: memory, owner: lead@example.com, resources: [{ name: db, permissions: [read] }] }',
+      '  - { name: orders, type: postgresql, owner: lead@example.com, resources: [{ name: db, permissions: [read] }] }',
       'flows:',
       '  - name: prod-read',
       '    requesters: [alice@example.com]',
@@ -260,7 +260,7 @@ describe('a config with a mistake is refused with file, line and key', () => {
     expect(report(yaml(
       'version: 1',
       'integrations:',
-      '  - { name: orders, type: memory, owner: lead@example.com, resources: [{ name: orders-prod, permissions: [read] }] }',
+      '  - { name: orders, type: postgresql, owner: lead@example.com, resources: [{ name: orders-prod, permissions: [read] }] }',
       'flows:',
       '  - name: prod-read',
       '    requesters: [alice@example.com]',
@@ -280,7 +280,7 @@ describe('a config with a mistake is refused with file, line and key', () => {
     expect(report(yaml(
       'version: 1',
       'integrations:',
-      '  - { name: orders, type: memory, owner: lead@example.com, resources: [{ name: db, permissions: [read, write] }] }',
+      '  - { name: orders, type: postgresql, owner: lead@example.com, resources: [{ name: db, permissions: [read, write] }] }',
       'bundles:',
       '  - name: incident',
       '    items:',
@@ -307,7 +307,7 @@ describe('a config with a mistake is refused with file, line and key', () => {
     expect(report(yaml(
       'version: 1',
       'integrations:',
-      '  - { name: orders, type: memory, owner: lead@example.com, resources: [{ name: db, permissions: [read] }] }',
+      '  - { name: orders, type: postgresql, owner: lead@example.com, resources: [{ name: db, permissions: [read] }] }',
       'flows:',
       '  - name: prod-read',
       '    requesters: [alice@example.com]',
@@ -326,7 +326,7 @@ describe('a config with a mistake is refused with file, line and key', () => {
     expect(report(yaml(
       'version: 1',
       'integrations:',
-      '  - { name: orders, type: memory, owner: lead@example.com, resources: [{ name: db, permissions: [read] }] }',
+      '  - { name: orders, type: postgresql, owner: lead@example.com, resources: [{ name: db, permissions: [read] }] }',
       'flows:',
       '  - name: prod-read',
       '    requesters: [alice@example.com]',
@@ -341,7 +341,7 @@ describe('a config with a mistake is refused with file, line and key', () => {
     expect(report(yaml(
       'version: 1',
       'integrations:',
-      '  - { name: orders, type: memory, owner: lead@example.com, resources: [{ name: db, permissions: [read] }] }',
+      '  - { name: orders, type: postgresql, owner: lead@example.com, resources: [{ name: db, permissions: [read] }] }',
       'flows:',
       '  - name: prod-read',
       '    requesters: [alice@example.com]',
@@ -358,7 +358,7 @@ describe('a config with a mistake is refused with file, line and key', () => {
     expect(report(yaml(
       'version: 1',
       'integrations:',
-      '  - { name: orders, type: memory, owner: lead@example.com, resources: [{ name: db, permissions: [read] }] }',
+      '  - { name: orders, type: postgresql, owner: lead@example.com, resources: [{ name: db, permissions: [read] }] }',
       'flows:',
       '  - name: prod-read',
       '    requesters: [alice@example.com]',
@@ -424,7 +424,7 @@ describe('a config with a mistake is refused with file, line and key', () => {
     expect(report(yaml(
       'version: 1',
       'integrations:',
-      '  - { name: orders, type: memory, owner: lead@example.com, resources: [{ name: db, permissions: [read] }] }',
+      '  - { name: orders, type: postgresql, owner: lead@example.com, resources: [{ name: db, permissions: [read] }] }',
       'flows:',
       '  - name: prod-read',
       '    requesters:',
@@ -467,7 +467,7 @@ describe('several mistakes in one file', () => {
       'groups:',
       '  - { name: eng, members: [alice@example.com, group:leads] }',     // line 3
       'integrations:',
-      '  - { name: orders, type: memory, owner: group:owners, resources: [{ name: db, permissions: [read] }] }', // line 5
+      '  - { name: orders, type: postgresql, owner: group:owners, resources: [{ name: db, permissions: [read] }] }', // line 5
       'flows:',
       '  - name: prod-read',
       '    requesters: [group:eng]',
@@ -476,7 +476,7 @@ describe('several mistakes in one file', () => {
       '    duration: { default: 8h, max: 4h }',                                     // line 11
     ))).toEqual([
       'latch.yaml:3:47 groups[0].members[1]: group "leads" is not declared under groups',
-      'latch.yaml:5:35 integrations[0].owner: group "owners" is not declared under groups',
+      'latch.yaml:5:39 integrations[0].owner: group "owners" is not declared under groups',
       'latch.yaml:9:67 flows[0].access[0].permissions[0]: no resource of integration "orders" offers permission "write"',
       'latch.yaml:10:39 flows[0].approval.steps[0].approvers[0]: group "sre" is not declared under groups',
       'latch.yaml:11:17 flows[0].duration.default: the default duration is longer than the maximum',
