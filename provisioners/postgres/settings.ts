@@ -1,3 +1,4 @@
+import { parseSettings as parseShared } from '../settings.js';
 import { z } from 'zod';
 import type { Integration, Resource } from '../../config/schema.js';
 
@@ -94,13 +95,7 @@ export interface ResourcePlan {
 }
 
 export function parseSettings<T extends z.ZodType>(schema: T, value: unknown, where: string): z.output<T> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
-    const path = issue.path.map((part) => (typeof part === 'number' ? `[${part}]` : `.${String(part)}`)).join('');
-    return `${where}${path}: ${issue.message}`;
-  });
-  throw new PostgresSettingsError(problems.join('; '));
+  return parseShared(schema, value, where, PostgresSettingsError);
 }
 
 export function parseConnection(integration: Integration): ConnectionSettings {
