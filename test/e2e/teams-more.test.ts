@@ -53,3 +53,28 @@ describe('Teams: channels, throttling and unreachable approvers', () => {
     expect(told).toContain('The request was posted in the approvals channel instead.');
   });
 });
+
+describe('Teams: the end of access', () => {
+  it('removes the credentials from the card when the requester revokes', async () => {
+    e2e = await startTeamsE2E();
+    await Promise.all([e2e.install(T.alice), e2e.install(T.lead)]);
+    const answer = await e2e.act(T.alice, 'request.submit', { target: 'item:orders/orders-prod/read', duration: '1h', reason: 'INC-11' });
+    const id = /AR-[0-9A-Z]{8}/.exec(json(answer.body))?.[0] ?? '';
+    await e2e.settle();
+    await e2e.act(T.lead, 'approve', { requestId: id });
+    await e2e.settle();
+    await e2e.settle();
+    const credentials = (e2e.connector.sent as (Sent & { activityId?: string })[]).find((sent) => json(sent.body).includes('pw-'));
+    expect(credentials?.conversationId).toBe(e2e.personalChat(T.alice));
+
+    const revoked = await e2e.act(T.alice, 'revoke', { requestId: id });
+    expect(json(revoked.body)).toContain(`Revoking ${id} now.`);
+    await e2e.settle();
+    await e2e.settle();
+    expect((await e2e.latch.store.getRequest(id))?.request.state).toBe('revoked');
+    const messageId = (await e2e.latch.store.messagesFor(id)).find((message) => message.purpose === 'credentials')?.messageId ?? '';
+    const now = json(e2e.connector.current(e2e.personalChat(T.alice), messageId));
+    expect(now).not.toContain('pw-');
+    expect(now).toContain('credentials were removed');
+  });
+});
