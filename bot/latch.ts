@@ -13,6 +13,7 @@ import { JobRunner, type RunnerOptions } from '../jobs/runner.js';
 import { ProvisionerRegistry } from '../provisioners/registry.js';
 import { createPostgresProvisioner } from '../provisioners/postgres.js';
 import { createMysqlProvisioner } from '../provisioners/mysql.js';
+import { createCommandProvisioner } from '../provisioners/command.js';
 import type { ProvisionerFactory } from '../provisioners/provisioner.js';
 import { openStore } from '../storage/open-store.js';
 import type { Store } from '../storage/store.js';
@@ -59,7 +60,8 @@ export function defaultProvisioners(env: NodeJS.ProcessEnv, instance = 'latch'):
     factory({ ...integration, connection: { instance, ...integration.connection } }, environment);
   return new ProvisionerRegistry(env)
     .registerType('postgresql', withInstance(createPostgresProvisioner))
-    .registerType('mysql', withInstance(createMysqlProvisioner));
+    .registerType('mysql', withInstance(createMysqlProvisioner))
+    .registerType('command', createCommandProvisioner);
 }
 
 function platformNotices(env: NodeJS.ProcessEnv, log: Logger): void {

@@ -2,6 +2,7 @@
 import { formatDuration, parseDuration } from '../core/duration.js';
 import { flowsFor, offeredItems, type RequestInput } from '../core/policy.js';
 import type { LatchContext } from '../handlers/context.js';
+import { unavailableReason } from '../jobs/integration-status.js';
 
 export interface RequestChoice {
   label: string;
@@ -14,6 +15,8 @@ export interface FormOptions {
   /** Durations up to the longest any of the person's flows allows. */
   durations: string[];
   reasonRequired: boolean;
+  /** Integrations among the choices that are down now, with why: named in the form rather than failing after approval. */
+  unavailable: string[];
 }
 
 const STANDARD_DURATIONS = ['15m', '30m', '1h', '2h', '4h', '8h', '12h', '1d', '3d', '7d'];
@@ -38,7 +41,13 @@ export function formOptions(ctx: LatchContext, email: string, typedMs?: number):
     for (const entry of flow.access) if ('bundle' in entry) choices.set(`bundle:${entry.bundle}`, { value: `bundle:${entry.bundle}`, label: `Bundle: ${entry.bundle}` });
   }
   const maxMs = Math.max(0, ...flows.map((flow) => flow.duration.max));
+  const integrations = new Set([...choices.values()].flatMap((choice) => (choice.value.startsWith('item:') ? [choice.value.slice(5).split('/')[0] ?? ''] : [])));
+  const unavailable = [...integrations].flatMap((name) => {
+    const reason = unavailableReason(name, ctx.now());
+    return reason === null ? [] : [`${name} is unavailable right now: ${reason}`];
+  });
   return {
+    unavailable,
     choices: [...choices.values()],
     durations: durationChoices(maxMs, typedMs),
     reasonRequired: flows.length > 0 && flows.every((flow) => flow.justification === 'required'),

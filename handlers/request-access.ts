@@ -6,15 +6,31 @@ import type { Change } from '../storage/store.js';
 import type { LatchContext } from './context.js';
 import { describeAccess } from './describe.js';
 import { grantJob, notifyJob } from './jobs.js';
-import { duplicateDelivery, type Outcome } from './outcome.js';
+import { duplicateDelivery, fail, type Failure, type Outcome } from './outcome.js';
+import { unavailableReason } from '../jobs/integration-status.js';
 
 export type RequestAccessOutcome = Outcome<{ record: RequestRecord; autoApproved: boolean }>;
+
+/**
+ * A request for a backend that is down now would be approved and then fail: refuse it
+ * before anyone is asked, naming the integration and what is wrong.
+ */
+function whileAvailable(checked: ReturnType<typeof checkRequest>, now: number): ReturnType<typeof checkRequest> | Failure<'integration_unavailable'> {
+  if (!checked.ok) return checked;
+  for (const item of checked.items) {
+    const reason = unavailableReason(item.integration, now);
+    if (reason !== null) {
+      return fail('integration_unavailable', `${item.integration} is unavailable right now (${reason}), so nothing was submitted. Try again later, or tell the integration's owner.`);
+    }
+  }
+  return checked;
+}
 
 /** A person asks for access. Checked against the flows, then stored with its follow-up jobs in one commit. */
 export async function requestAccess(ctx: LatchContext, actor: Actor, input: RequestInput): Promise<RequestAccessOutcome> {
   const { config, directory } = ctx.current();
   const now = ctx.now();
-  const checked = checkRequest(config, directory, actor.email, input);
+  const checked = whileAvailable(checkRequest(config, directory, actor.email, input), now);
   if (!checked.ok) {
     await ctx.store.commit({
       deliveryId: actor.deliveryId,

@@ -4,6 +4,7 @@ import { revokeJob } from '../handlers/jobs.js';
 import type { AuditInput, Job, NewJob } from '../storage/store.js';
 import { grantInput } from './grant.js';
 import { errorText, type JobHandler, type JobOutcome } from './job-handler.js';
+import { recordIntegrationStatus } from './integration-status.js';
 
 export const RECONCILE_INTERVAL_MS = 15 * 60_000;
 
@@ -74,8 +75,12 @@ export async function reconcile(ctx: LatchContext): Promise<{ reports: Reconcile
       for (const { grant, request } of grants) {
         if (request.state === 'active' && grant.state === 'active' && grant.principal && !present.has(grant.principal)) report.missing.push(grant.principal);
       }
+      const health = provisioner.checkHealth ? await provisioner.checkHealth() : { ok: true, checks: [] };
+      const failed = health.checks.filter((check) => !check.ok).map((check) => check.detail ?? check.name);
+      recordIntegrationStatus(integration.name, { ok: health.ok, detail: failed.join('; ') || null, at: now });
     } catch (error) {
       report.error = errorText(error);
+      recordIntegrationStatus(integration.name, { ok: false, detail: report.error, at: now });
     }
     const changed = report.removed.length + report.requeued.length + report.unknown.length + report.missing.length > 0 || report.error;
     if (changed) audit.push({ type: 'reconcile.report', requestId: null, actor: 'latch', at: now, data: { ...report } });

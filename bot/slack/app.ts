@@ -78,7 +78,7 @@ export function createSlackApp(options: SlackOptions): { app: App; notifier: Sla
     await client.views.open({
       trigger_id: triggerId,
       view: requestModal({
-        choices: form.choices, durations: durationOptions(form.durations), reasonRequired: form.reasonRequired, privateMetadata: '',
+        choices: form.choices, durations: durationOptions(form.durations), reasonRequired: form.reasonRequired, privateMetadata: '', notices: form.unavailable,
         ...(initialChoice ? { initialChoice } : {}), ...(initialDuration ? { initialDuration } : {}), ...(prefill.reason ? { initialReason: prefill.reason } : {}),
       }),
     });

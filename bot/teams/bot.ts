@@ -91,6 +91,7 @@ export class TeamsBot {
       choices: form.choices.map((choice) => ({ title: choice.label, value: choice.value })),
       durations: form.durations,
       reasonRequired: form.reasonRequired,
+      notices: form.unavailable,
       values: { ...(target ? { target } : {}), ...(duration ? { duration } : {}), ...(reason ? { reason } : {}) },
       ...(errors ? { errors } : {}),
     });

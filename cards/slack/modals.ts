@@ -30,6 +30,8 @@ export interface RequestModalInput {
   initialDuration?: string;
   initialReason?: string;
   reasonRequired: boolean;
+  /** Warnings to show above the form, e.g. an integration that is down. */
+  notices?: string[];
   /** Opaque: the channel to confirm in; never trusted for anything else. */
   privateMetadata: string;
 }
@@ -39,6 +41,7 @@ export function requestModal(input: RequestModalInput): ModalView {
   const initialOption = options.find((candidate) => candidate.value === input.initialChoice);
   const initialDuration = input.durations.find((candidate) => candidate.value === input.initialDuration);
   const blocks: KnownBlock[] = [
+    ...(input.notices ?? []).slice(0, 5).map((notice): KnownBlock => ({ type: 'context', elements: [{ type: 'mrkdwn', text: clip(`:warning: ${notice.replace(/[<>&]/g, '')}`, 2000) }] })),
     {
       type: 'input', block_id: FIELD.target.block, label: plain('What do you need?'),
       element: { type: 'static_select', action_id: FIELD.target.action, placeholder: plain('Resource and permission, or a bundle'), options, ...(initialOption ? { initial_option: initialOption } : {}) },

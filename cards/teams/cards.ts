@@ -73,6 +73,8 @@ export interface RequestFormInput {
   values?: { target?: string; duration?: string; reason?: string };
   errors?: Partial<Record<'target' | 'duration' | 'reason', string>>;
   reasonRequired: boolean;
+  /** Warnings to show above the form, e.g. an integration that is down. */
+  notices?: string[];
 }
 
 /** The request form; after a failed submit it comes back with the error under the field. */
@@ -80,6 +82,7 @@ export function requestFormCard(input: RequestFormInput): AdaptiveCard {
   const error = (field: 'target' | 'duration' | 'reason'): CardElement[] => (input.errors?.[field] ? [text(escapeMarkdown(input.errors[field] ?? ''), { color: 'Attention', size: 'Small' })] : []);
   return card([
     text('Request access', { size: 'Medium', weight: 'Bolder' }),
+    ...(input.notices ?? []).slice(0, 5).map((notice) => text(`⚠ ${escapeMarkdown(notice)}`, { color: 'Warning', size: 'Small' })),
     { type: 'Input.ChoiceSet', id: 'target', label: 'What do you need?', isRequired: true, errorMessage: 'Choose what you need.', choices: input.choices.slice(0, 100), ...(input.values?.target ? { value: input.values.target } : {}) },
     ...error('target'),
     { type: 'Input.ChoiceSet', id: 'duration', label: 'For how long?', isRequired: true, errorMessage: 'Choose a duration.', choices: input.durations.map((value) => ({ title: value, value })), value: input.values?.duration ?? input.durations[0] ?? '1h' },

@@ -97,3 +97,28 @@ describe('Slack: living with access', () => {
     expect(e2e.slack.callsTo('chat.postMessage').filter((call: Call) => textOf(call).includes(`Access request ${id}`) && (call as Call & { ok: boolean }).ok)).toHaveLength(4);
   });
 });
+
+describe('Slack: an integration that is down', () => {
+  it('is named in the request modal, and submitting for it is refused inline', async () => {
+    const { forgetIntegrationStatuses } = await import('../../jobs/integration-status.js');
+    const { reconcileJob } = await import('../../jobs/reconcile.js');
+    e2e = await startSlackE2E();
+    await e2e.settle(); // the start-up reconcile, while the backend is fine
+    e2e.provisioner.down = 'the connector cannot log in';
+    await e2e.latch.store.commit({ enqueue: [reconcileJob(Date.now(), true)] });
+    await e2e.settle();
+    try {
+      await e2e.command(U.alice, 'request');
+      const opened = await e2e.slack.waitFor('views.open');
+      expect(textOf(opened)).toContain('orders is unavailable right now: the connector cannot log in');
+      const submitted = await e2e.submit(U.alice, 'latch.request', {
+        target: { target: { type: 'static_select', selected_option: { value: 'item:orders/orders-prod/read' } } },
+        duration: { duration: { type: 'static_select', selected_option: { value: '1h' } } },
+        reason: { reason: { type: 'plain_text_input', value: 'INC-1' } },
+      });
+      expect(submitted.json).toEqual({ response_action: 'errors', errors: { target: "orders is unavailable right now (the connector cannot log in), so nothing was submitted. Try again later, or tell the integration's owner." } });
+    } finally {
+      forgetIntegrationStatuses();
+    }
+  });
+});

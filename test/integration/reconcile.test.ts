@@ -55,3 +55,20 @@ describe('reconcile', () => {
     expect(reports[0]?.data).toMatchObject({ integration: 'orders', removed: [endedGrant?.principal], requeued: [(await harness.store.getRequest(overdue))?.grants[0]?.principal] });
   });
 });
+
+describe('integration health', () => {
+  it('refuses requests for an integration reconcile found down, before anyone is asked to approve', async () => {
+    const { forgetIntegrationStatuses } = await import('../../jobs/integration-status.js');
+    harness = await createHarness(orgConfig());
+    harness.provisioner.down = 'connection refused by 10.0.0.5:5432';
+    await reconcile(harness.ctx);
+    const refused = await requestAccess(harness.ctx, harness.as('alice@example.com'), { resource: 'orders-prod', permission: 'read', reason: 'INC-1' });
+    expect(refused).toEqual({ ok: false, reason: 'integration_unavailable', message: "orders is unavailable right now (connection refused by 10.0.0.5:5432), so nothing was submitted. Try again later, or tell the integration's owner." });
+    expect(await harness.store.listRequests({})).toEqual([]);
+
+    harness.provisioner.down = null;
+    await reconcile(harness.ctx);
+    expect(await requestAccess(harness.ctx, harness.as('alice@example.com'), { resource: 'orders-prod', permission: 'read', reason: 'INC-1' })).toMatchObject({ ok: true });
+    forgetIntegrationStatuses();
+  });
+});

@@ -90,7 +90,7 @@ describe('integration health', () => {
     expect(detailed.status).toBe(200);
     expect(await detailed.json()).toEqual({
       status: 'ok',
-      integrations: [{ integration: 'orders', type: 'postgresql', ok: true, checks: [{ name: 'provisioner', ok: true, detail: 'no health check for this type' }], lastGrantMs: null, lastRevokeMs: null }],
+      integrations: [{ integration: 'orders', type: 'postgresql', ok: true, checks: [{ name: 'connect', ok: true }], lastGrantMs: null, lastRevokeMs: null }],
     });
   });
 });

@@ -105,6 +105,13 @@ export class MemoryProvisioner implements Provisioner {
     this.held.set(`planted-${principal}`, { principal, grantId: `planted-${principal}`, requestId: reference ?? '', permission: 'read', expiresAt: 0 });
   }
 
+  /** What checkHealth reports; a test sets a detail to make the backend look down. */
+  down: string | null = null;
+
+  async checkHealth(): Promise<{ ok: boolean; checks: { name: string; ok: boolean; detail?: string }[] }> {
+    return this.down ? { ok: false, checks: [{ name: 'connect', ok: false, detail: this.down }] } : { ok: true, checks: [{ name: 'connect', ok: true }] };
+  }
+
   async close(): Promise<void> {}
 
   revokedAt(grantId: string): number | null {
