@@ -109,3 +109,26 @@ describe('the life cycle against a real PostgreSQL', () => {
     expect(await db.role(principal)).toBeNull();
   });
 });
+
+describe('reconcile against a real PostgreSQL', () => {
+  it('reports a prefixed role made behind Latch\'s back and notices a granted role dropped by hand', async () => {
+    const { reconcile } = await import('../../jobs/reconcile.js');
+    const created = await requestAccess(latch.ctx, { email: 'alice@example.com', via: 'test' }, { resource: 'app', permission: 'read' });
+    if (!created.ok) throw new Error(created.message);
+    const id = created.record.request.id;
+    await eventually(async () => (await latch.store.getRequest(id))?.request.state === 'active', 'the grant to be active');
+    const principal = (await latch.store.getRequest(id))?.grants[0]?.principal ?? '';
+    const intruder = `${db.instance}_manual_zz9`;
+    await db.query(`CREATE ROLE "${intruder}" LOGIN`);
+    await db.query(`DROP ROLE "${principal}"`);
+    try {
+      const { reports } = await reconcile(latch.ctx);
+      const report = reports.find((entry) => entry.integration === 'pg');
+      expect(report?.unknown).toContain(intruder);
+      expect(report?.missing).toEqual([principal]);
+      expect(await db.role(intruder)).not.toBeNull(); // reported, never touched: Latch did not make it
+    } finally {
+      await db.query(`DROP ROLE IF EXISTS "${intruder}"`);
+    }
+  });
+});
