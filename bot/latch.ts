@@ -14,6 +14,7 @@ import { ProvisionerRegistry } from '../provisioners/registry.js';
 import { createPostgresProvisioner } from '../provisioners/postgres.js';
 import { createMysqlProvisioner } from '../provisioners/mysql.js';
 import { createCommandProvisioner } from '../provisioners/command.js';
+import { createAzurePostgresProvisioner } from '../provisioners/azure-postgres.js';
 import type { ProvisionerFactory } from '../provisioners/provisioner.js';
 import { openStore } from '../storage/open-store.js';
 import type { Store } from '../storage/store.js';
@@ -61,6 +62,7 @@ export function defaultProvisioners(env: NodeJS.ProcessEnv, instance = 'latch'):
   return new ProvisionerRegistry(env)
     .registerType('postgresql', withInstance(createPostgresProvisioner))
     .registerType('mysql', withInstance(createMysqlProvisioner))
+    .registerType('azure-postgresql', withInstance(createAzurePostgresProvisioner))
     .registerType('command', createCommandProvisioner);
 }
 

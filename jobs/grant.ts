@@ -75,7 +75,8 @@ export const runGrant: JobHandler = async (job: Job, ctx: LatchContext) => {
       const output = await ctx.provisioners.for(input.integration).grant(input);
       recordProvision(grant.integration, 'grant', performance.now() - started);
       granted.push({ grant, principal: output.principal });
-      const values = { ...input.integration.connection, ...output.details, username: output.principal, resource: grant.resource, permission: grant.permission };
+      // What the backend says about how to connect (e.g. user@server) wins over Latch's own guesses.
+      const values = { ...input.integration.connection, username: output.principal, resource: grant.resource, permission: grant.permission, ...output.details };
       const details = input.integration.accessDetails ? renderAccessDetails(input.integration.accessDetails, values) : `user ${output.principal}`;
       delivery.items.push({ grantId: grant.id, title: describeItem(grant), details, secrets: output.secrets ?? {} });
     }
