@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { TokenCredential } from '@azure/identity';
 import pg from 'pg';
 import type { Integration } from '../config/schema.js';
-import { PostgresProvisioner } from './postgres.js';
+import { PostgresProvisioner, inTransaction } from './postgres.js';
 import { assertId, parseSettings, permissionRoles, PostgresSettingsError, show, ConnectionSettings as PostgresConnection } from './postgres/settings.js';
 import {
   AzureConnectionSettings, entraPrincipal, entraResourcePlan, loginName, parseAzureConnection, type EntraResourcePlan,
@@ -52,17 +52,6 @@ function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-async function inTransaction<T>(client: pg.ClientBase, work: () => Promise<T>): Promise<T> {
-  await client.query('BEGIN');
-  try {
-    const result = await work();
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
-}
 
 export class AzurePostgresProvisioner implements Provisioner {
   readonly type = 'azure-postgresql';

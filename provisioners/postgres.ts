@@ -122,7 +122,8 @@ async function roleInfo(client: pg.ClientBase, names: string[]): Promise<Map<str
   return new Map(rows.map((row) => [row.name, row]));
 }
 
-async function inTransaction<T>(client: pg.ClientBase, work: () => Promise<T>): Promise<T> {
+/** Runs `work` in one transaction on `client`, rolling back on any error. */
+export async function inTransaction<T>(client: pg.ClientBase, work: () => Promise<T>): Promise<T> {
   await client.query('BEGIN');
   try {
     const result = await work();
