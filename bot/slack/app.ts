@@ -9,7 +9,7 @@ import { parseDuration } from '../../core/duration.js';
 import type { Actor } from '../../core/types.js';
 import type { LatchContext, Logger } from '../../handlers/context.js';
 import { extendAccess } from '../../handlers/extend.js';
-import { loadRequest } from '../../handlers/load-request.js';
+import { showRequest } from '../../handlers/queries.js';
 import { requestAccess } from '../../handlers/request-access.js';
 import { runButton, runCommand, type CommandReply } from '../command-runner.js';
 import { parseCommand, type ChatCommand } from '../commands.js';
@@ -122,7 +122,8 @@ export function createSlackApp(options: SlackOptions): { app: App; notifier: Sla
     try {
       if (action.action_id === 'latch.deny' || action.action_id === 'latch.extend') {
         // Both need more input first: open a modal; its submission acts.
-        const loaded = await loadRequest(ctx, requestId);
+        // Only someone who may see the request gets a modal that describes it.
+        const loaded = await showRequest(ctx, actor, requestId);
         if (!loaded.ok) return tell(reply, userId, loaded.message);
         const { config, directory } = ctx.current();
         const view = requestView(loaded.record, config, directory, ctx.now());

@@ -8,6 +8,7 @@ import type { Actor, RequestRecord } from '../../core/types.js';
 import type { LatchContext, Logger } from '../../handlers/context.js';
 import { extendAccess } from '../../handlers/extend.js';
 import { loadRequest } from '../../handlers/load-request.js';
+import { showRequest } from '../../handlers/queries.js';
 import { requestAccess } from '../../handlers/request-access.js';
 import { runButton, runCommand, type CommandReply } from '../command-runner.js';
 import { parseCommand, type ChatCommand } from '../commands.js';
@@ -121,12 +122,19 @@ export class TeamsBot {
     if (!actor) return this.answer(context, confirmationCard(NO_EMAIL));
     try {
       switch (verb) {
-        case VERB.refresh:
+        case VERB.refresh: {
+          // Anyone can send a refresh invoke with any id: show a request only to those who may see it.
+          const visible = await showRequest(this.ctx, actor, requestId);
+          if (!visible.ok) return this.answer(context, confirmationCard(visible.message));
           return this.answer(context, await this.approvalFor(context, actor, requestId));
+        }
         case VERB.approve:
         case VERB.deny: {
           const reply = await runButton(this.ctx, actor, verb, requestId, str(data.reason));
-          return this.answer(context, await this.approvalFor(context, actor, requestId, reply.kind === 'text' && reply.refused ? reply.text : undefined));
+          const refusal = reply.kind === 'text' && reply.refused ? reply.text : undefined;
+          // A refused stranger learns why, not what the request is.
+          if (refusal && !(await showRequest(this.ctx, actor, requestId)).ok) return this.answer(context, confirmationCard(refusal));
+          return this.answer(context, await this.approvalFor(context, actor, requestId, refusal));
         }
         case VERB.cancel:
         case VERB.revoke: {

@@ -122,3 +122,14 @@ describe('Slack: an integration that is down', () => {
     }
   });
 });
+
+describe('Slack: a stranger clicking Deny on someone else\'s request', () => {
+  it('gets no modal describing the request', async () => {
+    e2e = await startSlackE2E();
+    const { responseUrl } = await e2e.command(U.alice, 'request orders-prod read because INC-secret');
+    const id = /AR-[0-9A-Z]{8}/.exec(await reply(e2e, responseUrl))?.[0] ?? '';
+    const click = await e2e.click(U.bob, 'latch.deny', id);
+    expect(await reply(e2e, click.responseUrl)).toBe(`Request ${id} is not yours to see.`);
+    expect(e2e.slack.callsTo('views.open')).toEqual([]);
+  });
+});

@@ -78,3 +78,18 @@ describe('Teams: the end of access', () => {
     expect(now).toContain('credentials were removed');
   });
 });
+
+describe('Teams: refresh shows a request only to those who may see it', () => {
+  it('answers a crafted refresh from an uninvolved person without the request\'s details', async () => {
+    e2e = await startTeamsE2E();
+    await Promise.all([e2e.install(T.alice), e2e.install(T.lead), e2e.install(T.bob)]);
+    const answer = await e2e.act(T.alice, 'request.submit', { target: 'item:orders/orders-prod/read', duration: '1h', reason: 'INC-12 secret incident' });
+    const id = /AR-[0-9A-Z]{8}/.exec(json(answer.body))?.[0] ?? '';
+    const forLead = json((await e2e.act(T.lead, 'refresh', { requestId: id })).body);
+    expect(forLead).toContain('INC-12 secret incident');
+    expect(forLead).toContain('"verb":"approve"');
+    const forBob = json((await e2e.act(T.bob, 'refresh', { requestId: id })).body);
+    expect(forBob).not.toContain('INC-12');
+    expect(forBob).toContain(`Request ${id} is not yours to see.`);
+  });
+});
