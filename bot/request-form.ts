@@ -2,7 +2,7 @@
 import { formatDuration, parseDuration } from '../core/duration.js';
 import { flowsFor, offeredItems, type RequestInput } from '../core/policy.js';
 import type { LatchContext } from '../handlers/context.js';
-import { unavailableReason } from '../jobs/integration-status.js';
+import { unavailableReason } from '../handlers/integration-status.js';
 
 export interface RequestChoice {
   label: string;

@@ -7,7 +7,7 @@ import type { LatchContext } from './context.js';
 import { describeAccess } from './describe.js';
 import { grantJob, notifyJob } from './jobs.js';
 import { duplicateDelivery, fail, type Failure, type Outcome } from './outcome.js';
-import { unavailableReason } from '../jobs/integration-status.js';
+import { unavailableReason } from './integration-status.js';
 
 export type RequestAccessOutcome = Outcome<{ record: RequestRecord; autoApproved: boolean }>;
 

@@ -4,7 +4,7 @@ import { revokeJob } from '../handlers/jobs.js';
 import type { AuditInput, Job, NewJob } from '../storage/store.js';
 import { grantInput } from './grant.js';
 import { errorText, type JobHandler, type JobOutcome } from './job-handler.js';
-import { recordIntegrationStatus } from './integration-status.js';
+import { recordIntegrationStatus } from '../handlers/integration-status.js';
 
 export const RECONCILE_INTERVAL_MS = 15 * 60_000;
 

@@ -100,7 +100,7 @@ describe('Slack: living with access', () => {
 
 describe('Slack: an integration that is down', () => {
   it('is named in the request modal, and submitting for it is refused inline', async () => {
-    const { forgetIntegrationStatuses } = await import('../../jobs/integration-status.js');
+    const { forgetIntegrationStatuses } = await import('../../handlers/integration-status.js');
     const { reconcileJob } = await import('../../jobs/reconcile.js');
     e2e = await startSlackE2E();
     await e2e.settle(); // the start-up reconcile, while the backend is fine

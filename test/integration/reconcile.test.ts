@@ -58,7 +58,7 @@ describe('reconcile', () => {
 
 describe('integration health', () => {
   it('refuses requests for an integration reconcile found down, before anyone is asked to approve', async () => {
-    const { forgetIntegrationStatuses } = await import('../../jobs/integration-status.js');
+    const { forgetIntegrationStatuses } = await import('../../handlers/integration-status.js');
     harness = await createHarness(orgConfig());
     harness.provisioner.down = 'connection refused by 10.0.0.5:5432';
     await reconcile(harness.ctx);
