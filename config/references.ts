@@ -1,4 +1,4 @@
-import type { LatchConfig, Principal } from './schema.js';
+import { levelRank, PERMISSION_LEVELS, type LatchConfig, type Principal } from './schema.js';
 
 /** A mistake found after the shape was valid: a name that points nowhere, a cycle, a contradiction. */
 export interface ReferenceIssue {
@@ -85,6 +85,14 @@ export function checkReferences(config: LatchConfig): ReferenceIssue[] {
     duplicates(integration.resources, (resource) => resource.name, `integrations.${index}.resources`, 'resource', issues);
     integration.resources.forEach((resource, resourceIndex) => {
       if (resource.owner?.kind === 'group') groupRef(resource.owner.group, ['integrations', index, 'resources', resourceIndex, 'owner']);
+      const { maxLevel } = integration;
+      if (maxLevel === undefined) return;
+      for (const permission of Object.keys(resource.permissions)) {
+        const level = resource.levels[permission];
+        const path = ['integrations', index, 'resources', resourceIndex, 'permissions', permission];
+        if (level === undefined) issues.push({ path, message: `permission "${permission}" says no level; with maxLevel ${maxLevel} on the integration every permission needs level: ${PERMISSION_LEVELS.join(' | ')}` });
+        else if (levelRank(level) > levelRank(maxLevel)) issues.push({ path: [...path, 'level'], message: `permission "${permission}" is ${level}, above the integration's maxLevel ${maxLevel}; Latch will never grant it` });
+      }
     });
   });
   // duplicates() above reports nested paths as one dotted segment; split them for line lookup.

@@ -73,6 +73,31 @@ export type CredentialSource = z.output<typeof CredentialSource>;
 /** Backend-specific settings for one permission, e.g. `{ roles: [app_readonly] }`; checked by the provisioner. */
 const PermissionSettings = z.record(z.string(), z.unknown());
 
+/** How much a permission lets its holder do, lowest first. */
+export const PERMISSION_LEVELS = ['read', 'write', 'admin'] as const;
+export type PermissionLevel = (typeof PERMISSION_LEVELS)[number];
+
+export function levelRank(level: PermissionLevel): number {
+  return PERMISSION_LEVELS.indexOf(level);
+}
+
+/**
+ * `level` is Latch's, not the backend's: it is taken out of a permission's settings before a
+ * provisioner sees them, so every backend's own settings stay strict.
+ */
+function splitLevels(permissions: Record<string, Record<string, unknown>>, ctx: z.RefinementCtx): { permissions: Record<string, Record<string, unknown>>; levels: Record<string, PermissionLevel> } {
+  const levels: Record<string, PermissionLevel> = {};
+  const rest: Record<string, Record<string, unknown>> = {};
+  for (const [name, settings] of Object.entries(permissions)) {
+    const { level, ...backend } = settings;
+    rest[name] = backend;
+    if (level === undefined) continue;
+    if (typeof level === 'string' && (PERMISSION_LEVELS as readonly string[]).includes(level)) levels[name] = level as PermissionLevel;
+    else ctx.addIssue({ code: 'custom', path: ['permissions', name, 'level'], message: `level must be one of ${PERMISSION_LEVELS.join(', ')}` });
+  }
+  return { permissions: rest, levels };
+}
+
 export const Resource = z.object({
   name: Name,
   description: z.string().optional(),
@@ -83,7 +108,7 @@ export const Resource = z.object({
     z.array(Name).min(1).transform((names) => Object.fromEntries(names.map((name) => [name, {} as Record<string, unknown>]))),
     z.record(Name, PermissionSettings.nullable().transform((settings) => settings ?? {})),
   ]).refine((permissions) => Object.keys(permissions).length > 0, 'a resource needs at least one permission'),
-}).strict();
+}).strict().transform((resource, ctx) => ({ ...resource, ...splitLevels(resource.permissions, ctx) }));
 export type Resource = z.output<typeof Resource>;
 
 export const INTEGRATION_TYPES = ['postgresql', 'mysql', 'azure-postgresql', 'aws-iam-role', 'aws-rds', 'aws-s3', 'command'] as const;
@@ -95,6 +120,16 @@ export const Integration = z.object({
   credentials: CredentialSource.default({ none: true }),
   owner: Owner,
   accessDetails: z.string().max(2000).optional(),
+  /**
+   * The highest level any permission here may have. With it set, every permission must say
+   * its `level`; one above the maximum is a config error and is never granted.
+   */
+  maxLevel: z.enum(PERMISSION_LEVELS).optional(),
+  /**
+   * Keep a principal Latch generated this long after its revoke (locked, stripped of its
+   * privileges, password rotated) before dropping it, for people whose objects must survive.
+   */
+  retainRevoked: Duration.optional(),
   resources: z.array(Resource).min(1, 'an integration needs at least one resource'),
 }).strict();
 export type Integration = z.output<typeof Integration>;

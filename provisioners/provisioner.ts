@@ -27,13 +27,34 @@ export interface GrantOutput {
   details?: Record<string, string>;
 }
 
-export type RevokeInput = Omit<GrantInput, 'expiresAt'>;
+/** A permission the same grantee still holds through another active grant in the same integration. */
+export interface HeldPermission {
+  grantId: string;
+  resource: Resource;
+  permission: string;
+  permissionSettings: Record<string, unknown>;
+}
+
+export interface RevokeInput extends Omit<GrantInput, 'expiresAt'> {
+  /**
+   * Where several grants share one backend principal (the person's existing role, their
+   * Entra principal), what the others still need: a revoke must leave those memberships.
+   */
+  stillHeld?: HeldPermission[];
+  /**
+   * Set when the integration keeps revoked principals (`retainRevoked`): lock the principal,
+   * take every privilege away and rotate its password, but drop it only after this instant.
+   */
+  retainUntil?: Instant;
+}
 
 export interface ManagedPrincipal {
   principal: string;
   /** The grant or request id the principal carries, when the backend can hold one (e.g. a role comment). */
   reference: string | null;
   expiresAt: Instant | null;
+  /** A revoked principal kept (locked, without privileges) until this instant; reconcile drops it after. */
+  retainedUntil?: Instant | null;
 }
 
 export interface HealthCheck {
