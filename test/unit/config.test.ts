@@ -436,6 +436,51 @@ describe('a config with a mistake is refused with file, line and key', () => {
   });
 });
 
+describe('permission levels and the integration maximum', () => {
+  const integration = (...resourceLines: string[]) => yaml(
+    'version: 1',
+    'integrations:',
+    '  - name: orders',
+    '    type: postgresql',
+    '    owner: lead@example.com',
+    '    maxLevel: read',
+    '    retainRevoked: 7d',
+    '    resources:',
+    '      - name: db',
+    '        permissions:',
+    ...resourceLines,
+  );
+
+  it('takes level out of the settings the backend sees and keeps retainRevoked as a duration', () => {
+    const result = parseConfig(integration('          read: { roles: [orders_ro], level: read }'), 'latch.yaml');
+    if (!result.ok) throw new Error(formatConfigErrors(result.errors));
+    const parsed = result.config.integrations[0];
+    expect(parsed?.maxLevel).toBe('read');
+    expect(parsed?.retainRevoked).toBe(7 * 86_400_000);
+    expect(parsed?.resources[0]?.permissions).toEqual({ read: { roles: ['orders_ro'] } });
+    expect(parsed?.resources[0]?.levels).toEqual({ read: 'read' });
+  });
+
+  it('a permission above the maximum, pointing at its level', () => {
+    expect(report(integration(
+      '          read: { roles: [orders_ro], level: read }',
+      '          write: { roles: [orders_rw], level: write }',  // line 12
+    ))).toBe('latch.yaml:12:40 integrations[0].resources[0].permissions.write.level: permission "write" is write, above the integration\'s maxLevel read; Latch will never grant it');
+  });
+
+  it('a permission that says no level when the integration has a maximum', () => {
+    expect(report(integration(
+      '          read: { roles: [orders_ro] }',                  // line 11
+    ))).toBe('latch.yaml:11:11 integrations[0].resources[0].permissions.read: permission "read" says no level; with maxLevel read on the integration every permission needs level: read | write | admin');
+  });
+
+  it('a level Latch does not know', () => {
+    expect(report(integration(
+      '          read: { roles: [orders_ro], level: root }',     // line 11
+    ))).toBe('latch.yaml:11:39 integrations[0].resources[0].permissions.read.level: level must be one of read, write, admin');
+  });
+});
+
 describe('several mistakes in one file', () => {
   it('reports every shape mistake, sorted by line whatever order the sections come in', () => {
     expect(reportLines(yaml(
