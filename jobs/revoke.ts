@@ -3,11 +3,9 @@ import type { Grant, RequestRecord } from '../core/types.js';
 import type { LatchContext } from '../handlers/context.js';
 import { notifyJob } from '../handlers/jobs.js';
 import type { Change, Job } from '../storage/store.js';
-import { grantInput } from './grant.js';
+import { revokeInputFactory, type RevokeReason } from './revoke-input.js';
 import { errorText, type JobHandler } from './job-handler.js';
 import { recordProvision, revocationLag } from './metrics.js';
-
-type RevokeReason = 'expired' | 'revoked' | 'cleanup';
 
 /** active → revoking at the expiry instant. A stale expiry job (the access was extended) does nothing. */
 async function startExpiry(ctx: LatchContext, record: RequestRecord): Promise<RequestRecord | 'not_due' | 'conflict'> {
@@ -53,12 +51,13 @@ export const runRevoke: JobHandler = async (job: Job, ctx: LatchContext) => {
   const now = ctx.now();
   const revoked: Grant[] = [];
   const failures: string[] = [];
+  const revokeInput = await revokeInputFactory(ctx, record, reason);
   for (const grant of record.grants) {
     if (grant.state === 'revoked' || grant.principal === null) continue;
     try {
-      const input = grantInput(ctx, record, grant);
+      const input = revokeInput(grant);
       const started = performance.now();
-      await ctx.provisioners.for(input.integration).revoke(input);
+      await ctx.provisioners.revoke(input);
       recordProvision(grant.integration, 'revoke', performance.now() - started);
       revoked.push(grant);
     } catch (error) {

@@ -72,6 +72,12 @@ export interface Provisioner {
   grant(input: GrantInput): Promise<GrantOutput>;
   /** Takes the permission away. Must succeed when the principal or membership is already gone. */
   revoke(input: RevokeInput): Promise<void>;
+  /**
+   * Revokes many grants in as few backend round trips as it can (a mass expiry). Same
+   * contract as `revoke` for each input, `stillHeld` included; one result per input, in
+   * order, failures as values.
+   */
+  revokeMany?(inputs: readonly RevokeInput[], options?: { batchSize?: number }): Promise<({ ok: true } | { ok: false; error: string })[]>;
   /** Moves the backend-enforced expiry after an extension. */
   extend(input: GrantInput): Promise<void>;
   /** Whether the backend holds this grant now. */

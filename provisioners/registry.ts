@@ -1,5 +1,6 @@
 import type { Integration } from '../config/schema.js';
-import type { Provisioner, ProvisionerFactory } from './provisioner.js';
+import type { Provisioner, ProvisionerFactory, RevokeInput } from './provisioner.js';
+import { RevokeBatcher } from './revoke-batcher.js';
 
 /**
  * Finds the provisioner for an integration. Backends register a factory per integration
@@ -10,6 +11,7 @@ export class ProvisionerRegistry {
   private readonly factories = new Map<string, ProvisionerFactory>();
   private readonly pinned = new Map<string, Provisioner>();
   private readonly instances = new Map<string, Provisioner>();
+  private readonly batchers = new Map<string, RevokeBatcher>();
 
   constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
 
@@ -39,7 +41,19 @@ export class ProvisionerRegistry {
     return created;
   }
 
+  /** Revokes through the integration's batcher, so revokes that arrive together share a backend call. */
+  revoke(input: RevokeInput): Promise<void> {
+    const provisioner = this.for(input.integration);
+    let batcher = this.batchers.get(input.integration.name);
+    if (!batcher) {
+      batcher = new RevokeBatcher(provisioner);
+      this.batchers.set(input.integration.name, batcher);
+    }
+    return batcher.revoke(input);
+  }
+
   async close(): Promise<void> {
+    this.batchers.clear();
     const all = new Set([...this.instances.values(), ...this.pinned.values()]);
     this.instances.clear();
     await Promise.allSettled([...all].map((provisioner) => provisioner.close()));
