@@ -7,7 +7,7 @@ import { assertId, parseSettings, permissionRoles, PostgresSettingsError, show, 
 import {
   AzureConnectionSettings, entraPrincipal, entraResourcePlan, loginName, parseAzureConnection, type EntraResourcePlan,
 } from './azure-postgres/settings.js';
-import { AzureTokenError, buildCredential, TokenSource } from './azure-postgres/token.js';
+import { AzureTokenError, buildCredential, describeIdentity, TokenSource } from './azure-postgres/token.js';
 import type { GrantInput, GrantOutput, HealthCheck, ManagedPrincipal, Provisioner, ProvisionerFactory, RevokeInput } from './provisioner.js';
 
 // Azure Database for PostgreSQL with Microsoft Entra authentication.
@@ -67,8 +67,8 @@ export class AzurePostgresProvisioner implements Provisioner {
     if ('secret' in integration.credentials) {
       throw new AzurePostgresProvisionerError(`integration "${integration.name}": secret references are not supported by this provisioner yet; use credentials: { env: VARIABLE } (service principal) or { none: true }`);
     }
-    this.tokens = new TokenSource(`integration "${integration.name}" (${this.connection.auth}${this.connection.clientId ? `, client id ${this.connection.clientId}` : ''})`,
-      this.connection.scope, () => buildCredential(integration, this.connection, env), options.credential);
+    const ready = options.credential ? { credential: options.credential, describe: describeIdentity(this.connection) } : undefined;
+    this.tokens = new TokenSource(`integration "${integration.name}"`, this.connection.scope, () => buildCredential(integration, this.connection, env), ready);
   }
 
   /** The connector's password: a current Entra token. pg calls this for every new connection. */

@@ -53,6 +53,12 @@ export const AzureConnectionSettings = z.strictObject({
   instance: PostgresConnection.shape.instance,
   /** Token audience; change it for sovereign clouds (e.g. https://ossrdbms-aad.database.usgovcloudapi.net/.default). */
   scope: z.string().regex(/^https:\/\/[A-Za-z0-9.-]+\/\.default$/, 'must look like https://ossrdbms-aad.database.windows.net/.default').default(AZURE_PG_SCOPE),
+  /**
+   * Where service principals and workload identities get their tokens; default: the
+   * AZURE_AUTHORITY_HOST environment variable, else the public cloud's login.microsoftonline.com.
+   * Sovereign clouds need it with `scope` (e.g. https://login.microsoftonline.us).
+   */
+  authorityHost: z.string().regex(/^https:\/\/[A-Za-z0-9.-]+(:\d{1,5})?\/?$/, 'must be an https URL without a path, like https://login.microsoftonline.com').optional(),
   /** Test hook: a schema put first on the connector's search_path (a pgaadauth stand-in). Leave unset in production. */
   searchPath: z.string().regex(SAFE_NAME, 'must be a schema name').optional(),
 }).superRefine((settings, ctx) => {
