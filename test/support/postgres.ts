@@ -13,6 +13,16 @@ export const PG_HOST = process.env.LATCH_TEST_PG_HOST ?? '127.0.0.1';
 export const PG_PORT = Number(process.env.LATCH_TEST_PG_PORT ?? 5432);
 export const PG_SUPERUSER = process.env.LATCH_TEST_PG_USER ?? 'postgres';
 
+/** A server and how its superuser logs in; every helper here defaults to the machine's server. */
+export interface PgServer {
+  host: string;
+  port: number;
+  user: string;
+  password?: string;
+}
+
+export const localServer: PgServer = { host: PG_HOST, port: PG_PORT, user: PG_SUPERUSER };
+
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
 export function randomSuffix(length = 8): string {
@@ -21,17 +31,21 @@ export function randomSuffix(length = 8): string {
   return text;
 }
 
-/** A client as `user` (default: the superuser); attach it to a test, end it yourself. */
-export async function connectAs(options: { user?: string; password?: string; database?: string } = {}): Promise<pg.Client> {
-  const client = new pg.Client({ host: PG_HOST, port: PG_PORT, user: options.user ?? PG_SUPERUSER, password: options.password, database: options.database ?? 'postgres', connectionTimeoutMillis: 10_000 });
+/** A client as `user` (default: the superuser, with the server's password); attach it to a test, end it yourself. */
+export async function connectAs(options: { user?: string; password?: string; database?: string; server?: PgServer } = {}): Promise<pg.Client> {
+  const server = options.server ?? localServer;
+  const client = new pg.Client({
+    host: server.host, port: server.port, user: options.user ?? server.user, password: options.password ?? (options.user === undefined ? server.password : undefined),
+    database: options.database ?? 'postgres', connectionTimeoutMillis: 10_000,
+  });
   // A session the server ends (revoke terminates it) must not crash the test process.
   client.on('error', () => undefined);
   await client.connect();
   return client;
 }
 
-export async function asSuperuser<T>(work: (client: pg.Client) => Promise<T>, database = 'postgres'): Promise<T> {
-  const client = await connectAs({ database });
+export async function asSuperuser<T>(work: (client: pg.Client) => Promise<T>, database = 'postgres', server: PgServer = localServer): Promise<T> {
+  const client = await connectAs({ database, server });
   try {
     return await work(client);
   } finally {
@@ -70,7 +84,7 @@ export interface TestDatabase {
 }
 
 /** A fresh database with a table `items`, group roles `<prefix>_ro` (SELECT) and `<prefix>_rw` (SELECT, INSERT). */
-export async function createTestDatabase(): Promise<TestDatabase> {
+export async function createTestDatabase(server: PgServer = localServer): Promise<TestDatabase> {
   const suffix = randomSuffix();
   const database = `latch_t_${suffix}`;
   const prefix = database;
@@ -83,7 +97,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     await client.query(`CREATE DATABASE ${id(database)}`);
     await client.query(`CREATE ROLE ${id(readRole)} NOLOGIN`);
     await client.query(`CREATE ROLE ${id(writeRole)} NOLOGIN`);
-  });
+  }, 'postgres', server);
   await asSuperuser(async (client) => {
     await client.query(`
       CREATE TABLE public.items (id serial PRIMARY KEY, note text NOT NULL);
@@ -93,10 +107,10 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       GRANT SELECT, INSERT ON public.items TO ${id(writeRole)};
       GRANT USAGE ON SEQUENCE public.items_id_seq TO ${id(writeRole)};
       CREATE SCHEMA scratch;`);
-  }, database);
+  }, database, server);
 
   const query = async <R extends pg.QueryResultRow>(sql: string, params: unknown[] = [], where = 'postgres'): Promise<R[]> =>
-    asSuperuser(async (client) => (await client.query<R>(sql, params)).rows, where);
+    asSuperuser(async (client) => (await client.query<R>(sql, params)).rows, where, server);
 
   return {
     suffix, database, prefix, instance, readRole, writeRole, scratchSchema: 'scratch',
@@ -129,7 +143,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
           await client.query(`DROP OWNED BY ${roles.join(', ')}`);
           await client.query(`DROP ROLE IF EXISTS ${roles.join(', ')}`);
         }
-      });
+      }, 'postgres', server);
     },
   };
 }
