@@ -121,7 +121,34 @@ export class AzurePostgresProvisioner implements Provisioner {
   async revoke(input: RevokeInput): Promise<void> {
     if (this.connection.mode === 'password') return this.withDelegate((delegate) => delegate.revoke(input));
     const { principal, roles } = this.entraPlan(input);
-    await this.revokeRoles(principal, roles, `revoking ${input.permission} on ${input.resource.name} from Entra principal ${principal}`);
+    // The person's Entra role carries all their grants here: take only what no other active grant needs.
+    const kept = this.rolesStillHeld(input, principal);
+    const taken = roles.filter((role) => !kept.has(role));
+    await this.revokeRoles(principal, taken, `revoking ${input.permission} on ${input.resource.name} from Entra principal ${principal}`);
+  }
+
+  /**
+   * The group roles the grantee's other active grants (`stillHeld`) need on this same Entra
+   * principal, parsed as grant parses them. A resource's principals mapping can give one
+   * person different names, so a grant held under another name protects nothing here. A
+   * held permission whose settings no longer parse protects nothing either: revoking too
+   * much (reconcile then reports the other grant absent) is the safe side of that mistake.
+   */
+  private rolesStillHeld(input: RevokeInput, principal: string): Set<string> {
+    const kept = new Set<string>();
+    for (const held of input.stillHeld ?? []) {
+      if (held.grantId === input.grantId) continue;
+      let roles: string[];
+      try {
+        const plan = entraResourcePlan(this.integration, this.connection, held.resource);
+        if (entraPrincipal(this.integration, plan, input.grantee) !== principal) continue;
+        roles = permissionRoles(this.integration, held.resource, held.permission, held.permissionSettings);
+      } catch {
+        continue;
+      }
+      for (const role of roles) kept.add(role);
+    }
+    return kept;
   }
 
   async removeOrphan(integration: Integration, principal: string): Promise<void> {
@@ -130,8 +157,16 @@ export class AzurePostgresProvisioner implements Provisioner {
     await this.revokeRoles(name, [...this.allGroupRoles(integration)], `removing Latch's memberships from Entra principal ${name}`);
   }
 
-  /** Revokes the memberships (only those present), then ends the principal's sessions everywhere. */
+  /**
+   * Revokes the memberships (only those present), then ends the principal's sessions
+   * everywhere, also when other grants keep it some access: PostgreSQL cannot tell which
+   * session uses which role, and one that ran SET ROLE to a revoked role keeps that role's
+   * rights until it ends; the person reconnects with what they still hold. Only a revoke
+   * that takes no role at all (each one is still needed) leaves the sessions alone. A retry
+   * after a crash between commit and termination finds the memberships gone and still ends them.
+   */
   private async revokeRoles(principal: string, roles: string[], what: string): Promise<void> {
+    if (roles.length === 0) return;
     await this.withClient(async (client) => {
       await inTransaction(client, async () => {
         await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS, principal]);
@@ -141,7 +176,7 @@ export class AzurePostgresProvisioner implements Provisioner {
            WHERE r.rolname = $1 AND g.rolname = ANY($2::name[])`, [principal, roles]);
         if (rows.length > 0) await client.query(`REVOKE ${rows.map((row) => escapeIdentifier(row.role)).join(', ')} FROM ${escapeIdentifier(principal)}`);
       });
-      // After the commit: a session that ran SET ROLE to a group role would keep its rights.
+      // After the commit, so no new session can pick the roles up again in between.
       const { rows } = await client.query<{ pid: number; ended: boolean }>(
         'SELECT pid, pg_terminate_backend(pid, $2) AS ended FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()', [principal, TERMINATE_WAIT_MS]);
       const stuck = rows.filter((row) => !row.ended);

@@ -21,11 +21,14 @@ let schema: string;
 const opened: AzurePostgresProvisioner[] = [];
 const principals: string[] = [];
 
-function integration(connection: Record<string, string | number | boolean> = {}, settings: Record<string, unknown> = {}): Integration {
+function integration(connection: Record<string, string | number | boolean> = {}, settings: Record<string, unknown> = {}, extraResources: Record<string, unknown>[] = []): Integration {
   return IntegrationSchema.parse({
     name: 'orders-azure', type: 'azure-postgresql', owner: 'group:leads',
     connection: { host: PG_HOST, port: PG_PORT, user: PG_SUPERUSER, ssl: 'disable', clientId: crypto.randomUUID(), searchPath: schema, ...connection },
-    resources: [{ name: 'orders', settings: { database: db.database, ...settings }, permissions: { read: { roles: [db.readRole] }, write: { roles: [db.readRole, db.writeRole] } } }],
+    resources: [
+      { name: 'orders', settings: { database: db.database, ...settings }, permissions: { read: { roles: [db.readRole] }, write: { roles: [db.readRole, db.writeRole] } } },
+      ...extraResources,
+    ],
   });
 }
 
@@ -51,9 +54,9 @@ function fakeImds(clientId: string, times = 1) {
   return { scope, issued };
 }
 
-function grantFor(target: Integration, grantee: string, permission = 'read'): GrantInput {
-  const resource = target.resources[0];
-  if (!resource) throw new Error('no resource');
+function grantFor(target: Integration, grantee: string, permission = 'read', resourceName = 'orders'): GrantInput {
+  const resource = target.resources.find((each) => each.name === resourceName);
+  if (!resource) throw new Error(`no resource ${resourceName}`);
   return {
     grantId: newId('gr'), requestId: newRequestId(), grantee, integration: target, resource, permission,
     permissionSettings: resource.permissions[permission] ?? {}, principal: `${db.instance}_x_${randomSuffix(6)}`, expiresAt: Date.now() + 3_600_000,
@@ -185,6 +188,68 @@ describe('Azure PostgreSQL provisioner (Entra mode)', () => {
     expect(await provisioner.check(input)).toBe('absent');
     await provisioner.revoke(input);
     await session.end().catch(() => undefined);
+  });
+
+  it('revoke leaves the group roles another active grant of the same person still needs, and still ends their sessions', async () => {
+    // alpha and beta share the read role; each has one of its own.
+    const alphaRole = `${db.prefix}_alpha`;
+    const betaRole = `${db.prefix}_beta`;
+    await db.query(`CREATE ROLE ${id(alphaRole)} NOLOGIN; CREATE ROLE ${id(betaRole)} NOLOGIN`);
+    const config = integration({}, {}, [{
+      name: 'ledger', settings: { database: db.database },
+      permissions: { alpha: { roles: [db.readRole, alphaRole] }, beta: { roles: [db.readRole, betaRole] } },
+    }]);
+    fakeImds(String(config.connection.clientId));
+    const provisioner = open(config);
+    const name = person('grace');
+    const alpha = grantFor(config, name, 'alpha', 'ledger');
+    const beta = grantFor(config, name, 'beta', 'ledger');
+    await provisioner.grant(alpha);
+    await provisioner.grant(beta);
+    expect(await membership(name)).toEqual([alphaRole, betaRole, db.readRole].sort());
+
+    const session = await connectAs({ user: name, database: db.database });
+    const ended = new Promise<void>((resolve) => session.once('end', () => resolve()));
+    const stillHeld = [{ grantId: beta.grantId, resource: beta.resource, permission: beta.permission, permissionSettings: beta.permissionSettings }];
+    await provisioner.revoke({ ...alpha, stillHeld });
+    // A session could have run SET ROLE to the alpha role: it ends even though beta stays.
+    await ended;
+    expect(await membership(name)).toEqual([betaRole, db.readRole].sort());
+    expect(await provisioner.check(alpha)).toBe('absent');
+    expect(await provisioner.check(beta)).toBe('present');
+    // Twice is fine; then beta's own revoke, with nothing else held, takes the rest.
+    await provisioner.revoke({ ...alpha, stillHeld });
+    await provisioner.revoke({ ...beta, stillHeld: [] });
+    expect(await membership(name)).toEqual([]);
+    await session.end().catch(() => undefined);
+  });
+
+  it('a still-held grant protects only its own Entra principal, and a revoke that takes nothing leaves the sessions alone', async () => {
+    const name = person('heidi');
+    const config = integration({}, {}, [{
+      name: 'mapped', settings: { database: db.database, principals: { [name]: person('heidi-admin') } },
+      permissions: { read: { roles: [db.readRole] } },
+    }]);
+    fakeImds(String(config.connection.clientId));
+    const provisioner = open(config);
+    const orders = grantFor(config, name);
+    await provisioner.grant(orders);
+    // Held on "mapped", where the same e-mail is another principal: it does not keep "orders"' role.
+    const elsewhere = grantFor(config, name, 'read', 'mapped');
+    await provisioner.revoke({ ...orders, stillHeld: [{ grantId: elsewhere.grantId, resource: elsewhere.resource, permission: 'read', permissionSettings: elsewhere.permissionSettings }] });
+    expect(await membership(name)).toEqual([]);
+
+    // write's roles include read's: revoking read while write is held takes no role, and ends no session.
+    const read = grantFor(config, name, 'read');
+    const write = grantFor(config, name, 'write');
+    await provisioner.grant(read);
+    await provisioner.grant(write);
+    const session = await connectAs({ user: name, database: db.database });
+    await provisioner.revoke({ ...read, stillHeld: [{ grantId: write.grantId, resource: write.resource, permission: 'write', permissionSettings: write.permissionSettings }] });
+    expect(await membership(name)).toEqual([db.readRole, db.writeRole].sort());
+    expect((await session.query('SELECT count(*)::int AS n FROM public.items')).rows).toEqual([{ n: 1 }]);
+    await session.end();
+    await provisioner.revoke({ ...write, stillHeld: [] });
   });
 
   it('uses name@server in single-server mode (connector and grantee), and the settings.principals mapping', async () => {
