@@ -236,10 +236,16 @@ export class AzurePostgresProvisioner implements Provisioner {
     if (this.connection.mode === 'password') {
       try {
         const report = await this.withDelegate((delegate) => delegate.checkHealth());
-        return [...checks, ...report.checks];
+        checks.push(...report.checks);
       } catch (error) {
         return [...checks, { name: 'login', ok: false, detail: errorText(error) }];
       }
+      try {
+        checks.push(await this.withClient((client) => this.terminateCheck(client), 'checking the right to end sessions'));
+      } catch (error) {
+        checks.push({ name: 'terminate-sessions', ok: false, detail: errorText(error) });
+      }
+      return checks;
     }
     let client: pg.PoolClient;
     try {
@@ -279,12 +285,36 @@ export class AzurePostgresProvisioner implements Provisioner {
         else if (!canGrant) checks.push({ name: `group-role ${row.role}`, ok: false, detail: `the connector cannot grant ${row.role}: give it ADMIN OPTION on the role` });
         else checks.push({ name: `group-role ${row.role}`, ok: true });
       }
+      checks.push(await this.terminateCheck(client));
       client.release();
     } catch (error) {
       client.release(true);
       checks.push({ name: 'health', ok: false, detail: `health check failed: ${errorText(error)}` });
     }
     return checks;
+  }
+
+  /**
+   * Revoke ends the grantee's sessions, so the connector must be allowed to: as a superuser,
+   * or with the privileges of pg_signal_backend (it never holds the grantee's own role, and
+   * from PostgreSQL 16 on, the ADMIN OPTION a role's creator gets does not inherit). Azure
+   * does not document this for azure_pg_admin or Entra administrators, so it is checked.
+   * USAGE, not MEMBER: a NOINHERIT member would have to SET ROLE first, which Latch does not.
+   */
+  private async terminateCheck(client: pg.ClientBase): Promise<HealthCheck> {
+    const { rows } = await client.query<{ superuser: boolean; usage: boolean; member: boolean }>(`
+      SELECT r.rolsuper AS superuser, pg_has_role(current_user, 'pg_signal_backend', 'USAGE') AS usage,
+             pg_has_role(current_user, 'pg_signal_backend', 'MEMBER') AS member
+        FROM pg_roles r WHERE r.rolname = current_user`);
+    const facts = rows[0];
+    const user = this.connection.user;
+    const name = 'terminate-sessions';
+    if (facts?.superuser) return { name, ok: true, detail: `${user} is a superuser and can end the grantees' sessions` };
+    if (facts?.usage) return { name, ok: true, detail: `${user} has the privileges of pg_signal_backend and can end the grantees' sessions` };
+    if (facts?.member) {
+      return { name, ok: false, detail: `${user} is a member of pg_signal_backend without its privileges (NOINHERIT), so revoke cannot end the grantees' sessions: make the membership inherit (ALTER ROLE ${escapeIdentifier(user)} INHERIT, or on PostgreSQL 16+ GRANT pg_signal_backend TO ${escapeIdentifier(user)} WITH INHERIT TRUE)` };
+    }
+    return { name, ok: false, detail: `${user} lacks pg_signal_backend, so revoke cannot end the grantees' open sessions (one that ran SET ROLE keeps a revoked role's rights): as the server admin, GRANT pg_signal_backend TO ${escapeIdentifier(user)}` };
   }
 
   async close(): Promise<void> {
@@ -439,6 +469,9 @@ export class AzurePostgresProvisioner implements Provisioner {
     const prefix = `integration "${this.integration.name}": ${what} failed`;
     if (/could not validate AAD user/i.test(text)) {
       return new AzurePostgresProvisionerError(`${prefix}: the grantee's Entra principal ${show(principal ?? '?')} was not found in the tenant; check the UPN (or map it in settings.principals) and that it belongs to the server's tenant (${text})`, { cause: error });
+    }
+    if (/permission denied to terminate process|must be a member of the role whose process is being terminated/i.test(text)) {
+      return new AzurePostgresProvisionerError(`${prefix}: the connector ${this.connection.user} may not end the sessions of ${show(principal ?? '?')}: it needs pg_signal_backend (GRANT pg_signal_backend TO ${escapeIdentifier(this.connection.user)}); the memberships are already revoked, the sessions stay open until a retry ends them (${text})`, { cause: error });
     }
     if (/pgaadauth_create_principal.*does not exist|no function matches/i.test(text)) {
       return new AzurePostgresProvisionerError(`${prefix}: pgaadauth_create_principal is not available: the connector must connect to the postgres database (connection.database: postgres) as a Microsoft Entra administrator, with Entra authentication enabled on the server (${text})`, { cause: error });

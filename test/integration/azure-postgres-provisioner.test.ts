@@ -311,6 +311,48 @@ describe('Azure PostgreSQL provisioner (Entra mode)', () => {
     expect(failed.entra).toMatch(/pgaadauth_create_principal is missing/);
   });
 
+  it('health checks, not assumes, that a least-privilege connector may end the grantees\' sessions; revoke says so when it may not', async () => {
+    // Grants and revokes its group roles (ADMIN OPTION), nothing more.
+    const connector = `${db.prefix}_conn`;
+    await db.query(`CREATE ROLE ${id(connector)} LOGIN; GRANT ${id(db.readRole)}, ${id(db.writeRole)} TO ${id(connector)} WITH ADMIN OPTION`);
+    const config = integration({ user: connector });
+    fakeImds(String(config.connection.clientId));
+    const provisioner = createAzurePostgresProvisioner(config, {}) as AzurePostgresProvisioner;
+    const terminate = async () => (await provisioner.checkHealth()).checks.find((check) => check.name === 'terminate-sessions');
+    try {
+      expect(await terminate()).toEqual({
+        name: 'terminate-sessions', ok: false,
+        detail: `${connector} lacks pg_signal_backend, so revoke cannot end the grantees' open sessions (one that ran SET ROLE keeps a revoked role's rights): as the server admin, GRANT pg_signal_backend TO "${connector}"`,
+      });
+
+      // The membership goes, the session cannot be ended: the revoke fails, naming what is missing.
+      const admin = integration();
+      fakeImds(String(admin.connection.clientId));
+      const name = person('ivan');
+      await open(admin).grant(grantFor(admin, name));
+      const input = grantFor(config, name);
+      const session = await connectAs({ user: name, database: db.database });
+      await expect(provisioner.revoke(input)).rejects.toThrow(`the connector ${connector} may not end the sessions of "${name}": it needs pg_signal_backend`);
+      expect(await membership(name)).toEqual([]);
+      expect((await session.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+
+      // Held but not inherited (NOINHERIT) does not count: Latch does not SET ROLE.
+      await db.query(`GRANT pg_signal_backend TO ${id(connector)}; ALTER ROLE ${id(connector)} NOINHERIT`);
+      expect(await terminate()).toMatchObject({ ok: false, detail: expect.stringContaining('member of pg_signal_backend without its privileges (NOINHERIT)') });
+
+      await db.query(`ALTER ROLE ${id(connector)} INHERIT`);
+      expect(await terminate()).toMatchObject({ ok: true, detail: `${connector} has the privileges of pg_signal_backend and can end the grantees' sessions` });
+      // The retry now ends the session.
+      const ended = new Promise<void>((resolve) => session.once('end', () => resolve()));
+      await provisioner.revoke(input);
+      await ended;
+    } finally {
+      await provisioner.close();
+      await db.query(`SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE usename = $1`, [connector]);
+      await db.query(`DROP ROLE ${id(connector)}`);
+    }
+  });
+
   it('health reports a token failure (IMDS answers 400)', async () => {
     const config = integration();
     nock(IMDS).get('/metadata/identity/oauth2/token').query(true).reply(400, { error: 'invalid_request', error_description: 'Identity not found' });
@@ -331,5 +373,8 @@ describe('Azure PostgreSQL provisioner (password mode)', () => {
     expect(await membership(input.principal)).toEqual([db.readRole]);
     await provisioner.revoke(input);
     expect(await db.role(input.principal)).toBeNull();
+    // The delegate's checks, plus the right to end the generated roles' sessions.
+    const health = await provisioner.checkHealth();
+    expect(health.checks.find((check) => check.name === 'terminate-sessions')).toMatchObject({ ok: true, detail: expect.stringContaining('is a superuser') });
   });
 });
