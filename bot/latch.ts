@@ -14,6 +14,7 @@ import { ProvisionerRegistry } from '../provisioners/registry.js';
 import { createPostgresProvisioner } from '../provisioners/postgres.js';
 import { createMysqlProvisioner } from '../provisioners/mysql.js';
 import { createCommandProvisioner } from '../provisioners/command.js';
+import { createHttpProvisioner } from '../provisioners/http.js';
 import { createAzurePostgresProvisioner } from '../provisioners/azure-postgres.js';
 import type { ProvisionerFactory } from '../provisioners/provisioner.js';
 import { openStore } from '../storage/open-store.js';
@@ -63,7 +64,8 @@ export function defaultProvisioners(env: NodeJS.ProcessEnv, instance = 'latch'):
     .registerType('postgresql', withInstance(createPostgresProvisioner))
     .registerType('mysql', withInstance(createMysqlProvisioner))
     .registerType('azure-postgresql', withInstance(createAzurePostgresProvisioner))
-    .registerType('command', createCommandProvisioner);
+    .registerType('command', createCommandProvisioner)
+    .registerType('http', createHttpProvisioner);
 }
 
 function platformNotices(env: NodeJS.ProcessEnv, log: Logger): void {

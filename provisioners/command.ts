@@ -2,10 +2,26 @@
 // writes. For every operation Latch starts the executable (never through a shell), writes
 // one JSON request to its stdin and reads one JSON answer from its stdout. Protocol and
 // examples: docs/provisioners/command.md; a working example: scripts/example-provisioner.mjs.
+// The request and answer documents are external-protocol.ts, shared with `type: http`.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { z } from 'zod';
 import type { Integration } from '../config/schema.js';
+import {
+  DEFAULT_TIMEOUT_MS,
+  excerpt,
+  grantOutput,
+  healthReport,
+  managedPrincipals,
+  PROTOCOL_VERSION,
+  protocolGrant,
+  protocolRequest,
+  readAnswer,
+  timeoutSetting,
+  type Answer,
+  type ProtocolGrant,
+  type ProtocolOperation,
+  type ProtocolRequest,
+} from './external-protocol.js';
 import type {
   GrantInput,
   GrantOutput,
@@ -16,40 +32,19 @@ import type {
   RevokeInput,
 } from './provisioner.js';
 
-export const COMMAND_PROTOCOL_VERSION = 1;
-export const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
+// The protocol lives in external-protocol.ts (the http transport speaks it too); these
+// names stay for the code and tests that know it as the command protocol.
+export const COMMAND_PROTOCOL_VERSION = PROTOCOL_VERSION;
+export type CommandOperation = ProtocolOperation;
+export type CommandGrant = ProtocolGrant;
+export type CommandRequest = ProtocolRequest;
+
+export const DEFAULT_COMMAND_TIMEOUT_MS = DEFAULT_TIMEOUT_MS;
 /** The most a command may print on stdout; more is an error (and the command is killed). */
 export const MAX_COMMAND_STDOUT_BYTES = 1024 * 1024;
 /** How much of stderr a failure message quotes. */
 export const STDERR_EXCERPT_CHARS = 500;
 const STDERR_KEEP_BYTES = 64 * 1024;
-
-export type CommandOperation =
-  | 'grant'
-  | 'revoke'
-  | 'extend'
-  | 'check'
-  | 'list-managed'
-  | 'reset-credentials'
-  | 'health';
-
-/** The grant as the command sees it. `expiresAt` is absent for revoke, check and reset-credentials. */
-export interface CommandGrant {
-  id: string;
-  requestId: string;
-  grantee: string;
-  principal: string;
-  resource: { name: string; labels: string[]; settings: Record<string, unknown> };
-  permission: { name: string; settings: Record<string, unknown> };
-  expiresAt?: string;
-}
-
-export interface CommandRequest {
-  version: typeof COMMAND_PROTOCOL_VERSION;
-  operation: CommandOperation;
-  integration: string;
-  grant?: CommandGrant;
-}
 
 /** The integration's `connection` is wrong (missing command, bad timeout, bad env list). */
 export class CommandSettingsError extends Error {
@@ -91,14 +86,8 @@ export function commandConnection(integration: Integration, cwd: string = proces
   if (typeof command !== 'string' || command.trim() === '') {
     throw new CommandSettingsError(`${where}: connection.command must name the executable (an absolute path, or a path relative to the working directory)`);
   }
-  let timeout = DEFAULT_COMMAND_TIMEOUT_MS;
-  if (timeoutMs !== undefined) {
-    const value = typeof timeoutMs === 'string' && timeoutMs.trim() !== '' ? Number(timeoutMs) : timeoutMs;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-      throw new CommandSettingsError(`${where}: connection.timeoutMs must be a positive whole number of milliseconds`);
-    }
-    timeout = value;
-  }
+  const timeout = timeoutSetting(timeoutMs);
+  if (timeout === null) throw new CommandSettingsError(`${where}: connection.timeoutMs must be a positive whole number of milliseconds`);
   let names: string[] = [];
   if (env !== undefined) {
     if (typeof env !== 'string') throw new CommandSettingsError(`${where}: connection.env must be a comma-separated list of variable names`);
@@ -107,57 +96,6 @@ export function commandConnection(integration: Integration, cwd: string = proces
     if (bad !== undefined) throw new CommandSettingsError(`${where}: connection.env lists "${bad}", which is not an environment variable name`);
   }
   return { command: path.resolve(cwd, command.trim()), timeoutMs: timeout, env: names };
-}
-
-// ---- answers -------------------------------------------------------------------------
-
-const StringMap = z.record(z.string(), z.string());
-const Isoish = z.string().refine((text) => !Number.isNaN(Date.parse(text)), 'must be an ISO 8601 date-time');
-
-const Failure = z.object({
-  ok: z.literal(false),
-  error: z.string().min(1),
-  retryable: z.boolean().optional(),
-});
-const Done = z.object({ ok: z.literal(true) });
-const Granted = z.object({
-  ok: z.literal(true),
-  principal: z.string().min(1),
-  secrets: StringMap.optional(),
-  details: StringMap.optional(),
-});
-const Checked = z.object({ ok: z.literal(true), present: z.boolean() });
-const Listed = z.object({
-  ok: z.literal(true),
-  principals: z.array(z.object({
-    principal: z.string().min(1),
-    reference: z.string().nullable().optional(),
-    expiresAt: Isoish.nullable().optional(),
-  })),
-});
-const Health = z.object({
-  ok: z.literal(true),
-  checks: z.array(z.object({ name: z.string().min(1), ok: z.boolean(), detail: z.string().optional() })),
-});
-
-const ANSWERS = {
-  grant: Granted,
-  'reset-credentials': Granted,
-  revoke: Done,
-  extend: Done,
-  check: Checked,
-  'list-managed': Listed,
-  health: Health,
-} as const satisfies Record<CommandOperation, z.ZodType>;
-
-type Answer<Op extends CommandOperation> = z.output<(typeof ANSWERS)[Op]>;
-
-/** Describes what is wrong with an answer by path and rule only: values (maybe secrets) never appear. */
-function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 5)
-    .map((issue) => `${issue.path.length > 0 ? issue.path.map(String).join('.') : '(answer)'}: ${issue.code === 'invalid_type' ? `expected ${issue.expected}` : issue.code}`)
-    .join('; ');
 }
 
 // ---- running the command -------------------------------------------------------------
@@ -169,12 +107,6 @@ interface RunResult {
   stderr: string;
   timedOut: boolean;
   overflow: boolean;
-}
-
-function excerpt(text: string): string {
-  const trimmed = text.trim();
-  if (trimmed === '') return '';
-  return trimmed.length > STDERR_EXCERPT_CHARS ? `${trimmed.slice(0, STDERR_EXCERPT_CHARS)}…` : trimmed;
 }
 
 export class CommandProvisioner implements Provisioner {
@@ -197,26 +129,26 @@ export class CommandProvisioner implements Provisioner {
   }
 
   async grant(input: GrantInput): Promise<GrantOutput> {
-    const answer = await this.call('grant', this.describeGrant(input, input.expiresAt));
+    const answer = await this.call('grant', protocolGrant(input, input.expiresAt));
     return grantOutput(answer);
   }
 
   async revoke(input: RevokeInput): Promise<void> {
-    await this.call('revoke', this.describeGrant(input, null));
+    await this.call('revoke', protocolGrant(input, null));
   }
 
   async extend(input: GrantInput): Promise<void> {
-    await this.call('extend', this.describeGrant(input, input.expiresAt));
+    await this.call('extend', protocolGrant(input, input.expiresAt));
   }
 
   async check(input: RevokeInput): Promise<'present' | 'absent'> {
-    const answer = await this.call('check', this.describeGrant(input, null));
+    const answer = await this.call('check', protocolGrant(input, null));
     return answer.present ? 'present' : 'absent';
   }
 
   /** Issues new secrets for a principal that holds the grant (not part of the Provisioner contract). */
   async resetCredentials(input: RevokeInput): Promise<GrantOutput> {
-    const answer = await this.call('reset-credentials', this.describeGrant(input, null));
+    const answer = await this.call('reset-credentials', protocolGrant(input, null));
     return grantOutput(answer);
   }
 
@@ -224,22 +156,13 @@ export class CommandProvisioner implements Provisioner {
     if (integration.name !== this.integration.name) {
       throw new Error(`the command provisioner for "${this.integration.name}" was asked to list "${integration.name}"`);
     }
-    const answer = await this.call('list-managed', undefined);
-    return answer.principals.map((entry) => ({
-      principal: entry.principal,
-      reference: entry.reference ?? null,
-      expiresAt: entry.expiresAt == null ? null : Date.parse(entry.expiresAt),
-    }));
+    return managedPrincipals(await this.call('list-managed', undefined));
   }
 
   /** Never throws: a command that cannot answer is an unhealthy integration, reported as a failed check. */
   async checkHealth(): Promise<{ ok: boolean; checks: HealthCheck[] }> {
     try {
-      const answer = await this.call('health', undefined);
-      const checks: HealthCheck[] = answer.checks.map((check) => (
-        check.detail === undefined ? { name: check.name, ok: check.ok } : { name: check.name, ok: check.ok, detail: check.detail }
-      ));
-      return { ok: checks.every((check) => check.ok), checks };
+      return healthReport(await this.call('health', undefined));
     } catch (error) {
       return { ok: false, checks: [{ name: 'command', ok: false, detail: error instanceof Error ? error.message : String(error) }] };
     }
@@ -249,22 +172,8 @@ export class CommandProvisioner implements Provisioner {
     // Nothing is held open between operations: every operation is its own process.
   }
 
-  private describeGrant(input: RevokeInput, expiresAt: number | null): CommandGrant {
-    const grant: CommandGrant = {
-      id: input.grantId,
-      requestId: input.requestId,
-      grantee: input.grantee,
-      principal: input.principal,
-      resource: { name: input.resource.name, labels: input.resource.labels, settings: input.resource.settings },
-      permission: { name: input.permission, settings: input.permissionSettings },
-    };
-    if (expiresAt !== null) grant.expiresAt = new Date(expiresAt).toISOString();
-    return grant;
-  }
-
   private async call<Op extends CommandOperation>(operation: Op, grant: CommandGrant | undefined): Promise<Answer<Op>> {
-    const request: CommandRequest = { version: COMMAND_PROTOCOL_VERSION, operation, integration: this.integration.name };
-    if (grant) request.grant = grant;
+    const request = protocolRequest(operation, this.integration.name, grant);
     const fail = (reason: string, retryable: boolean | null = null) => new CommandProvisionerError(this.integration.name, operation, reason, retryable);
 
     let result: RunResult;
@@ -274,7 +183,7 @@ export class CommandProvisioner implements Provisioner {
       const code = (error as NodeJS.ErrnoException).code;
       throw fail(`cannot run ${this.connection.command}${code ? ` (${code})` : ''}`);
     }
-    const stderr = excerpt(result.stderr);
+    const stderr = excerpt(result.stderr, STDERR_EXCERPT_CHARS);
     const withStderr = (reason: string) => (stderr === '' ? reason : `${reason}; stderr: ${stderr}`);
     if (result.timedOut) throw fail(withStderr(`no answer within ${this.connection.timeoutMs} ms; the command was killed`));
     if (result.overflow) throw fail(withStderr(`the command printed more than ${MAX_COMMAND_STDOUT_BYTES} bytes on stdout; it was killed`));
@@ -292,13 +201,10 @@ export class CommandProvisioner implements Provisioner {
       // The output is not quoted: it may hold a secret.
       throw fail('the command printed something on stdout that is not a JSON document');
     }
-    const failure = Failure.safeParse(parsed);
-    if (failure.success) throw fail(`the command answered: ${excerpt(failure.data.error)}`, failure.data.retryable ?? null);
-    const schema: z.ZodType = ANSWERS[operation];
-    const answer = schema.safeParse(parsed);
-    if (!answer.success) throw fail(`the command's answer does not fit the protocol (${describeIssues(answer.error)})`);
-    // ANSWERS[operation] is the schema of Answer<Op>; TypeScript cannot follow the indexed generic.
-    return answer.data as Answer<Op>;
+    const read = readAnswer(operation, parsed);
+    if (read.ok) return read.answer;
+    if (read.problem === 'refused') throw fail(`the command answered: ${excerpt(read.error, STDERR_EXCERPT_CHARS)}`, read.retryable);
+    throw fail(`the command's answer does not fit the protocol (${read.issues})`);
   }
 
   private run(input: string): Promise<RunResult> {
@@ -371,13 +277,6 @@ export class CommandProvisioner implements Provisioner {
       child.stdin.end(`${input}\n`);
     });
   }
-}
-
-function grantOutput(answer: z.output<typeof Granted>): GrantOutput {
-  const output: GrantOutput = { principal: answer.principal };
-  if (answer.secrets) output.secrets = answer.secrets;
-  if (answer.details) output.details = answer.details;
-  return output;
 }
 
 export const createCommandProvisioner: ProvisionerFactory = (integration, env) => new CommandProvisioner(integration, env);
