@@ -1,6 +1,7 @@
 // What the request form offers a person, shared by the Slack modal and the Teams card.
 import { formatDuration, parseDuration } from '../core/duration.js';
-import { flowsFor, offeredItems, type RequestInput } from '../core/policy.js';
+import { bundleOffered, flowsFor, itemKey, offeredItems, type RequestInput } from '../core/policy.js';
+import { DEFAULT_REASON_PROMPT, reasonRule } from '../core/reason-rule.js';
 import type { LatchContext } from '../handlers/context.js';
 import { unavailableReason } from '../handlers/integration-status.js';
 
@@ -15,6 +16,8 @@ export interface FormOptions {
   /** Durations up to the longest any of the person's flows allows. */
   durations: string[];
   reasonRequired: boolean;
+  /** The reason field's label: the flows' own prompt when they agree on one. */
+  reasonPrompt: string;
   /** Integrations among the choices that are down now, with why: named in the form rather than failing after approval. */
   unavailable: string[];
 }
@@ -50,8 +53,29 @@ export function formOptions(ctx: LatchContext, email: string, typedMs?: number):
     unavailable,
     choices: [...choices.values()],
     durations: durationChoices(maxMs, typedMs),
-    reasonRequired: flows.length > 0 && flows.every((flow) => flow.justification === 'required'),
+    reasonRequired: flows.length > 0 && flows.every((flow) => reasonRule(flow).required),
+    reasonPrompt: reasonPromptFor(flows.map((flow) => reasonRule(flow).prompt)),
   };
+}
+
+/** One form serves all of a person's flows: their prompt if they share one, the plain question otherwise. */
+function reasonPromptFor(prompts: string[]): string {
+  const distinct = new Set(prompts);
+  return distinct.size === 1 ? (prompts[0] ?? DEFAULT_REASON_PROMPT) : DEFAULT_REASON_PROMPT;
+}
+
+/**
+ * The reason field's label for a form opened on a choice (`/access request orders-prod read`):
+ * the prompt of the flow that will take the request, as checkRequest picks it.
+ */
+export function reasonPromptForChoice(ctx: LatchContext, email: string, choice: string | undefined, fallback: string): string {
+  if (!choice) return fallback;
+  const { config, directory } = ctx.current();
+  const flows = flowsFor(config, email, directory);
+  const flow = choice.startsWith('bundle:')
+    ? flows.find((candidate) => bundleOffered(candidate, choice.slice(7)))
+    : flows.find((candidate) => offeredItems(config, candidate).some((item) => `item:${itemKey(item)}` === choice));
+  return flow ? reasonRule(flow).prompt : fallback;
 }
 
 /** The choice matching what was typed (`orders-prod read`, `orders/orders-prod`, `bundle x`), if any. */
@@ -80,6 +104,6 @@ export function formInput(target: string, durationText: string | undefined, reas
 /** Which form field a refusal belongs to, so the form shows it in place. */
 export function fieldOf(reason: string): 'target' | 'duration' | 'reason' {
   if (reason === 'duration_over_max' || reason === 'duration_invalid') return 'duration';
-  if (reason === 'justification_required' || reason === 'reason_too_long') return 'reason';
+  if (reason === 'justification_required' || reason === 'reason_too_long' || reason === 'reason_pattern') return 'reason';
   return 'target';
 }

@@ -4,6 +4,7 @@ import type { LatchConfig } from '../config/schema.js';
 import type { Directory } from '../core/directory.js';
 import { formatDuration } from '../core/duration.js';
 import type { RequestState } from '../core/lifecycle.js';
+import { reasonLink } from '../core/reason-rule.js';
 import type { RequestRecord } from '../core/types.js';
 
 export interface RequestView {
@@ -18,7 +19,11 @@ export interface RequestView {
   forSomeoneElse: boolean;
   duration: string;
   reason: string | null;
+  /** The ticket or incident the reason names, as a link (the flow's `reason.link`). */
+  reasonLink: { reference: string; url: string } | null;
   flow: string;
+  /** The first 12 characters of the hash of the config the request was evaluated under. */
+  policy: string | null;
   state: RequestState;
   status: string;
   /** For pending requests: where in the approval it stands. */
@@ -76,7 +81,9 @@ export function requestView(record: RequestRecord, config: LatchConfig, director
     forSomeoneElse: request.requester !== request.grantee,
     duration: formatDuration(request.durationMs),
     reason: request.reason,
+    reasonLink: flow ? reasonLink(flow, request.reason) : null,
     flow: request.flow,
+    policy: request.policy ? request.policy.slice(0, 12) : null,
     state: request.state,
     status,
     step: request.state === 'pending' && stepConfig && flow
@@ -99,7 +106,7 @@ export function requestFacts(view: RequestView): [string, string][] {
     ['Access', view.items.join('\n') || view.title],
     ['Duration', view.duration],
     ['Reason', view.reason ?? ''],
-    ['Flow', view.flow],
+    ['Flow', view.policy ? `${view.flow} (policy ${view.policy})` : view.flow],
   ];
   if (view.step) {
     const needed = view.step.approvalsNeeded === 1 ? '1 more approval needed' : `${view.step.approvalsNeeded} more approvals needed`;

@@ -122,6 +122,20 @@ export function checkReferences(config: LatchConfig): ReferenceIssue[] {
     const at = (...rest: (string | number)[]): (string | number)[] => ['flows', index, ...rest];
     principalRefs(flow.requesters, at('requesters'), false);
     flow.approval.steps.forEach((step, stepIndex) => principalRefs(step.approvers, at('approval', 'steps', stepIndex, 'approvers'), true));
+    const rule = flow.reason;
+    if (rule?.pattern !== undefined) {
+      try {
+        new RegExp(rule.pattern);
+      } catch (error) {
+        issues.push({ path: at('reason', 'pattern'), message: `"${rule.pattern}" is not a valid regular expression: ${error instanceof Error ? error.message : String(error)}` });
+      }
+    }
+    if (rule?.patternError !== undefined && rule.pattern === undefined) issues.push({ path: at('reason', 'patternError'), message: 'patternError needs a pattern to go with it' });
+    if (rule?.link !== undefined) {
+      if (rule.pattern === undefined) issues.push({ path: at('reason', 'link'), message: 'link needs a pattern: Latch links the part of the reason the pattern matches' });
+      if (!/^https:\/\/[^\s<>|"]+$/.test(rule.link)) issues.push({ path: at('reason', 'link'), message: 'link must be an https:// URL without spaces, quotes, "<", ">" or "|"' });
+      else if (!rule.link.includes('{{reference}}')) issues.push({ path: at('reason', 'link'), message: 'link must contain {{reference}}, where the ticket or incident id goes' });
+    }
     if (flow.duration.default > flow.duration.max) {
       issues.push({ path: at('duration', 'default'), message: 'the default duration is longer than the maximum' });
     }

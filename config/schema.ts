@@ -189,6 +189,21 @@ export const Flow = z.object({
   }).strict(),
   duration: z.object({ default: Duration, max: Duration }).strict(),
   justification: z.enum(['required', 'optional']).default('required'),
+  /** What a reason must look like in this flow; `required` here wins over `justification`. */
+  reason: z.object({
+    required: z.boolean().optional(),
+    /** The label of the reason field in the Slack modal and the Teams form. */
+    prompt: z.string().min(1).max(100).optional(),
+    /** A regular expression the reason must match, e.g. `^(INC|CHG)-[0-9]+`. */
+    pattern: z.string().min(1).max(500).optional(),
+    /** What the person is told when the reason does not match. */
+    patternError: z.string().min(1).max(300).optional(),
+    /**
+     * An https URL with `{{reference}}`: the part of the reason the pattern matched (its
+     * group named `ref`, if it has one) becomes a link on every card and in the audit export.
+     */
+    link: z.string().min(1).max(500).optional(),
+  }).strict().optional(),
   requestForOthers: z.boolean().default(false),
   timeout: Duration.prefault('24h'),
   extensions: z.object({

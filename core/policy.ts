@@ -4,16 +4,17 @@ import type { ApprovalStep, Flow, Integration, LatchConfig, Owner, Principal, Re
 import { globToRegExpSource } from '../config/references.js';
 import type { Directory } from './directory.js';
 import { formatDuration } from './duration.js';
+import { checkReason } from './reason-rule.js';
 import type { AccessItem, AccessRequest, Decision } from './types.js';
 
-export const MAX_REASON_LENGTH = 1000;
+export { MAX_REASON_LENGTH } from './reason-rule.js';
 
 export type Refusal<R extends string> = { ok: false; reason: R; message: string };
 
 export type RequestRefusal = Refusal<
   | 'unknown_flow' | 'unknown_resource' | 'unknown_permission' | 'unknown_bundle' | 'ambiguous_resource'
   | 'not_a_requester' | 'not_offered' | 'duration_over_max' | 'duration_invalid'
-  | 'justification_required' | 'reason_too_long' | 'not_for_others' | 'nobody_can_approve' | 'nothing_requested'
+  | 'justification_required' | 'reason_too_long' | 'reason_pattern' | 'not_for_others' | 'nobody_can_approve' | 'nothing_requested'
 >;
 
 /** What a person typed or picked, before it is checked. */
@@ -155,11 +156,9 @@ export function checkRequest(config: LatchConfig, directory: Directory, requeste
   if (durationMs > flow.duration.max) {
     return { ok: false, reason: 'duration_over_max', message: `${formatDuration(durationMs)} is longer than flow "${flow.name}" allows: at most ${formatDuration(flow.duration.max)}.` };
   }
-  const reason = input.reason?.trim() || null;
-  if (flow.justification === 'required' && !reason) {
-    return { ok: false, reason: 'justification_required', message: `Flow "${flow.name}" needs a reason: say why you need this access.` };
-  }
-  if (reason && reason.length > MAX_REASON_LENGTH) return { ok: false, reason: 'reason_too_long', message: `The reason is too long (${reason.length} characters; at most ${MAX_REASON_LENGTH}).` };
+  const checkedReason = checkReason(flow, input.reason);
+  if (!checkedReason.ok) return checkedReason;
+  const { reason } = checkedReason;
 
   if (!flow.approval.autoApprove) {
     const refusal = approvalImpossible(config, directory, flow, { requester, grantee, items });

@@ -13,7 +13,7 @@ import { showRequest } from '../../handlers/queries.js';
 import { requestAccess } from '../../handlers/request-access.js';
 import { runButton, runCommand, type CommandReply } from '../command-runner.js';
 import { parseCommand, type ChatCommand } from '../commands.js';
-import { choiceFor, durationChoices, fieldOf, formInput, formOptions } from '../request-form.js';
+import { choiceFor, durationChoices, fieldOf, formInput, formOptions, reasonPromptForChoice } from '../request-form.js';
 import { SlackHome } from './home.js';
 import { SlackIdentities } from './identity.js';
 import { SlackNotifier } from './notifier.js';
@@ -78,7 +78,7 @@ export function createSlackApp(options: SlackOptions): { app: App; notifier: Sla
     await client.views.open({
       trigger_id: triggerId,
       view: requestModal({
-        choices: form.choices, durations: durationOptions(form.durations), reasonRequired: form.reasonRequired, privateMetadata: '', notices: form.unavailable,
+        choices: form.choices, durations: durationOptions(form.durations), reasonRequired: form.reasonRequired, reasonPrompt: reasonPromptForChoice(ctx, actor.email, initialChoice, form.reasonPrompt), privateMetadata: '', notices: form.unavailable,
         ...(initialChoice ? { initialChoice } : {}), ...(initialDuration ? { initialDuration } : {}), ...(prefill.reason ? { initialReason: prefill.reason } : {}),
       }),
     });

@@ -12,7 +12,7 @@ import { showRequest } from '../../handlers/queries.js';
 import { requestAccess } from '../../handlers/request-access.js';
 import { runButton, runCommand, type CommandReply } from '../command-runner.js';
 import { parseCommand, type ChatCommand } from '../commands.js';
-import { choiceFor, fieldOf, formInput, formOptions } from '../request-form.js';
+import { choiceFor, fieldOf, formInput, formOptions, reasonPromptForChoice } from '../request-form.js';
 import type { TeamsIdentities } from './identity.js';
 
 const NO_EMAIL = "Latch couldn't find your e-mail address in Teams, so it doesn't know who you are. Ask an admin to check your account.";
@@ -92,6 +92,7 @@ export class TeamsBot {
       choices: form.choices.map((choice) => ({ title: choice.label, value: choice.value })),
       durations: form.durations,
       reasonRequired: form.reasonRequired,
+      reasonPrompt: reasonPromptForChoice(this.ctx, actor.email, target, form.reasonPrompt),
       notices: form.unavailable,
       values: { ...(target ? { target } : {}), ...(duration ? { duration } : {}), ...(reason ? { reason } : {}) },
       ...(errors ? { errors } : {}),

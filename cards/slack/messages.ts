@@ -22,7 +22,12 @@ const STATE_ICON: Record<string, string> = {
 };
 
 function facts(view: RequestView): [string, string][] {
-  return requestFacts(view).map(([label, value]) => [label, label === 'Reason' && !value ? '_none given_' : escapeMrkdwn(value)]);
+  return requestFacts(view).map(([label, value]) => {
+    if (label !== 'Reason') return [label, escapeMrkdwn(value)];
+    if (!value) return [label, '_none given_'];
+    const link = view.reasonLink ? `\n<${view.reasonLink.url}|${escapeMrkdwn(view.reasonLink.reference)}>` : '';
+    return [label, `${escapeMrkdwn(value)}${link}`];
+  });
 }
 
 function statusLine(view: RequestView): string {

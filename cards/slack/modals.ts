@@ -30,6 +30,8 @@ export interface RequestModalInput {
   initialDuration?: string;
   initialReason?: string;
   reasonRequired: boolean;
+  /** The reason field's label (a flow's prompt, e.g. "Ticket or incident id"). */
+  reasonPrompt?: string;
   /** Warnings to show above the form, e.g. an integration that is down. */
   notices?: string[];
   /** Opaque: the channel to confirm in; never trusted for anything else. */
@@ -51,7 +53,7 @@ export function requestModal(input: RequestModalInput): ModalView {
       element: { type: 'static_select', action_id: FIELD.duration.action, options: input.durations, ...(initialDuration ? { initial_option: initialDuration } : {}) },
     },
     {
-      type: 'input', block_id: FIELD.reason.block, label: plain('Why do you need it?'), optional: !input.reasonRequired,
+      type: 'input', block_id: FIELD.reason.block, label: plain(input.reasonPrompt ?? 'Why do you need it?', 2000), optional: !input.reasonRequired,
       element: { type: 'plain_text_input', action_id: FIELD.reason.action, multiline: true, max_length: 1000, ...(input.initialReason ? { initial_value: clip(input.initialReason, 1000) } : {}), placeholder: plain('Ticket or incident, and what you will do') },
     },
   ];

@@ -7,7 +7,12 @@ export const VERB = {
 } as const;
 
 function factsOf(view: RequestView): [string, string][] {
-  return requestFacts(view).map(([label, value]) => [label, label === 'Reason' && !value ? 'none given' : escapeMarkdown(value).replace(/\n/g, ', ')]);
+  return requestFacts(view).map(([label, value]) => {
+    if (label !== 'Reason') return [label, escapeMarkdown(value).replace(/\n/g, ', ')];
+    if (!value) return [label, 'none given'];
+    const link = view.reasonLink ? ` ([${escapeMarkdown(view.reasonLink.reference)}](${view.reasonLink.url}))` : '';
+    return [label, `${escapeMarkdown(value).replace(/\n/g, ', ')}${link}`];
+  });
 }
 
 function status(view: RequestView): CardElement {
@@ -73,6 +78,8 @@ export interface RequestFormInput {
   values?: { target?: string; duration?: string; reason?: string };
   errors?: Partial<Record<'target' | 'duration' | 'reason', string>>;
   reasonRequired: boolean;
+  /** The reason field's label (a flow's prompt, e.g. "Ticket or incident id"). */
+  reasonPrompt?: string;
   /** Warnings to show above the form, e.g. an integration that is down. */
   notices?: string[];
 }
@@ -87,7 +94,7 @@ export function requestFormCard(input: RequestFormInput): AdaptiveCard {
     ...error('target'),
     { type: 'Input.ChoiceSet', id: 'duration', label: 'For how long?', isRequired: true, errorMessage: 'Choose a duration.', choices: input.durations.map((value) => ({ title: value, value })), value: input.values?.duration ?? input.durations[0] ?? '1h' },
     ...error('duration'),
-    { type: 'Input.Text', id: 'reason', label: 'Why do you need it?', isMultiline: true, maxLength: 1000, isRequired: input.reasonRequired, errorMessage: 'Say why you need this access.', ...(input.values?.reason ? { value: input.values.reason } : {}) },
+    { type: 'Input.Text', id: 'reason', label: input.reasonPrompt ?? 'Why do you need it?', isMultiline: true, maxLength: 1000, isRequired: input.reasonRequired, errorMessage: 'Say why you need this access.', ...(input.values?.reason ? { value: input.values.reason } : {}) },
     ...error('reason'),
   ], { actions: [execute('Request', VERB.submitRequest, {}, 'positive')] });
 }

@@ -481,6 +481,55 @@ describe('permission levels and the integration maximum', () => {
   });
 });
 
+describe('reason rules of a flow', () => {
+  const flow = (...reasonLines: string[]) => yaml(
+    'version: 1',
+    'integrations:',
+    '  - { name: orders, type: postgresql, owner: lead@example.com, resources: [{ name: db, permissions: [read] }] }',
+    'flows:',
+    '  - name: prod-read',
+    '    requesters: [alice@example.com]',
+    '    access: [{ integration: orders, resources: any, permissions: [read] }]',
+    '    approval: { autoApprove: true }',
+    '    duration: { default: 1h, max: 4h }',
+    '    reason:',
+    ...reasonLines,
+  );
+
+  it('accepts a prompt, a pattern with its error and a link', () => {
+    const result = parseConfig(flow(
+      '      prompt: Ticket or incident id',
+      '      pattern: "^(?<ref>(INC|CHG)-[0-9]+)"',
+      '      patternError: Start with the ticket id.',
+      '      link: "https://tickets.example.com/browse/{{reference}}"',
+    ), 'latch.yaml');
+    if (!result.ok) throw new Error(formatConfigErrors(result.errors));
+    expect(result.config.flows[0]?.reason).toEqual({
+      prompt: 'Ticket or incident id', pattern: '^(?<ref>(INC|CHG)-[0-9]+)', patternError: 'Start with the ticket id.', link: 'https://tickets.example.com/browse/{{reference}}',
+    });
+  });
+
+  it('a pattern that is not a regular expression', () => {
+    expect(report(flow(
+      '      pattern: "^(INC"',                                 // line 11
+    ))).toMatch(/^latch\.yaml:11:7 flows\[0\]\.reason\.pattern: "\^\(INC" is not a valid regular expression: /);
+  });
+
+  it('a link without a pattern, or not https, or without {{reference}}', () => {
+    expect(report(flow(
+      '      link: "https://tickets.example.com/{{reference}}"', // line 11
+    ))).toBe('latch.yaml:11:7 flows[0].reason.link: link needs a pattern: Latch links the part of the reason the pattern matches');
+    expect(report(flow(
+      '      pattern: "^INC-[0-9]+"',
+      '      link: "http://tickets.example.com/{{reference}}"',  // line 12
+    ))).toBe('latch.yaml:12:7 flows[0].reason.link: link must be an https:// URL without spaces, quotes, "<", ">" or "|"');
+    expect(report(flow(
+      '      pattern: "^INC-[0-9]+"',
+      '      link: "https://tickets.example.com/browse"',        // line 12
+    ))).toBe('latch.yaml:12:7 flows[0].reason.link: link must contain {{reference}}, where the ticket or incident id goes');
+  });
+});
+
 describe('several mistakes in one file', () => {
   it('reports every shape mistake, sorted by line whatever order the sections come in', () => {
     expect(reportLines(yaml(
