@@ -39,6 +39,8 @@ export interface AccessRequest {
   endedBy: string | null;
   /** Why a request failed or a decision was a denial, in words for the requester. */
   outcome: string | null;
+  /** SHA-256 of the config the request was evaluated under; null for requests older than the record. */
+  policy: string | null;
 }
 
 export type GrantState = 'pending' | 'active' | 'revoked' | 'failed';

@@ -1,4 +1,4 @@
-import { checkApprover } from '../core/policy.js';
+import { checkApprover, checkRequest, type RequestInput } from '../core/policy.js';
 import { newId, normalizeRequestId } from '../core/ids.js';
 import { transition } from '../core/lifecycle.js';
 import type { Actor, RequestRecord } from '../core/types.js';
@@ -11,7 +11,7 @@ import { CONFLICT_RETRIES, duplicateDelivery, fail, type Outcome } from './outco
 
 export type DecisionReason =
   | 'not_found' | 'already_decided' | 'not_an_approver' | 'self_approval' | 'already_approved_step'
-  | 'approved_earlier_step' | 'flow_gone' | 'parent_ended' | 'busy' | 'comment_too_long' | 'duplicate_delivery';
+  | 'approved_earlier_step' | 'flow_gone' | 'parent_ended' | 'busy' | 'comment_too_long' | 'duplicate_delivery' | 'policy_changed';
 
 export type DecisionOutcome = Outcome<{ record: RequestRecord; result: 'approved' | 'step_approved' | 'denied' }, DecisionReason>;
 
@@ -40,10 +40,13 @@ export async function decide(ctx: LatchContext, actor: Actor, requestIdText: str
     };
     if (request.state !== 'pending') return refuse('already_decided', alreadyDecided(record));
 
-    const { config, directory } = ctx.current();
+    const active = ctx.current();
+    const { config, directory } = active;
     const allowed = checkApprover(config, directory, request, record.grants, record.decisions, actor.email);
     // One voice per person per step: having approved, an approver cannot later deny the same step.
     if (!allowed.ok) return refuse(allowed.reason, allowed.message);
+    const stale = verdict === 'approve' ? policyChangedRefusal(record, active) : null;
+    if (stale) return refuse('policy_changed', stale);
 
     let parent: RequestRecord | null = null;
     if (request.kind === 'extension' && verdict === 'approve' && allowed.completesRequest) {
@@ -74,7 +77,7 @@ export async function decide(ctx: LatchContext, actor: Actor, requestIdText: str
       }],
       audit: [{
         type: event === 'approve_step' ? 'request.step_approved' : event === 'approve' ? 'request.approved' : 'request.denied',
-        requestId, actor: actor.email, at: now, data: { step: request.step, comment: note, via: actor.via, configHash: ctx.current().hash },
+        requestId, actor: actor.email, at: now, data: { step: request.step, comment: note, via: actor.via, configHash: active.hash },
       }],
       enqueue: [],
       cancelJobs: decided ? [{ requestId, kinds: ['timeout', 'remind'] }] : [],
@@ -104,4 +107,21 @@ export async function decide(ctx: LatchContext, actor: Actor, requestIdText: str
     // Someone else changed the request (or its parent) between our read and our write: read again and re-decide.
   }
   return fail('busy', `Request ${requestId} is changing very quickly right now; please try again in a moment.`);
+}
+
+/**
+ * A request evaluated under an earlier config is evaluated again under the one in force
+ * before anyone approves it: what the new config no longer allows is not granted.
+ * Denying needs no such check.
+ */
+function policyChangedRefusal(record: RequestRecord, active: { config: Parameters<typeof checkRequest>[0]; directory: Parameters<typeof checkRequest>[1]; hash: string }): string | null {
+  const { request, grants } = record;
+  if (request.kind !== 'access' || request.policy === null || request.policy === active.hash) return null;
+  const first = grants[0];
+  const what: RequestInput = request.bundle ? { bundle: request.bundle } : first ? { resource: `${first.integration}/${first.resource}`, permission: first.permission } : {};
+  const checked = checkRequest(active.config, active.directory, request.requester, {
+    ...what, flow: request.flow, durationMs: request.durationMs, grantee: request.grantee, ...(request.reason ? { reason: request.reason } : {}),
+  });
+  if (checked.ok) return null;
+  return `The config changed since ${request.id} was requested (policy ${request.policy.slice(0, 12)}, now ${active.hash.slice(0, 12)}) and no longer allows it: ${checked.message} Nothing was approved; you can still deny it.`;
 }

@@ -26,7 +26,8 @@ export async function extendAccess(ctx: LatchContext, actor: Actor, idText: stri
     if (!isInvolved(parent, actor.email)) return fail('not_allowed', `Request ${request.id} is not yours to extend.`);
     if (request.kind !== 'access') return fail('not_extendable', `${request.id} is itself an extension; extend ${request.parentId ?? 'the original request'} instead.`);
     if (request.state !== 'active') return fail('not_active', `Only active access can be extended; ${request.id} is ${request.state.replace('_', ' ')}.`);
-    const { config, directory } = ctx.current();
+    const active = ctx.current();
+    const { config, directory } = active;
     const flow = config.flows.find((candidate) => candidate.name === request.flow);
     if (!flow) return fail('flow_gone', `Flow "${request.flow}" no longer exists, so ${request.id} cannot be extended.`);
     if (!flow.extensions.allowed) return fail('not_extendable', `Flow "${flow.name}" does not allow extensions; request the access again when it ends.`);
@@ -48,12 +49,13 @@ export async function extendAccess(ctx: LatchContext, actor: Actor, idText: stri
       reason: reason?.trim().slice(0, 1000) || null, durationMs, state: autoApproved ? 'approved' : 'pending', version: 0, step: 0,
       createdAt: now, updatedAt: now, timeoutAt: autoApproved ? null : Math.min(now + flow.timeout, request.expiresAt ?? now + flow.timeout),
       decidedAt: autoApproved ? now : null, decidedBy: autoApproved ? 'latch' : null, expiresAt: null, endedAt: null, endedBy: null, outcome: null,
+      policy: active.hash,
     };
     const grants: Grant[] = parent.grants.map((grant) => ({ ...grant, id: newId('g'), requestId: id, state: 'pending', principal: null, grantedAt: null, revokedAt: null, lastError: null }));
     let change: Change = {
       deliveryId: actor.deliveryId,
       insertRequest: { request: extension, grants },
-      audit: [{ type: 'extension.created', requestId: id, actor: actor.email, at: now, data: { parent: request.id, byMs: durationMs, reason: extension.reason, via: actor.via } }],
+      audit: [{ type: 'extension.created', requestId: id, actor: actor.email, at: now, data: { parent: request.id, byMs: durationMs, reason: extension.reason, via: actor.via, policy: active.hash } }],
       enqueue: [],
     };
     if (autoApproved) {

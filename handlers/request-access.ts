@@ -1,6 +1,7 @@
 import { newId, newRequestId } from '../core/ids.js';
 import { checkRequest, type RequestInput } from '../core/policy.js';
 import { transition } from '../core/lifecycle.js';
+import { reasonLink } from '../core/reason-rule.js';
 import type { AccessRequest, Actor, Grant, RequestRecord } from '../core/types.js';
 import type { Change } from '../storage/store.js';
 import type { LatchContext } from './context.js';
@@ -28,7 +29,8 @@ function whileAvailable(checked: ReturnType<typeof checkRequest>, now: number): 
 
 /** A person asks for access. Checked against the flows, then stored with its follow-up jobs in one commit. */
 export async function requestAccess(ctx: LatchContext, actor: Actor, input: RequestInput): Promise<RequestAccessOutcome> {
-  const { config, directory } = ctx.current();
+  const active = ctx.current();
+  const { config, directory } = active;
   const now = ctx.now();
   const checked = whileAvailable(checkRequest(config, directory, actor.email, input), now);
   if (!checked.ok) {
@@ -46,7 +48,7 @@ export async function requestAccess(ctx: LatchContext, actor: Actor, input: Requ
     requester: actor.email, grantee: checked.grantee, reason: checked.reason, durationMs: checked.durationMs,
     state: 'pending', version: 0, step: 0, createdAt: now, updatedAt: now,
     timeoutAt: autoApproved ? null : now + checked.flow.timeout,
-    decidedAt: null, decidedBy: null, expiresAt: null, endedAt: null, endedBy: null, outcome: null,
+    decidedAt: null, decidedBy: null, expiresAt: null, endedAt: null, endedBy: null, outcome: null, policy: active.hash,
   };
   if (autoApproved) {
     const moved = transition('pending', 'approve', ['system']);
@@ -57,7 +59,11 @@ export async function requestAccess(ctx: LatchContext, actor: Actor, input: Requ
     id: newId('g'), requestId: id, ...item, state: 'pending', principal: null, grantedAt: null, revokedAt: null, lastError: null,
   }));
   const record: RequestRecord = { request, grants, decisions: [] };
-  const audited = { flow: request.flow, grantee: request.grantee, reason: request.reason, durationMs: request.durationMs, bundle: request.bundle, items: checked.items, via: actor.via };
+  const link = reasonLink(checked.flow, request.reason);
+  const audited = {
+    flow: request.flow, grantee: request.grantee, reason: request.reason, ...(link ? { reasonLink: link.url } : {}),
+    durationMs: request.durationMs, bundle: request.bundle, items: checked.items, via: actor.via, policy: active.hash,
+  };
 
   const change: Change = {
     deliveryId: actor.deliveryId,

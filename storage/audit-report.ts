@@ -43,6 +43,10 @@ export interface AuditReportRow {
   flow: string | null;
   /** The justification the requester gave. */
   reason: string | null;
+  /** The ticket or incident the reason names, as the flow's link made it. */
+  reasonLink: string | null;
+  /** SHA-256 of the config the request was evaluated under. */
+  policy: string | null;
   /** Time asked for (for an extension: the time added). */
   durationMs: number | null;
   createdAt: Instant | null;
@@ -80,7 +84,7 @@ const num = (value: unknown): number | null => (typeof value === 'number' && Num
 
 function newRow(event: AuditEvent, requestId: string): AuditReportRow {
   return {
-    requestId, kind: 'access', parentId: null, requester: null, grantee: null, flow: null, reason: null, durationMs: null, createdAt: null,
+    requestId, kind: 'access', parentId: null, requester: null, grantee: null, flow: null, reason: null, reasonLink: null, policy: null, durationMs: null, createdAt: null,
     votes: [], decision: 'pending', automatic: false, decidedBy: null, decidedAt: null,
     grants: [], grantedAt: null, expiresAt: null, extensions: [],
     ended: null, endedAt: null, endedBy: null, note: null, error: null, state: 'pending',
@@ -102,12 +106,12 @@ function apply(row: AuditReportRow, event: AuditEvent): void {
     case 'request.created':
       Object.assign(row, {
         kind: 'access', requester: event.actor, grantee: str(data.grantee), flow: str(data.flow), reason: str(data.reason),
-        durationMs: num(data.durationMs), createdAt: event.at, partial: false, state: 'pending',
+        reasonLink: str(data.reasonLink), policy: str(data.policy), durationMs: num(data.durationMs), createdAt: event.at, partial: false, state: 'pending',
       });
       break;
     case 'extension.created':
       Object.assign(row, {
-        kind: 'extension', parentId: str(data.parent), requester: event.actor, reason: str(data.reason),
+        kind: 'extension', parentId: str(data.parent), requester: event.actor, reason: str(data.reason), policy: str(data.policy),
         durationMs: num(data.byMs), createdAt: event.at, partial: false, state: 'pending',
       });
       break;
@@ -278,7 +282,7 @@ const iso = (at: Instant | null): string => (at === null ? '' : new Date(at).toI
 export const REPORT_CSV_COLUMNS = [
   'request_id', 'kind', 'parent_id', 'requester', 'grantee', 'flow', 'reason', 'duration', 'created_at',
   'approvals', 'decision', 'decided_by', 'decided_at', 'granted', 'granted_at', 'expires_at',
-  'ended', 'ended_at', 'note', 'error', 'state', 'history',
+  'ended', 'ended_at', 'note', 'error', 'state', 'history', 'reason_link', 'policy',
 ] as const;
 
 /** Cells a spreadsheet would run as a formula start with one of these; a leading quote makes them text. */
@@ -312,6 +316,7 @@ function csvRecord(row: AuditReportRow): string[] {
     row.durationMs !== null ? formatDuration(row.durationMs) : '', iso(row.createdAt),
     votesText(row), row.decision, row.decidedBy ?? '', iso(row.decidedAt), grantsText(row), iso(row.grantedAt), iso(row.expiresAt),
     endedText(row), iso(row.endedAt), row.note ?? '', row.error ?? '', row.state, row.partial ? 'partial: earlier events were removed by retention' : 'complete',
+    row.reasonLink ?? '', row.policy ?? '',
   ];
 }
 

@@ -25,6 +25,8 @@ export const requests = sqliteTable('requests', {
   endedAt: integer('ended_at'),
   endedBy: text('ended_by'),
   outcome: text('outcome'),
+  /** SHA-256 of the config the request was evaluated under. */
+  policy: text('policy'),
 }, (table) => [
   index('requests_state').on(table.state),
   index('requests_requester').on(table.requester),

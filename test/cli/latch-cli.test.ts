@@ -129,8 +129,8 @@ describe.concurrent('npm run latch', () => {
     expect(result.code).toBe(0);
     const lines = result.stdout.split('\r\n');
     expect(lines).toEqual([
-      'request_id,kind,parent_id,requester,grantee,flow,reason,duration,created_at,approvals,decision,decided_by,decided_at,granted,granted_at,expires_at,ended,ended_at,note,error,state,history',
-      `AR-AAAAAAAA,access,,alice@example.com,alice@example.com,prod-read,"'=cmd|""/c calc""!A1",1h,${iso(now - 120_000)},step 1 approved by lead@example.com at ${iso(now - 110_000)},approved,lead@example.com,${iso(now - 110_000)},orders/orders-prod read as latch_alice_a1b2c3,${iso(now - 100_000)},${iso(now + 3_500_000)},revoked by sec@example.com,${iso(now - 49_000)},done,,revoked,complete`,
+      'request_id,kind,parent_id,requester,grantee,flow,reason,duration,created_at,approvals,decision,decided_by,decided_at,granted,granted_at,expires_at,ended,ended_at,note,error,state,history,reason_link,policy',
+      `AR-AAAAAAAA,access,,alice@example.com,alice@example.com,prod-read,"'=cmd|""/c calc""!A1",1h,${iso(now - 120_000)},step 1 approved by lead@example.com at ${iso(now - 110_000)},approved,lead@example.com,${iso(now - 110_000)},orders/orders-prod read as latch_alice_a1b2c3,${iso(now - 100_000)},${iso(now + 3_500_000)},revoked by sec@example.com,${iso(now - 49_000)},done,,revoked,complete,,`,
       '',
     ]);
     expect(result.stderr).toContain('1 request with events since');

@@ -231,7 +231,7 @@ describe('the audit report', () => {
     expect(rows.map((row) => row.requestId)).toEqual(['AR-AAAAAAAA', 'AR-BBBBBBBB', 'AR-CCCCCCCC', 'AR-DDDDDDDD', 'AR-EEEEEEEE', 'AR-FFFFFFFF', 'AR-GGGGGGGG']);
     expect(rows[0]).toEqual({
       requestId: 'AR-AAAAAAAA', kind: 'access', parentId: null, requester: 'alice@example.com', grantee: 'alice@example.com', flow: 'prod-read',
-      reason: 'INC-42 checking orders', durationMs: 60 * MIN, createdAt: T0,
+      reason: 'INC-42 checking orders', reasonLink: null, policy: null, durationMs: 60 * MIN, createdAt: T0,
       votes: [{ step: 1, by: 'lead@example.com', verdict: 'approve', at: T0 + MIN, comment: null }],
       decision: 'approved', automatic: false, decidedBy: 'lead@example.com', decidedAt: T0 + MIN,
       grants: [{ grant: 'g_1', integration: 'orders', resource: 'orders-prod', permission: 'read', principal: 'latch_alice_a1b2c3', grantedAt: T0 + MIN, revokedAt: T0 + 91 * MIN, revokedHow: 'expired' }],
@@ -255,14 +255,14 @@ describe('the audit report', () => {
     const csv = reportToCsv(buildAuditReport(await seed()));
     expect(csv.endsWith('\r\n')).toBe(true);
     expect(csv.split('\r\n')).toEqual([
-      'request_id,kind,parent_id,requester,grantee,flow,reason,duration,created_at,approvals,decision,decided_by,decided_at,granted,granted_at,expires_at,ended,ended_at,note,error,state,history',
-      `AR-AAAAAAAA,access,,alice@example.com,alice@example.com,prod-read,INC-42 checking orders,1h,${iso(0)},step 1 approved by lead@example.com at ${iso(1)},approved,lead@example.com,${iso(1)},orders/orders-prod read as latch_alice_a1b2c3,${iso(1)},${iso(91)},expired,${iso(91)},,,expired,complete`,
-      `AR-BBBBBBBB,access,,bob@example.com,bob@example.com,prod-write,"'=HYPERLINK(""http://evil.example"")",30m,${iso(2)},"step 1 approved by mia@example.com at ${iso(3)}; step 2 denied by sec@example.com at ${iso(4)} (use staging, ""please"")",denied,sec@example.com,${iso(4)},,,,,,"use staging, ""please""",,denied,complete`,
-      `AR-CCCCCCCC,access,,alice@example.com,alice@example.com,staging,,2h,${iso(5)},approved automatically by the flow,approved,latch,${iso(5)},orders/orders-staging write as latch_alice_d4e5f6,${iso(5)},${iso(125)},revoked by sec@example.com,${iso(40)},'@alice done early,,revoked,complete`,
-      `AR-DDDDDDDD,extension,AR-AAAAAAAA,alice@example.com,alice@example.com,prod-read,still digging,30m,${iso(30)},step 1 approved by lead@example.com at ${iso(31)},approved,lead@example.com,${iso(31)},,,,,,,,approved,complete`,
-      `AR-EEEEEEEE,access,,bob@example.com,bob@example.com,prod-read,'+1 on the incident,1h,${iso(50)},step 1 approved by lead@example.com at ${iso(51)},approved,lead@example.com,${iso(51)},,,,failed,${iso(52)},,'-ERR connection refused,failed,complete`,
-      `AR-FFFFFFFF,access,,carol@example.com,carol@example.com,prod-read,quarterly check,1h,${iso(60)},,timed out,latch,${iso(180)},,,,,,,,timed_out,complete`,
-      `AR-GGGGGGGG,access,,bob@example.com,bob@example.com,prod-read,wrong flow,1h,${iso(70)},,cancelled,bob@example.com,${iso(72)},,,,,,,,cancelled,complete`,
+      'request_id,kind,parent_id,requester,grantee,flow,reason,duration,created_at,approvals,decision,decided_by,decided_at,granted,granted_at,expires_at,ended,ended_at,note,error,state,history,reason_link,policy',
+      `AR-AAAAAAAA,access,,alice@example.com,alice@example.com,prod-read,INC-42 checking orders,1h,${iso(0)},step 1 approved by lead@example.com at ${iso(1)},approved,lead@example.com,${iso(1)},orders/orders-prod read as latch_alice_a1b2c3,${iso(1)},${iso(91)},expired,${iso(91)},,,expired,complete,,`,
+      `AR-BBBBBBBB,access,,bob@example.com,bob@example.com,prod-write,"'=HYPERLINK(""http://evil.example"")",30m,${iso(2)},"step 1 approved by mia@example.com at ${iso(3)}; step 2 denied by sec@example.com at ${iso(4)} (use staging, ""please"")",denied,sec@example.com,${iso(4)},,,,,,"use staging, ""please""",,denied,complete,,`,
+      `AR-CCCCCCCC,access,,alice@example.com,alice@example.com,staging,,2h,${iso(5)},approved automatically by the flow,approved,latch,${iso(5)},orders/orders-staging write as latch_alice_d4e5f6,${iso(5)},${iso(125)},revoked by sec@example.com,${iso(40)},'@alice done early,,revoked,complete,,`,
+      `AR-DDDDDDDD,extension,AR-AAAAAAAA,alice@example.com,alice@example.com,prod-read,still digging,30m,${iso(30)},step 1 approved by lead@example.com at ${iso(31)},approved,lead@example.com,${iso(31)},,,,,,,,approved,complete,,`,
+      `AR-EEEEEEEE,access,,bob@example.com,bob@example.com,prod-read,'+1 on the incident,1h,${iso(50)},step 1 approved by lead@example.com at ${iso(51)},approved,lead@example.com,${iso(51)},,,,failed,${iso(52)},,'-ERR connection refused,failed,complete,,`,
+      `AR-FFFFFFFF,access,,carol@example.com,carol@example.com,prod-read,quarterly check,1h,${iso(60)},,timed out,latch,${iso(180)},,,,,,,,timed_out,complete,,`,
+      `AR-GGGGGGGG,access,,bob@example.com,bob@example.com,prod-read,wrong flow,1h,${iso(70)},,cancelled,bob@example.com,${iso(72)},,,,,,,,cancelled,complete,,`,
       '',
     ]);
     expect(iso(91)).toBe('2026-11-20T10:31:00.000Z');
@@ -283,7 +283,7 @@ describe('the audit report', () => {
     await store.pruneAudit(T0 + 1 * MIN, T0 + 400 * MIN);
     const [first] = await auditReportFromStore(store);
     expect(first).toMatchObject({ requestId: 'AR-AAAAAAAA', requester: null, createdAt: null, partial: true, ended: 'expired' });
-    expect(reportToCsv([first as NonNullable<typeof first>]).split('\r\n')[1]).toMatch(/,expired,partial: earlier events were removed by retention$/);
+    expect(reportToCsv([first as NonNullable<typeof first>]).split('\r\n')[1]).toMatch(/,expired,partial: earlier events were removed by retention,,$/);
   });
 
   it('writes JSON with ISO times', async () => {
