@@ -15,8 +15,9 @@ import type { GrantInput, GrantOutput, HealthCheck, ManagedPrincipal, Provisione
 //    token (`az account get-access-token --resource-type oss-rdbms`); Latch makes sure the
 //    principal exists as a role (pgaadauth_create_principal, only in the `postgres` database,
 //    only for an Entra admin) and makes it a member of the permission's group roles. No secret
-//    is issued. Revoke takes the memberships away and ends the principal's sessions; the
-//    Entra role itself stays (it is the person's identity, not a Latch artefact).
+//    is issued. Revoke takes away the memberships none of the person's other active grants
+//    needs (`stillHeld`) and ends the principal's sessions; the Entra role itself stays (it
+//    is the person's identity, not a Latch artefact).
 //  - password mode: the plain PostgreSQL provisioner does the work (a generated login role
 //    per grant); only the connector logs in with an Entra token.
 // Either way the connector's password is an Entra access token, fetched for each new
