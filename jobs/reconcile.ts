@@ -1,6 +1,9 @@
+import type { Integration } from '../config/schema.js';
 import { HOLDS_ACCESS } from '../core/lifecycle.js';
+import type { AccessRequest, Grant, Instant } from '../core/types.js';
 import type { LatchContext } from '../handlers/context.js';
 import { revokeJob } from '../handlers/jobs.js';
+import type { ManagedPrincipal, Provisioner } from '../provisioners/provisioner.js';
 import type { AuditInput, Job, NewJob } from '../storage/store.js';
 import { grantInput } from './grant.js';
 import { errorText, type JobHandler, type JobOutcome } from './job-handler.js';
@@ -15,8 +18,14 @@ export function reconcileJob(at: number, startup = false): NewJob {
 
 export interface ReconcileReport {
   integration: string;
-  /** Principals removed because their grant had ended or was unknown to the store. */
+  /** Principals removed because their grant had ended or was unknown to the store, or their retention ran out. */
   removed: string[];
+  /**
+   * Principals of ended grants that reconcile found still in place and, the integration
+   * keeping revoked principals, locked and stripped rather than dropped (a backend that
+   * cannot keep a principal, such as an existing role, just takes the access away).
+   */
+  retained: string[];
   /** Overdue grants whose revoke was queued again. */
   requeued: string[];
   /** Principals with Latch's prefix but no Latch marker: reported, never touched. */
@@ -26,9 +35,30 @@ export interface ReconcileReport {
   error?: string;
 }
 
+type Known = { grant: Grant; request: AccessRequest };
+
+function ended({ grant, request }: Known): boolean {
+  return !HOLDS_ACCESS.includes(request.state) || grant.state === 'revoked';
+}
+
+/**
+ * Until when a principal of an ended grant is kept, when the integration keeps revoked
+ * principals: counted from when the access ended (the grant's revoke, else the request's
+ * end), not from now, so a principal that comes back (a restore, a revoke that claimed
+ * success) is not given a fresh full retention. Null when nothing is to be kept: no
+ * retention configured, or a grant that was never delivered (a failed grant made nothing
+ * anyone could build on, and the revoke job does not keep those either).
+ */
+export function retentionEnd(integration: Integration, { grant, request }: Known, now: Instant): Instant | null {
+  if (integration.retainRevoked === undefined || grant.grantedAt === null) return null;
+  return (grant.revokedAt ?? request.endedAt ?? now) + integration.retainRevoked;
+}
+
 /**
  * Compares each backend with the store: what Latch believes is granted against what the
- * backend holds. Fixes what is Latch's own to fix and reports the rest.
+ * backend holds. Fixes what is Latch's own to fix and reports the rest. A principal kept
+ * after its revoke (`retainedUntil`) is Latch's plan, not drift: it is left alone until that
+ * instant and dropped after it.
  */
 export async function reconcile(ctx: LatchContext): Promise<{ reports: ReconcileReport[]; audit: AuditInput[]; enqueue: NewJob[] }> {
   const { config } = ctx.current();
@@ -38,15 +68,22 @@ export async function reconcile(ctx: LatchContext): Promise<{ reports: Reconcile
   const enqueue: NewJob[] = [];
   for (const integration of config.integrations) {
     if (!ctx.provisioners.supports(integration)) continue;
-    const report: ReconcileReport = { integration: integration.name, removed: [], requeued: [], unknown: [], missing: [] };
+    const report: ReconcileReport = { integration: integration.name, removed: [], retained: [], requeued: [], unknown: [], missing: [] };
     reports.push(report);
     try {
       const provisioner = ctx.provisioners.for(integration);
       const [managed, grants] = await Promise.all([provisioner.listManaged(integration), ctx.store.grantsWithPrincipal(integration.name)]);
-      const byPrincipal = new Map(grants.map((entry) => [entry.grant.principal ?? '', entry]));
+      const byPrincipal = new Map<string, Known>(grants.map((entry) => [entry.grant.principal ?? '', entry]));
       const present = new Set(managed.map((entry) => entry.principal));
       for (const entry of managed) {
         const known = byPrincipal.get(entry.principal);
+        const retainedUntil = entry.retainedUntil ?? null;
+        if (retainedUntil !== null && (!known || ended(known))) {
+          if (retainedUntil > now) continue;
+          if (await dropPrincipal(ctx, provisioner, integration, entry, known)) report.removed.push(entry.principal);
+          else report.unknown.push(entry.principal);
+          continue;
+        }
         if (!known) {
           if (entry.reference === null) {
             report.unknown.push(entry.principal);
@@ -61,15 +98,25 @@ export async function reconcile(ctx: LatchContext): Promise<{ reports: Reconcile
           continue;
         }
         const { grant, request } = known;
-        if (!HOLDS_ACCESS.includes(request.state) || grant.state === 'revoked') {
+        if (ended(known)) {
           // The store says this access ended; the backend still has it. Take it away.
           const record = await ctx.store.getRequest(request.id);
           if (!record) continue;
-          await provisioner.revoke(grantInput(ctx, record, grant));
-          report.removed.push(entry.principal);
+          const input = grantInput(ctx, record, grant);
+          const retainUntil = retentionEnd(integration, known, now);
+          if (retainUntil !== null && retainUntil > now) {
+            await provisioner.revoke({ ...input, retainUntil });
+            report.retained.push(entry.principal);
+          } else {
+            await provisioner.revoke(input);
+            report.removed.push(entry.principal);
+          }
         } else if (request.state === 'active' && request.expiresAt !== null && request.expiresAt <= now) {
           enqueue.push(revokeJob(request.id, now, 'expired', `reconcile-${now}`));
           report.requeued.push(entry.principal);
+        } else if (retainedUntil !== null && request.state === 'active' && grant.state === 'active') {
+          // Locked and stripped behind Latch's back while the access should be there.
+          report.missing.push(entry.principal);
         }
       }
       for (const { grant, request } of grants) {
@@ -82,13 +129,37 @@ export async function reconcile(ctx: LatchContext): Promise<{ reports: Reconcile
       report.error = errorText(error);
       recordIntegrationStatus(integration.name, { ok: false, detail: report.error, at: now });
     }
-    const changed = report.removed.length + report.requeued.length + report.unknown.length + report.missing.length > 0 || report.error;
+    const changed = report.removed.length + report.retained.length + report.requeued.length + report.unknown.length + report.missing.length > 0 || report.error;
     if (changed) audit.push({ type: 'reconcile.report', requestId: null, actor: 'latch', at: now, data: { ...report } });
     if (report.unknown.length > 0 || report.missing.length > 0) {
       ctx.log.warn({ ...report }, `reconcile found drift in ${integration.name}: ${report.unknown.length} unknown principal(s), ${report.missing.length} missing`);
     }
   }
   return { reports, audit, enqueue };
+}
+
+/**
+ * Drops a principal whose retention ran out: through its grant when the store still knows
+ * it (the provisioner then checks the principal carries that grant), else as an orphan.
+ * False when the provisioner can do neither.
+ */
+async function dropPrincipal(ctx: LatchContext, provisioner: Provisioner, integration: Integration, entry: ManagedPrincipal, known: Known | undefined): Promise<boolean> {
+  const record = known ? await ctx.store.getRequest(known.request.id) : null;
+  if (record && known) {
+    let input: ReturnType<typeof grantInput> | null = null;
+    try {
+      input = grantInput(ctx, record, known.grant);
+    } catch {
+      // The resource left the config; the principal can still go as an orphan.
+    }
+    if (input) {
+      await provisioner.revoke(input);
+      return true;
+    }
+  }
+  if (!provisioner.removeOrphan) return false;
+  await provisioner.removeOrphan(integration, entry.principal);
+  return true;
 }
 
 /** Runs at start-up and then every 15 minutes. */

@@ -5,6 +5,7 @@ import type { Integration } from '../config/schema.js';
 import type { Instant } from '../core/types.js';
 import { canGrant, holdsGlobal, holdsOnSchema, parseShowGrants, type ConnectorGrants } from './mysql/grants.js';
 import { generatePassword } from './mysql/password.js';
+import { parseRetentionMarker, retentionMarker } from './mysql/retention.js';
 import {
   assertId, assertPrincipal, MysqlSettingsError, parseConnection, parseResource, permissionPlan, PRIVILEGES, schemaPattern, show,
   type ConnectionSettings, type GrantTarget, type PermissionPlan,
@@ -18,7 +19,8 @@ import type { GrantInput, GrantOutput, HealthCheck, ManagedPrincipal, Provisione
 // Neither server has a comment column for accounts that both share (MySQL 8's ATTRIBUTE has
 // no MariaDB counterpart), so an account is Latch's by its name alone: `<instance>_...`,
 // lower-case letters, digits and "_". Latch refuses to create, change or drop any account
-// without that prefix. Neither server can end a login at a set time either (PASSWORD EXPIRE
+// without that prefix (a kept account also carries a marker, see mysql/retention.ts).
+// Neither server can end a login at a set time either (PASSWORD EXPIRE
 // forces a password change, it does not lock anyone out), so expiry is Latch's revoke and
 // nothing else; see docs/provisioners/mysql.md.
 //
@@ -188,7 +190,8 @@ export class MysqlProvisioner implements Provisioner {
       if (existing.length > 0) {
         // A retry: the config may have changed since the first attempt, so the account is
         // emptied and then given exactly what the config says now.
-        await run(conn, 'ALTER USER ?@? IDENTIFIED BY ? ACCOUNT UNLOCK', [principal, host, password]);
+        // REQUIRE NONE: an account kept after a revoke carries its marker there (mysql/retention.ts).
+        await run(conn, 'ALTER USER ?@? IDENTIFIED BY ? REQUIRE NONE ACCOUNT UNLOCK', [principal, host, password]);
         for (const held of await this.heldRoles(conn, server, principal, host)) {
           if (permission.roles.includes(held.role)) continue;
           if (server.flavour === 'mysql') await run(conn, 'REVOKE ?@? FROM ?@?', [held.role, held.host, principal, host]);
@@ -261,9 +264,13 @@ export class MysqlProvisioner implements Provisioner {
 
   // ---------------------------------------------------------------- revoke
 
-  /** Takes the whole account away; the permission settings are not needed, so an edited config never holds up a revoke. */
+  /**
+   * Takes the whole account away, or with `retainUntil` keeps it locked and empty until
+   * then; the permission settings are not needed, so an edited config never holds up a revoke.
+   */
   async revoke(input: RevokeInput): Promise<void> {
     const plan = this.plan(input, false);
+    if (input.retainUntil !== undefined) return this.retainAccounts(plan.principal, input, input.retainUntil);
     await this.dropAccounts(plan.principal);
   }
 
@@ -288,16 +295,78 @@ export class MysqlProvisioner implements Provisioner {
       for (const host of hosts) await run(conn, 'ALTER USER ?@? ACCOUNT LOCK', [principal, host]);
       await this.killSessions(conn, server, principal);
       if (hosts.length > 0) await run(conn, `DROP USER IF EXISTS ${hosts.map(() => '?@?').join(', ')}`, hosts.flatMap((host) => [principal, host]));
-      const deadline = Date.now() + SESSION_END_WAIT_MS;
-      for (;;) {
-        const left = await this.killSessions(conn, server, principal);
-        if (left.length === 0) return;
-        if (Date.now() > deadline) {
-          throw new MysqlProvisionerError(`integration "${this.integration.name}": session(s) ${left.join(', ')} of ${principal} did not end within ${SESSION_END_WAIT_MS / 1000}s; the account is dropped, the revoke is retried`);
-        }
-        await sleep(100);
-      }
+      await this.sessionsEnded(conn, server, principal, 'the account is dropped');
     });
+  }
+
+  /**
+   * Keeps the account after its revoke, until `retainUntil`, for whatever names it (MySQL
+   * tables have no owner and survive DROP USER anyway, but views, routines and events
+   * name their DEFINER, and an audit may want the account to still be there). The order
+   * follows the drop's:
+   *  1. For every host: a new random password nobody receives, ACCOUNT LOCK, and the
+   *     retention marker (mysql/retention.ts). No new session from here on.
+   *  2. KILL its sessions.
+   *  3. Revoke every role it holds and every privilege (REVOKE ALL PRIVILEGES, GRANT OPTION).
+   *  4. Kill what slipped in and wait until the process list is empty, as the drop does.
+   * The first recorded retained-until wins, so a retried revoke does not move it. A later
+   * revoke without `retainUntil`, or reconcile after the instant, drops the account as usual.
+   */
+  private async retainAccounts(principal: string, input: RevokeInput, retainUntil: Instant): Promise<void> {
+    if (!Number.isFinite(retainUntil)) throw new MysqlProvisionerError(`integration "${this.integration.name}": grant ${input.grantId} has no valid retention instant`);
+    const password = generatePassword();
+    await this.withLock(principal, `retaining ${principal}`, [password], async (conn) => {
+      const server = await this.serverFacts(conn);
+      const accounts = await select<{ Host: string; issuer: unknown }>(conn, "SELECT Host, x509_issuer AS issuer FROM mysql.user WHERE User = ? AND Host <> ''", [principal]);
+      if (accounts.length === 0) return;
+      const recorded = accounts.map((account) => parseRetentionMarker(account.issuer)?.retainedUntil).find((until) => until !== undefined);
+      const marker = retentionMarker(input.requestId, input.grantId, recorded ?? retainUntil);
+      for (const { Host: host } of accounts) await run(conn, 'ALTER USER ?@? IDENTIFIED BY ? REQUIRE ISSUER ? ACCOUNT LOCK', [principal, host, password, marker]);
+      await this.killSessions(conn, server, principal);
+      for (const { Host: host } of accounts) {
+        for (const held of await this.heldRoles(conn, server, principal, host)) {
+          if (server.flavour === 'mysql') await run(conn, 'REVOKE ?@? FROM ?@?', [held.role, held.host, principal, host]);
+          else await run(conn, `REVOKE ${mysql.escapeId(held.role, true)} FROM ?@?`, [principal, host]);
+        }
+        await run(conn, 'REVOKE ALL PRIVILEGES, GRANT OPTION FROM ?@?', [principal, host]);
+        await this.clearDefaultRoles(conn, server, principal, host);
+      }
+      await this.sessionsEnded(conn, server, principal, 'the account is locked and empty');
+    });
+  }
+
+  /**
+   * SET DEFAULT ROLE NONE, so the account names no role at all. MySQL allows it with CREATE
+   * USER; MariaDB only with UPDATE on the mysql schema, which Latch does not ask for: there
+   * the account keeps naming a default role it no longer holds, which activates nothing.
+   */
+  private async clearDefaultRoles(conn: Connection, server: ServerFacts, principal: string, host: string): Promise<void> {
+    if (server.flavour === 'mysql') {
+      await run(conn, 'SET DEFAULT ROLE NONE TO ?@?', [principal, host]);
+      return;
+    }
+    if (this.defaultRoleForAccount === false) return;
+    try {
+      await run(conn, 'SET DEFAULT ROLE NONE FOR ?@?', [principal, host]);
+      this.defaultRoleForAccount = true;
+    } catch (error) {
+      const code = errno(error);
+      if (code === null || !ACCESS_DENIED.has(code)) throw error;
+      this.defaultRoleForAccount = false;
+    }
+  }
+
+  /** Kills what is left of `principal`'s sessions until none is; a revoke that cannot see them end is not done. */
+  private async sessionsEnded(conn: Connection, server: ServerFacts, principal: string, state: string): Promise<void> {
+    const deadline = Date.now() + SESSION_END_WAIT_MS;
+    for (;;) {
+      const left = await this.killSessions(conn, server, principal);
+      if (left.length === 0) return;
+      if (Date.now() > deadline) {
+        throw new MysqlProvisionerError(`integration "${this.integration.name}": session(s) ${left.join(', ')} of ${principal} did not end within ${SESSION_END_WAIT_MS / 1000}s; ${state}, the revoke is retried`);
+      }
+      await sleep(100);
+    }
   }
 
   /** Kills every session of `principal` still running; returns the ids that were still there. */
@@ -364,18 +433,26 @@ export class MysqlProvisioner implements Provisioner {
   /**
    * Accounts whose name carries this instance's prefix. Neither server keeps a comment Latch
    * could read back on both, so no grant reference: reconcile reports unknown ones and
-   * leaves them alone; revoke and removeOrphan take them away.
+   * leaves them alone; revoke and removeOrphan take them away. Kept accounts are the
+   * exception: their retention marker carries the request and `retainedUntil`.
    */
   async listManaged(integration: Integration): Promise<ManagedPrincipal[]> {
     if (integration.name !== this.integration.name) {
       throw new MysqlProvisionerError(`integration "${integration.name}" is not "${this.integration.name}", the one this provisioner serves`);
     }
     const prefix = `${this.connection.instance}_`;
-    const rows = await this.withConnection('listing managed accounts', [], (conn) => select<{ name: string }>(conn,
-      "SELECT DISTINCT User AS name FROM mysql.user WHERE LEFT(User, ?) = ? AND Host <> '' ORDER BY User", [prefix.length, prefix]));
-    return rows
-      .filter((row) => typeof row.name === 'string' && row.name.startsWith(prefix))
-      .map((row) => ({ principal: row.name, reference: null, expiresAt: null }));
+    const rows = await this.withConnection('listing managed accounts', [], (conn) => select<{ name: string; issuer: unknown }>(conn,
+      "SELECT User AS name, x509_issuer AS issuer FROM mysql.user WHERE LEFT(User, ?) = ? AND Host <> '' ORDER BY User, Host", [prefix.length, prefix]));
+    const result = new Map<string, ManagedPrincipal>();
+    for (const row of rows) {
+      if (typeof row.name !== 'string' || !row.name.startsWith(prefix)) continue;
+      const marker = parseRetentionMarker(row.issuer);
+      const entry = result.get(row.name) ?? { principal: row.name, reference: null, expiresAt: null };
+      // One host still unmarked (a retain cut short) means the account is not kept yet.
+      if (result.has(row.name) && entry.retainedUntil === undefined) continue;
+      result.set(row.name, marker ? { ...entry, reference: marker.request, retainedUntil: Math.max(marker.retainedUntil, entry.retainedUntil ?? 0) } : { principal: row.name, reference: null, expiresAt: null });
+    }
+    return [...result.values()];
   }
 
   // ---------------------------------------------------------------- health

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { Integration } from '../config/schema.js';
 import type { Instant } from '../core/types.js';
+import { databasesWithDirectPrivileges, listDirectPrivileges, remainingDirectPrivileges, revokeDirectPrivileges } from './postgres/direct-privileges.js';
 import { generatePassword, scramSha256Verifier } from './postgres/scram.js';
 import {
   assertId, assertPrincipal, parseConnection, permissionRoles, PostgresSettingsError, resourcePlan, SAFE_NAME, SAFE_PRINCIPAL, show,
@@ -25,7 +26,10 @@ const { escapeIdentifier, escapeLiteral } = pg;
 export { PostgresSettingsError } from './postgres/settings.js';
 export { generatePassword, scramSha256Verifier, verifyScramPassword } from './postgres/scram.js';
 
-/** Every role Latch creates carries `latch-managed request=<id> grant=<id>` as its comment. */
+/**
+ * Every role Latch creates carries `latch-managed request=<id> grant=<id>` as its comment; a
+ * role kept after its revoke also `retained-until=<ISO instant>`.
+ */
 export const MANAGED_MARKER = 'latch-managed';
 /** First key of the advisory locks that serialise work on one principal ('LATC'). */
 const LOCK_CLASS = 0x4c415443;
@@ -104,13 +108,26 @@ function ident(name: string): string {
   return escapeIdentifier(name);
 }
 
-function managedComment(requestId: string, grantId: string): string {
-  return `${MANAGED_MARKER} request=${requestId} grant=${grantId}`;
+function managedComment(requestId: string, grantId: string, retainedUntil?: Instant): string {
+  const retained = retainedUntil === undefined ? '' : ` retained-until=${new Date(retainedUntil).toISOString()}`;
+  return `${MANAGED_MARKER} request=${requestId} grant=${grantId}${retained}`;
 }
 
-function parseManagedComment(comment: string | null): { request: string | null; grant: string | null } | null {
+interface ManagedMarker {
+  request: string | null;
+  grant: string | null;
+  /** Set on a role kept after its revoke; null when absent or unreadable. */
+  retainedUntil: Instant | null;
+}
+
+function parseManagedComment(comment: string | null): ManagedMarker | null {
   if (comment === null || !(comment === MANAGED_MARKER || comment.startsWith(`${MANAGED_MARKER} `))) return null;
-  return { request: /\brequest=(\S+)/.exec(comment)?.[1] ?? null, grant: /\bgrant=(\S+)/.exec(comment)?.[1] ?? null };
+  const retained = Date.parse(/\bretained-until=(\S+)/.exec(comment)?.[1] ?? '');
+  return {
+    request: /\brequest=(\S+)/.exec(comment)?.[1] ?? null,
+    grant: /\bgrant=(\S+)/.exec(comment)?.[1] ?? null,
+    retainedUntil: Number.isFinite(retained) ? retained : null,
+  };
 }
 
 function errorText(error: unknown): string {
@@ -211,9 +228,11 @@ export class PostgresProvisioner implements Provisioner {
 
   // ---------------------------------------------------------------- revoke
 
+  /** A login role is dropped, or with `retainUntil` kept, locked and stripped, until then. */
   async revoke(input: RevokeInput): Promise<void> {
     const plan = this.plan(input, 'revoke');
     if (plan.resource.mode === 'existing_role') return this.revokeExistingRole(input, plan);
+    if (input.retainUntil !== undefined) return this.retainLoginRole(input, input.retainUntil);
     await this.dropLoginRoles([{ principal: input.principal, grantId: input.grantId }], plan.resource.databases);
   }
 
@@ -234,7 +253,8 @@ export class PostgresProvisioner implements Provisioner {
     inputs.forEach((input, index) => {
       try {
         const plan = this.plan(input, 'revoke');
-        if (plan.resource.mode === 'login_role') batchable.push({ index, input, plan });
+        // Dropping is what batches are for; a role to keep takes the single path.
+        if (plan.resource.mode === 'login_role' && input.retainUntil === undefined) batchable.push({ index, input, plan });
         else single.push({ index, input });
       } catch (error) {
         fail(index, input, error);
@@ -376,6 +396,104 @@ export class PostgresProvisioner implements Provisioner {
     }
   }
 
+  /**
+   * Keeps a login role after its revoke, for a person whose objects (a table of results)
+   * must outlive the access, and takes away everything it could do. The order is the drop's:
+   *  1. In one transaction: NOLOGIN; PASSWORD NULL; VALID UNTIL in the past; every group
+   *     role taken away, and every role someone made a member of this one (a member could
+   *     act as the owner of what it built); the comment records `retained-until`. PASSWORD NULL rather than a fresh random
+   *     verifier: with no verifier there is no secret at all, not even one nobody knows, so
+   *     even a role someone turned back to LOGIN cannot pass password authentication.
+   *  2. End its sessions, as the drop does (SET ROLE in an open session outlives the rest).
+   *  3. Revoke the privileges granted to it directly, in every database that holds any, but
+   *     NOT with DROP OWNED, which would drop what it owns: each object it is granted on is
+   *     found in pg_shdepend and revoked one by one (postgres/direct-privileges.ts). What
+   *     the role owns stays its own, with the grants it made on it, so colleagues it shared
+   *     a table with keep reading it; nothing is reassigned until the role is dropped.
+   *  4. Check that no direct privilege and no member is left; otherwise fail like the drop
+   *     (the revoke is retried), since a privilege another role granted only that role, the
+   *     object's owner or a superuser can take back.
+   * The first recorded retained-until wins, so a retried revoke does not move it. A later
+   * revoke without `retainUntil`, or reconcile after the instant, drops the role as usual.
+   */
+  private async retainLoginRole(input: RevokeInput, retainUntil: Instant): Promise<void> {
+    const principal = assertPrincipal(this.integration, input.principal);
+    if (!Number.isFinite(retainUntil)) throw new PostgresProvisionerError(`integration "${this.integration.name}": grant ${input.grantId} has no valid retention instant`);
+    const connector = await this.connectorFacts();
+    const admin = await this.connect(this.connection.database);
+    let healthy = true;
+    let borrowed = false;
+    try {
+      await admin.query('SELECT pg_advisory_lock($1, hashtext($2))', [LOCK_CLASS, principal]);
+      const role = await inTransaction(admin, async () => {
+        const found = (await roleInfo(admin, [principal])).get(principal);
+        if (!found) return null;
+        this.assertManaged(found, input.grantId);
+        const until = parseManagedComment(found.comment)?.retainedUntil ?? retainUntil;
+        const now = Date.now();
+        const validUntil = found.valid_until_ms !== null && found.valid_until_ms <= now ? found.valid_until_ms : now;
+        await admin.query(`ALTER ROLE ${ident(principal)} WITH NOLOGIN PASSWORD NULL VALID UNTIL ${escapeLiteral(new Date(validUntil).toISOString())}`);
+        if (found.member_of.length > 0) await admin.query(`REVOKE ${found.member_of.map(escapeIdentifier).join(', ')} FROM ${ident(principal)}`);
+        const members = await this.membersOf(admin, found.oid);
+        if (members.length > 0) await admin.query(`REVOKE ${ident(principal)} FROM ${members.map(escapeIdentifier).join(', ')} CASCADE`);
+        await admin.query(`COMMENT ON ROLE ${ident(principal)} IS ${escapeLiteral(managedComment(input.requestId, input.grantId, until))}`);
+        // Ending its sessions needs the role's privileges, borrowed by membership as the
+        // drop does; given back below, since here no DROP ROLE takes it away.
+        if (!connector.superuser) {
+          const inherit = connector.version >= 160000 ? ' WITH INHERIT TRUE' : '';
+          await admin.query(`GRANT ${ident(principal)} TO CURRENT_USER${inherit}`);
+        }
+        return found;
+      });
+      if (!role) return;
+      borrowed = !connector.superuser;
+      await this.endSessions(admin, [role.oid]);
+
+      for (const database of await databasesWithDirectPrivileges(admin, role.oid)) {
+        // '' is the cluster's shared objects (databases, tablespaces, parameters): any connection reaches them.
+        const where = database === '' ? this.connection.database : database;
+        const strip = (client: pg.ClientBase) => inTransaction(client, async () => {
+          const privileges = await listDirectPrivileges(client, role.oid, { includeShared: database === '', version: connector.version });
+          await revokeDirectPrivileges(client, principal, privileges);
+        });
+        const what = `revoking the direct privileges of ${principal} in ${database === '' ? 'the cluster' : `database ${database}`}`;
+        if (where === this.connection.database) await this.describe(strip(admin), what);
+        else await this.withClient(where, strip, what);
+      }
+
+      if (borrowed) {
+        await admin.query(`REVOKE ${ident(principal)} FROM CURRENT_USER`);
+        borrowed = false;
+      }
+      const left = await remainingDirectPrivileges(admin, role.oid);
+      const members = await this.membersOf(admin, role.oid);
+      if (left.length > 0 || members.length > 0) {
+        const what = [...(left.length > 0 ? [`privileges granted to it directly (${left.join(', ')})`] : []), ...(members.length > 0 ? [`members (${members.join(', ')})`] : [])];
+        throw new PostgresProvisionerError(`integration "${this.integration.name}": ${principal} is locked and holds no group roles, but still has ${what.join(' and ')}, `
+          + 'which only the role that granted them, the object\'s owner or a superuser can revoke. The revoke is retried and finishes once they are gone.');
+      }
+    } catch (error) {
+      healthy = error instanceof pg.DatabaseError || error instanceof PostgresProvisionerError || error instanceof PostgresSettingsError;
+      throw this.wrap(error, `retaining ${principal}`);
+    } finally {
+      try {
+        if (borrowed && healthy) await admin.query(`REVOKE ${ident(principal)} FROM CURRENT_USER`).catch(() => undefined);
+        if (healthy) await admin.query('SELECT pg_advisory_unlock_all()');
+        admin.release();
+      } catch {
+        admin.release(true);
+      }
+    }
+  }
+
+  /** Roles that are members of role `oid`, the connector itself left out. */
+  private async membersOf(client: pg.ClientBase, oid: string): Promise<string[]> {
+    const { rows } = await client.query<{ name: string }>(
+      `SELECT DISTINCT r.rolname::text AS name FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member
+        WHERE m.roleid = $1::oid AND r.rolname <> current_user ORDER BY 1`, [oid]);
+    return rows.map((row) => row.name);
+  }
+
   private async endSessions(client: pg.ClientBase, oids: string[]): Promise<void> {
     await client.query(`SELECT pg_terminate_backend(pid, ${TERMINATE_WAIT_MS}) FROM pg_stat_activity WHERE usesysid = ANY($1::oid[]) AND pid <> pg_backend_pid()`, [oids]);
     const { rows } = await client.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE usesysid = ANY($1::oid[]) AND pid <> pg_backend_pid()', [oids]);
@@ -461,7 +579,11 @@ export class PostgresProvisioner implements Provisioner {
 
     const result = new Map<string, ManagedPrincipal>();
     for (const row of rows.managed) {
-      result.set(row.name, { principal: row.name, reference: parseManagedComment(row.comment)?.request ?? null, expiresAt: row.valid_until_ms });
+      const marker = parseManagedComment(row.comment);
+      result.set(row.name, {
+        principal: row.name, reference: marker?.request ?? null, expiresAt: row.valid_until_ms,
+        ...(marker?.retainedUntil != null ? { retainedUntil: marker.retainedUntil } : {}),
+      });
     }
     for (const [name, groups] of existing) {
       const role = rows.mapped.get(name);

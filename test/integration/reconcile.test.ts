@@ -1,16 +1,70 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ManagedPrincipal, RevokeInput } from '../../provisioners/provisioner.js';
 import { decide } from '../../handlers/decide.js';
 import { requestAccess } from '../../handlers/request-access.js';
 import { revokeAccess } from '../../handlers/revoke.js';
 import { reconcile, reconcileJob } from '../../jobs/reconcile.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { orgConfig } from '../support/configs.js';
+import { MemoryProvisioner } from '../support/memory-provisioner.js';
+
+const DAY = 86_400_000;
+
+/** The memory backend, able to keep a revoked principal (locked) until `retainUntil`, as the real ones do. */
+class RetainingProvisioner extends MemoryProvisioner {
+  readonly retained = new Map<string, number>();
+  readonly revokes: RevokeInput[] = [];
+
+  override async revoke(input: RevokeInput): Promise<void> {
+    this.revokes.push(input);
+    if (input.retainUntil === undefined) {
+      this.retained.delete(input.principal);
+      return super.revoke(input);
+    }
+    if (!this.retained.has(input.principal)) this.retained.set(input.principal, input.retainUntil);
+  }
+
+  override async removeOrphan(integration: Parameters<MemoryProvisioner['removeOrphan']>[0], principal: string): Promise<void> {
+    this.retained.delete(principal);
+    return super.removeOrphan(integration, principal);
+  }
+
+  override async listManaged(integration: Parameters<MemoryProvisioner['listManaged']>[0]): Promise<ManagedPrincipal[]> {
+    return (await super.listManaged(integration)).map((entry) => {
+      const until = this.retained.get(entry.principal);
+      return until === undefined ? entry : { ...entry, retainedUntil: until };
+    });
+  }
+}
+
+/** orgConfig with `retainRevoked` on its integration, served by a RetainingProvisioner. */
+async function retainingHarness(retainRevoked: string): Promise<{ harness: Harness; backend: RetainingProvisioner }> {
+  const created = await createHarness(orgConfig().replace('    type: postgresql\n', `    type: postgresql\n    retainRevoked: ${retainRevoked}\n`));
+  const backend = new RetainingProvisioner();
+  created.ctx.provisioners.use('orders', backend);
+  return { harness: created, backend };
+}
+
+/** Ends a request in the store as the revoke job would, without asking the backend. */
+async function endInStore(h: Harness, requestId: string): Promise<{ principal: string; grantId: string; revokedAt: number }> {
+  const record = await h.store.getRequest(requestId);
+  const grant = record?.grants[0];
+  if (!record || !grant?.principal) throw new Error('no granted principal');
+  const now = h.ctx.now();
+  const committed = await h.store.commit({
+    updateRequests: [{ id: requestId, expectState: record.request.state, expectVersion: record.request.version, set: { state: 'revoked', endedAt: now, endedBy: 'alice@example.com', updatedAt: now } }],
+    updateGrants: [{ id: grant.id, set: { state: 'revoked', revokedAt: now } }],
+    cancelJobs: [{ requestId, kinds: ['revoke', 'expiry_warning', 'extend'] }],
+  });
+  if (!committed.ok) throw new Error('could not end the request');
+  return { principal: grant.principal, grantId: grant.id, revokedAt: now };
+}
 
 let harness: Harness;
 afterEach(async () => harness?.close());
 
-async function activeProdRead(h: Harness): Promise<string> {
-  const created = await requestAccess(h.ctx, h.as('alice@example.com'), { resource: 'orders-prod', permission: 'read', reason: 'INC-1' });
+async function activeProdRead(h: Harness, grantee = 'alice@example.com'): Promise<string> {
+  const created = await requestAccess(h.ctx, h.as(grantee), { resource: 'orders-prod', permission: 'read', reason: 'INC-1' });
   if (!created.ok) throw new Error(created.message);
   await decide(h.ctx, h.as('lead@example.com'), created.record.request.id, 'approve');
   await h.drain();
@@ -21,14 +75,14 @@ describe('reconcile', () => {
   it('removes what Latch marked but no longer knows, reports what it never made, and notices what vanished', async () => {
     harness = await createHarness(orgConfig());
     const kept = await activeProdRead(harness);
-    const vanished = await activeProdRead(harness);
+    const vanished = await activeProdRead(harness, 'bob@example.com');
     const vanishedPrincipal = (await harness.store.getRequest(vanished))?.grants[0]?.principal ?? '';
     harness.provisioner.held.delete((await harness.store.getRequest(vanished))?.grants[0]?.id ?? '');
     harness.provisioner.plant('latch_ghost_abc123', 'AR-GONE0000');
     harness.provisioner.plant('latch_manual_zzz999', null);
 
     const { reports, audit } = await reconcile(harness.ctx);
-    expect(reports).toEqual([{ integration: 'orders', removed: ['latch_ghost_abc123'], requeued: [], unknown: ['latch_manual_zzz999'], missing: [vanishedPrincipal] }]);
+    expect(reports).toEqual([{ integration: 'orders', removed: ['latch_ghost_abc123'], retained: [], requeued: [], unknown: ['latch_manual_zzz999'], missing: [vanishedPrincipal] }]);
     expect(audit.map((event) => event.type)).toEqual(['reconcile.report']);
     expect([...harness.provisioner.held.values()].map((held) => held.principal).sort()).toEqual([(await harness.store.getRequest(kept))?.grants[0]?.principal, 'latch_manual_zzz999'].sort());
   });
@@ -53,6 +107,81 @@ describe('reconcile', () => {
     expect(overdueJob).toBeDefined();
     const reports = (await harness.store.auditEvents({})).filter((event) => event.type === 'reconcile.report');
     expect(reports[0]?.data).toMatchObject({ integration: 'orders', removed: [endedGrant?.principal], requeued: [(await harness.store.getRequest(overdue))?.grants[0]?.principal] });
+  });
+});
+
+describe('reconcile and principals kept after their revoke (retainRevoked)', () => {
+  it('leaves a kept principal alone until its retention ends, then drops it', async () => {
+    const { harness: h, backend } = await retainingHarness('7d');
+    harness = h;
+    const id = await activeProdRead(h);
+    const { principal, grantId } = await endInStore(h, id);
+    // What the revoke job leaves behind: the principal, locked, kept for seven days.
+    backend.retained.set(principal, h.ctx.now() + 7 * DAY);
+
+    const before = await reconcile(h.ctx);
+    expect(before.reports).toEqual([{ integration: 'orders', removed: [], retained: [], requeued: [], unknown: [], missing: [] }]);
+    expect(before.audit).toEqual([]);
+    expect(backend.revokes).toEqual([]);
+
+    h.advance(7 * DAY + 1);
+    const after = await reconcile(h.ctx);
+    expect(after.reports[0]).toMatchObject({ removed: [principal], retained: [], unknown: [] });
+    expect(backend.revokes).toMatchObject([{ grantId, principal }]);
+    expect(backend.revokes[0]?.retainUntil).toBeUndefined();
+    expect(backend.held.has(grantId)).toBe(false);
+    expect((await reconcile(h.ctx)).reports[0]?.removed).toEqual([]);
+  });
+
+  it('drops a kept principal the store no longer knows once its retention ends, as an orphan', async () => {
+    const { harness: h, backend } = await retainingHarness('1d');
+    harness = h;
+    backend.plant('latch_gone_abc123', 'AR-GONE0000');
+    backend.retained.set('latch_gone_abc123', h.ctx.now() + DAY);
+    expect((await reconcile(h.ctx)).reports[0]).toMatchObject({ removed: [], unknown: [] });
+    h.advance(DAY + 1);
+    expect((await reconcile(h.ctx)).reports[0]).toMatchObject({ removed: ['latch_gone_abc123'], unknown: [] });
+    expect([...backend.held.values()]).toEqual([]);
+  });
+
+  it('keeps the principal of an ended grant it finds in place, counted from the revoke, not from now', async () => {
+    const { harness: h, backend } = await retainingHarness('2d');
+    harness = h;
+    const id = await activeProdRead(h);
+    // The store says it ended; the backend still holds it (a revoke that claimed success, a restore...).
+    const { principal, grantId, revokedAt } = await endInStore(h, id);
+    h.advance(DAY);
+
+    const first = await reconcile(h.ctx);
+    expect(first.reports[0]).toMatchObject({ removed: [], retained: [principal], unknown: [], missing: [] });
+    expect(backend.revokes).toMatchObject([{ grantId, principal, retainUntil: revokedAt + 2 * DAY }]);
+    expect(first.audit.map((event) => event.type)).toEqual(['reconcile.report']);
+    expect((await reconcile(h.ctx)).reports[0]).toMatchObject({ removed: [], retained: [] });
+
+    h.advance(DAY + 1);
+    expect((await reconcile(h.ctx)).reports[0]).toMatchObject({ removed: [principal], retained: [] });
+    expect(backend.held.has(grantId)).toBe(false);
+  });
+
+  it('drops at once what it finds in place after the retention would already have ended', async () => {
+    const { harness: h, backend } = await retainingHarness('1d');
+    harness = h;
+    const id = await activeProdRead(h);
+    const { principal } = await endInStore(h, id);
+    h.advance(DAY + 1);
+    expect((await reconcile(h.ctx)).reports[0]).toMatchObject({ removed: [principal], retained: [] });
+    expect(backend.revokes).toHaveLength(1);
+    expect(backend.revokes[0]?.retainUntil).toBeUndefined();
+  });
+
+  it('reports an active grant whose principal was locked away behind Latch\'s back as missing', async () => {
+    const { harness: h, backend } = await retainingHarness('1d');
+    harness = h;
+    const id = await activeProdRead(h);
+    const principal = (await h.store.getRequest(id))?.grants[0]?.principal ?? '';
+    backend.retained.set(principal, h.ctx.now() + DAY);
+    expect((await reconcile(h.ctx)).reports[0]).toMatchObject({ removed: [], retained: [], missing: [principal] });
+    expect(backend.revokes).toEqual([]);
   });
 });
 
