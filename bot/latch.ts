@@ -21,6 +21,7 @@ import { openStore } from '../storage/open-store.js';
 import type { Store } from '../storage/store.js';
 import { LogNotifier } from './log-notifier.js';
 import { createLogger } from './logger.js';
+import { InFlight, trackSlackEvents } from './in-flight.js';
 import { registerStoreMetrics } from './metrics.js';
 import { buildServer } from './server.js';
 import { integrationsHealth } from './integration-health.js';
@@ -48,8 +49,16 @@ export interface RunningLatch {
   store: Store;
   /** The port the server listens on (useful when started on port 0). */
   port: number;
-  stop(): Promise<void>;
+  /**
+   * Graceful stop: /healthz answers 503 at once, chat requests are refused, what was
+   * accepted (HTTP requests, chat work after the acknowledgement, running jobs) may finish
+   * within `timeoutMs`, job claims are given back, then the backends and the store close.
+   */
+  stop(options?: { timeoutMs?: number }): Promise<void>;
 }
+
+/** How long a graceful stop waits for accepted work; under the usual 30 s an orchestrator grants before SIGKILL. */
+export const SHUTDOWN_TIMEOUT_MS = 25_000;
 
 export class ConfigRefused extends Error {}
 
@@ -66,6 +75,17 @@ export function defaultProvisioners(env: NodeJS.ProcessEnv, instance = 'latch'):
     .registerType('azure-postgresql', withInstance(createAzurePostgresProvisioner))
     .registerType('command', createCommandProvisioner)
     .registerType('http', createHttpProvisioner);
+}
+
+/** Closes the HTTP server; connections still open when the time is up are cut. */
+async function closeWithin(app: FastifyInstance, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const closed = await Promise.race([
+    app.close().then(() => true, () => true),
+    new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms); }),
+  ]);
+  clearTimeout(timer);
+  if (!closed) app.server.closeAllConnections();
 }
 
 function platformNotices(env: NodeJS.ProcessEnv, log: Logger): void {
@@ -85,6 +105,8 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   if (!loaded.ok) throw new ConfigRefused(`Latch will not start: the config has errors.\n${formatConfigErrors(loaded.errors)}`);
 
   let ready = false;
+  let stopping = false;
+  const work = new InFlight();
   const store = await openStore(options.databaseUrl);
   const active: ActiveConfig = { config: loaded.config, directory: directoryFromConfig(loaded.config), hash: loaded.hash, file: loaded.file };
   const provisioners = options.provisioners ?? defaultProvisioners(env, loaded.config.settings.instance);
@@ -106,10 +128,11 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   platformNotices(env, log);
 
   registerStoreMetrics(store);
-  const app = buildServer({ logger: log, ready: () => ready, details: () => integrationsHealth(ctx) });
+  const app = buildServer({ logger: log, ready: () => ready, accepting: () => !stopping, inFlight: work, details: () => integrationsHealth(ctx) });
   const platforms: { name: string; notifier: Notifier }[] = [];
   if (env.SLACK_SIGNING_SECRET && env.SLACK_BOT_TOKEN) {
     const slack = createSlackApp({ server: app, signingSecret: env.SLACK_SIGNING_SECRET, botToken: env.SLACK_BOT_TOKEN, apiUrl: env.SLACK_API_URL, log, ctx });
+    trackSlackEvents(slack.app, work);
     platforms.push({ name: 'slack', notifier: slack.notifier });
     log.info({ apiUrl: env.SLACK_API_URL ?? 'https://slack.com/api/' }, 'Slack is enabled at POST /slack/events');
   }
@@ -128,14 +151,25 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   ready = true;
   log.info({ port, config: loaded.file, store: store.dialect }, `Latch is ready on port ${port}`);
 
+  let stopped: Promise<void> | null = null;
+  const stop = async (timeoutMs: number): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    const left = (): number => Math.max(0, deadline - Date.now());
+    // The order matters: readiness fails first, then new chat work is refused, then what was accepted drains.
+    ready = false;
+    stopping = true;
+    const [jobsFinished, workFinished] = await Promise.all([runner?.stop(left()) ?? true, work.settled(left())]);
+    if (!workFinished) log.warn({ inFlight: work.size }, 'shutdown deadline reached with chat work still in flight');
+    await closeWithin(app, left());
+    await ctx.provisioners.close();
+    await store.close();
+    log.info({ jobsFinished, workFinished }, 'Latch stopped');
+  };
   return {
     app, ctx, runner, store, port,
-    async stop() {
-      ready = false;
-      await app.close();
-      await runner?.stop();
-      await provisioners.close();
-      await store.close();
+    stop(stopOptions = {}) {
+      stopped ??= stop(stopOptions.timeoutMs ?? SHUTDOWN_TIMEOUT_MS);
+      return stopped;
     },
   };
 }

@@ -1,6 +1,6 @@
 import { DEFAULT_CONFIG_FILE } from '../config/load.js';
 import { DEFAULT_DATABASE_URL } from '../storage/open-store.js';
-import { ConfigRefused, startLatch } from './latch.js';
+import { ConfigRefused, SHUTDOWN_TIMEOUT_MS, startLatch } from './latch.js';
 import { createLogger } from './logger.js';
 
 const log = createLogger();
@@ -10,6 +10,9 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.exit(1);
 }
 
+// The exit status a shell gives a process killed by the signal, for a stop that was cut short.
+const SIGNAL_EXIT = { SIGTERM: 143, SIGINT: 130 } as const;
+
 try {
   const latch = await startLatch({
     configFile: process.env.LATCH_CONFIG ?? DEFAULT_CONFIG_FILE,
@@ -18,16 +21,21 @@ try {
     logger: log,
   });
   let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
+  const shutdown = (signal: keyof typeof SIGNAL_EXIT): void => {
+    if (stopping) {
+      // Whoever sends a second signal wants out now; claims left behind return when their lease ends.
+      log.warn(`${signal} received again: exiting without finishing in-flight work`);
+      process.exit(SIGNAL_EXIT[signal]);
+    }
     stopping = true;
-    log.info(`${signal} received: finishing in-flight work`);
-    const force = setTimeout(() => {
-      log.error('shutdown took longer than 25 s; exiting');
+    log.info(`${signal} received: finishing in-flight work (at most ${SHUTDOWN_TIMEOUT_MS / 1000} s)`);
+    // stop() bounds its own waits; this only catches a close that hangs.
+    const backstop = setTimeout(() => {
+      log.error('shutdown did not complete; exiting');
       process.exit(1);
-    }, 25_000);
-    force.unref();
-    latch.stop().then(() => process.exit(0), (error: unknown) => {
+    }, SHUTDOWN_TIMEOUT_MS + 5_000);
+    backstop.unref();
+    latch.stop({ timeoutMs: SHUTDOWN_TIMEOUT_MS }).then(() => process.exit(0), (error: unknown) => {
       log.error({ err: error }, 'shutdown failed');
       process.exit(1);
     });

@@ -15,6 +15,18 @@ export interface RunnerOptions {
   sweep?: string;
 }
 
+/** True when `work` settles within `ms`; false when the time ran out first. */
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  if (!Number.isFinite(ms)) return work.then(() => true, () => true);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), Math.max(0, ms)); });
+  try {
+    return await Promise.race([work.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 // setTimeout cannot wait longer than 2^31-1 ms (24.8 days); the timer is re-armed long before.
 const MAX_TIMER_MS = 60 * 60 * 1000;
 
@@ -74,16 +86,24 @@ export class JobRunner {
     while (this.draining) await this.draining;
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops claiming jobs and lets the running ones finish; jobs claimed but not started are
+   * given back at once. After `withinMs` it stops waiting: jobs still running are given back
+   * too, and run again after the restart as they would after a crash (their results, if
+   * they come, are dropped, since the claim is gone). Resolves true when nothing was cut off.
+   */
+  async stop(withinMs = Number.POSITIVE_INFINITY): Promise<boolean> {
     this.stopped = true;
     await this.sweepTask?.stop();
     this.sweepTask = null;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    await this.idle();
+    const finished = await settlesWithin(this.idle(), withinMs);
+    if (!finished) this.ctx.log.warn({ running: [...this.inFlight] }, `job runner: ${this.inFlight.size} job(s) still running at the shutdown deadline; they run again after the restart`);
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;
     await this.ctx.store.releaseJobs(this.options.owner);
+    return finished;
   }
 
   private async arm(): Promise<void> {
@@ -107,14 +127,15 @@ export class JobRunner {
       if (this.stopped && !evenWhenStopped) return;
       const jobs = await this.ctx.store.claimJobs({ now: this.ctx.now(), limit: this.batchSize, owner: this.options.owner, leaseMs: this.leaseMs });
       if (jobs.length === 0) return;
-      await this.runAll(jobs);
+      await this.runAll(jobs, evenWhenStopped);
     }
   }
 
-  private async runAll(jobs: Job[]): Promise<void> {
+  private async runAll(jobs: Job[], evenWhenStopped: boolean): Promise<void> {
     let next = 0;
     const lane = async (): Promise<void> => {
-      while (next < jobs.length) {
+      // Once stopping, no further job of the batch starts: stop() gives the rest back.
+      while (next < jobs.length && (evenWhenStopped || !this.stopped)) {
         const job = jobs[next] as Job;
         next += 1;
         this.inFlight.add(job.id);
