@@ -73,7 +73,13 @@ export async function reconcile(ctx: LatchContext): Promise<{ reports: Reconcile
     try {
       const provisioner = ctx.provisioners.for(integration);
       const [managed, grants] = await Promise.all([provisioner.listManaged(integration), ctx.store.grantsWithPrincipal(integration.name)]);
-      const byPrincipal = new Map<string, Known>(grants.map((entry) => [entry.grant.principal ?? '', entry]));
+      // Several grants can share one principal (a person's existing role): the one that
+      // still holds access speaks for it, or an ended grant would take away what it needs.
+      const byPrincipal = new Map<string, Known>();
+      for (const entry of grants) {
+        const seen = byPrincipal.get(entry.grant.principal ?? '');
+        if (!seen || ended(seen)) byPrincipal.set(entry.grant.principal ?? '', entry);
+      }
       const present = new Set(managed.map((entry) => entry.principal));
       for (const entry of managed) {
         const known = byPrincipal.get(entry.principal);

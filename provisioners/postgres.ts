@@ -8,7 +8,7 @@ import {
   assertId, assertPrincipal, parseConnection, permissionRoles, PostgresSettingsError, resourcePlan, SAFE_NAME, SAFE_PRINCIPAL, show,
   type ConnectionSettings, type ResourcePlan,
 } from './postgres/settings.js';
-import type { GrantInput, GrantOutput, ManagedPrincipal, Provisioner, ProvisionerFactory, RevokeInput, HealthCheck } from './provisioner.js';
+import type { GrantInput, GrantOutput, HeldPermission, ManagedPrincipal, Provisioner, ProvisionerFactory, RevokeInput, HealthCheck } from './provisioner.js';
 
 // PostgreSQL: every grant is a login role of its own, made a MEMBER of the group roles the
 // permission names. Privileges live on the group roles, which the database's owners manage
@@ -228,7 +228,10 @@ export class PostgresProvisioner implements Provisioner {
 
   // ---------------------------------------------------------------- revoke
 
-  /** A login role is dropped, or with `retainUntil` kept, locked and stripped, until then. */
+  /**
+   * existing_role: takes the memberships away that no other grant of the person needs. A
+   * login role is dropped, or with `retainUntil` kept, locked and stripped, until then.
+   */
   async revoke(input: RevokeInput): Promise<void> {
     const plan = this.plan(input, 'revoke');
     if (plan.resource.mode === 'existing_role') return this.revokeExistingRole(input, plan);
@@ -250,7 +253,11 @@ export class PostgresProvisioner implements Provisioner {
     };
     const batchable: { index: number; input: RevokeInput; plan: GrantPlan }[] = [];
     const single: { index: number; input: RevokeInput }[] = [];
-    inputs.forEach((input, index) => {
+    // A grant revoked in this same call keeps nothing for the others: two grants of one
+    // person sharing an existing role would otherwise each keep the other's memberships.
+    const ending = new Set(inputs.map((input) => input.grantId));
+    inputs.forEach((given, index) => {
+      const input = given.stillHeld ? { ...given, stillHeld: given.stillHeld.filter((held) => !ending.has(held.grantId)) } : given;
       try {
         const plan = this.plan(input, 'revoke');
         // Dropping is what batches are for; a role to keep takes the single path.
@@ -512,10 +519,32 @@ export class PostgresProvisioner implements Provisioner {
       for (const role of [...candidates].sort()) await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS, role]);
       const found = await roleInfo(client, [...candidates]);
       for (const role of found.values()) {
-        const held = role.member_of.filter((group) => plan.roles.includes(group));
+        const kept = this.neededByOthers(input.grantee, role.name, input.stillHeld ?? []);
+        const held = role.member_of.filter((group) => plan.roles.includes(group) && !kept.has(group));
         if (held.length > 0) await client.query(`REVOKE ${held.map(ident).join(', ')} FROM ${ident(role.name)}`);
       }
     }), `revoking ${input.permission} on ${input.resource.name} from ${[...candidates].join(', ')}`);
+  }
+
+  /**
+   * The group roles `role` must keep for the person's other active grants: those of
+   * existing_role resources that map the person to this same role (a login_role grant has
+   * a principal of its own). A held permission whose settings no longer parse is left out:
+   * it can be neither granted nor checked any more, and keeping a membership for it would
+   * be standing access nobody can account for.
+   */
+  private neededByOthers(grantee: string, role: string, stillHeld: readonly HeldPermission[]): Set<string> {
+    const kept = new Set<string>();
+    for (const held of stillHeld) {
+      try {
+        const plan = resourcePlan(this.integration, this.connection, held.resource);
+        if (plan.mode !== 'existing_role' || plan.existingRoles.get(grantee.toLowerCase()) !== role) continue;
+        for (const group of permissionRoles(this.integration, held.resource, held.permission, held.permissionSettings)) kept.add(group);
+      } catch {
+        // See above: a broken held permission keeps nothing.
+      }
+    }
+    return kept;
   }
 
   // ---------------------------------------------------------------- check, list

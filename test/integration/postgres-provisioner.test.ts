@@ -268,6 +268,55 @@ describe('PostgreSQL provisioner', () => {
     await expect(mapped.grant(grantFor(target, { resource: 'shared', grantee: 'bob@example.com' }))).rejects.toThrow(/no existing role is mapped to bob@example.com/);
   });
 
+  it('existing_role mode leaves the memberships the person\'s other grants still need', async () => {
+    const person = `${db.prefix}_erin`;
+    const [shared, alphaOnly, betaOnly] = ['shared', 'alpha', 'beta'].map((name) => `${db.prefix}_g_${name}`) as [string, string, string];
+    await db.query(`CREATE ROLE "${person}" LOGIN`);
+    for (const group of [shared, alphaOnly, betaOnly]) await db.query(`CREATE ROLE "${group}" NOLOGIN`);
+    const options: IntegrationOptions = {
+      resources: [
+        {
+          name: 'reports',
+          settings: { database: db.database, mode: 'existing_role', existingRoles: { 'erin@example.com': person } },
+          permissions: { alpha: { roles: [shared, alphaOnly] }, beta: { roles: [shared, betaOnly] } },
+        },
+        // The same person on a resource that makes login roles: its groups live on another principal.
+        { name: 'orders', settings: { databases: [db.database] }, permissions: { read: { roles: [alphaOnly] } } },
+      ],
+    };
+    const mapped = open(options);
+    const target = integration(options);
+    const alpha = grantFor(target, { resource: 'reports', permission: 'alpha', grantee: 'erin@example.com', principal: person });
+    const beta = grantFor(target, { resource: 'reports', permission: 'beta', grantee: 'erin@example.com', principal: person });
+    const login = grantFor(target, { resource: 'orders', permission: 'read', grantee: 'erin@example.com' });
+    const held = (input: GrantInput) => ({ grantId: input.grantId, resource: input.resource, permission: input.permission, permissionSettings: input.permissionSettings });
+    const grantBoth = async () => {
+      await mapped.grant(alpha);
+      await mapped.grant(beta);
+      expect((await db.role(person))?.memberOf).toEqual([alphaOnly, betaOnly, shared].sort());
+    };
+
+    await grantBoth();
+    await mapped.revoke({ ...alpha, stillHeld: [held(beta), held(login)] });
+    expect((await db.role(person))?.memberOf).toEqual([betaOnly, shared].sort());
+    expect(await mapped.check(beta)).toBe('present');
+    await mapped.revoke(beta);
+    expect((await db.role(person))?.memberOf).toEqual([]);
+
+    // Revoked together, neither keeps what only the other one needed.
+    await grantBoth();
+    const results = await mapped.revokeMany([{ ...alpha, stillHeld: [held(beta)] }, { ...beta, stillHeld: [held(alpha)] }]);
+    expect(results.map((result) => result.ok)).toEqual([true, true]);
+    expect((await db.role(person))?.memberOf).toEqual([]);
+
+    // Through revokeMany too, one revoked alone keeps what the other still needs.
+    await grantBoth();
+    expect((await mapped.revokeMany([{ ...beta, stillHeld: [held(alpha)] }]))[0]?.ok).toBe(true);
+    expect((await db.role(person))?.memberOf).toEqual([alphaOnly, shared].sort());
+    await mapped.revoke(alpha);
+    expect((await db.role(person))?.memberOf).toEqual([]);
+  });
+
   it('refuses hostile names with a clear error before any SQL, and creates nothing', async () => {
     const hostile = [`ro"; DROP ROLE postgres; --`, 'ro`x', "ro'x", 'rôle', 'r'.repeat(100), 'ro;x', ''];
     // Nothing listens on port 1: an answer other than the naming error would mean SQL was attempted.

@@ -108,6 +108,33 @@ describe('reconcile', () => {
     const reports = (await harness.store.auditEvents({})).filter((event) => event.type === 'reconcile.report');
     expect(reports[0]?.data).toMatchObject({ integration: 'orders', removed: [endedGrant?.principal], requeued: [(await harness.store.getRequest(overdue))?.grants[0]?.principal] });
   });
+
+  it('leaves a principal shared by several grants alone while one of them still holds access', async () => {
+    harness = await createHarness(orgConfig());
+    const h = harness;
+    const staying = await activeProdRead(h);
+    const created = await requestAccess(h.ctx, h.as('alice@example.com'), { resource: 'orders-staging', permission: 'read', reason: 'INC-2' });
+    if (!created.ok) throw new Error(created.message);
+    await h.drain();
+    const ending = created.record.request.id;
+    // Both grants land on the person's own login (an existing_role resource).
+    const own = 'alice_own_login';
+    for (const id of [staying, ending]) {
+      const grant = (await h.store.getRequest(id))?.grants[0];
+      await h.store.commit({ updateGrants: [{ id: grant?.id ?? '', set: { principal: own } }] });
+      const held = h.provisioner.held.get(grant?.id ?? '');
+      if (held) held.principal = own;
+    }
+    await revokeAccess(h.ctx, h.as('alice@example.com'), ending);
+    await h.drain();
+    const endedGrant = (await h.store.getRequest(ending))?.grants[0];
+    expect(endedGrant?.state).toBe('revoked');
+    const revokesBefore = h.provisioner.journal.filter((entry) => entry.op === 'revoke').length;
+
+    const { reports } = await reconcile(h.ctx);
+    expect(reports[0]).toMatchObject({ removed: [], retained: [], missing: [] });
+    expect(h.provisioner.journal.filter((entry) => entry.op === 'revoke')).toHaveLength(revokesBefore);
+  });
 });
 
 describe('reconcile and principals kept after their revoke (retainRevoked)', () => {
