@@ -18,6 +18,8 @@ export type CommandReply =
   | { kind: 'form'; prefill: Extract<ChatCommand, { kind: 'request' }> }
   | { kind: 'list'; views: RequestView[] }
   | { kind: 'approvals'; views: RequestView[] }
+  /** Access the person already has or has asked for: say so, and offer to extend what is active. */
+  | { kind: 'overlap'; text: string; extendable: string[] }
   /** A repeated delivery: say nothing more. */
   | { kind: 'silent' };
 
@@ -36,6 +38,9 @@ export async function runCommand(ctx: LatchContext, actor: Actor, command: ChatC
       if (result.ok) return text(`${result.autoApproved ? 'Approved automatically' : 'Sent for approval'}: ${result.record.request.id}. I'll message you as it moves.`);
       if (result.reason === 'duplicate_delivery') return { kind: 'silent' };
       if (result.reason === 'justification_required') return { kind: 'form', prefill: command };
+      if (result.reason === 'already_requested' && 'existing' in result) {
+        return { kind: 'overlap', text: result.message, extendable: result.existing.filter((entry) => entry.state === 'active').map((entry) => entry.id) };
+      }
       return text(`${result.message}\nUsage: \`${prefix}request [resource] [permission] [for DURATION] [because REASON]\``);
     }
     case 'list': return { kind: 'list', views: (await listMine(ctx, actor)).map(view) };

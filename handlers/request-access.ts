@@ -1,7 +1,9 @@
 import { newId, newRequestId } from '../core/ids.js';
-import { checkRequest, type RequestInput } from '../core/policy.js';
+import { checkRequest, type CheckedRequest, type RequestInput } from '../core/policy.js';
 import { transition } from '../core/lifecycle.js';
 import { reasonLink } from '../core/reason-rule.js';
+import { formatDuration } from '../core/duration.js';
+import { findOverlap, OPEN_FOR_OVERLAP, type Overlap } from '../core/overlap.js';
 import type { AccessRequest, Actor, Grant, RequestRecord } from '../core/types.js';
 import type { Change } from '../storage/store.js';
 import type { LatchContext } from './context.js';
@@ -10,7 +12,33 @@ import { grantJob, notifyJob } from './jobs.js';
 import { duplicateDelivery, fail, type Failure, type Outcome } from './outcome.js';
 import { unavailableReason } from './integration-status.js';
 
-export type RequestAccessOutcome = Outcome<{ record: RequestRecord; autoApproved: boolean }>;
+/** The open requests a refused duplicate points at, so the person can extend or wait instead. */
+export type OverlapFailure = Failure<'already_requested'> & { existing: { id: string; state: string; expiresAt: number | null }[] };
+
+export type RequestAccessOutcome = Outcome<{ record: RequestRecord; autoApproved: boolean }> | OverlapFailure;
+
+/** Says what the person already has or has asked for, and what to do instead. */
+function overlapFailure(overlap: Overlap, total: number, now: number): OverlapFailure {
+  const records = [...new Map(overlap.covered.map(({ record }) => [record.request.id, record])).values()];
+  const parts = overlap.covered.map(({ item, record }) => {
+    const { request } = record;
+    const where = request.state === 'active' && request.expiresAt !== null
+      ? `active until ${new Date(request.expiresAt).toISOString().slice(0, 16).replace('T', ' ')} UTC (${formatDuration(Math.max(0, request.expiresAt - now))} left)`
+      : request.state === 'pending' ? 'waiting for approval' : 'being granted';
+    return `${item.permission} on ${item.integration}/${item.resource} (${request.id}, ${where})`;
+  });
+  const active = records.filter((record) => record.request.state === 'active');
+  const advice = active.length > 0
+    ? ` Extend ${active.map((record) => record.request.id).join(' or ')} instead.`
+    : ' Wait for that request to be decided, or cancel it first.';
+  const what = overlap.covered.length === total
+    ? `You already have this access or have asked for it: ${parts.join('; ')}.`
+    : `Part of what you asked for you already have or have asked for: ${parts.join('; ')}. Request the rest (${overlap.uncovered.map((item) => `${item.permission} on ${item.integration}/${item.resource}`).join(', ')}) on its own.`;
+  return {
+    ...fail('already_requested', `${what}${advice} Nothing new was submitted.`),
+    existing: records.map((record) => ({ id: record.request.id, state: record.request.state, expiresAt: record.request.expiresAt })),
+  };
+}
 
 /**
  * A request for a backend that is down now would be approved and then fail: refuse it
@@ -27,12 +55,21 @@ function whileAvailable(checked: ReturnType<typeof checkRequest>, now: number): 
   return checked;
 }
 
+/** Refuses access the grantee already has or has asked for (the store is read; the policy could not). */
+async function withoutOverlap(ctx: LatchContext, checked: CheckedRequest, now: number): Promise<CheckedRequest | OverlapFailure> {
+  const open = (await ctx.store.listRequests({ involving: checked.grantee, states: OPEN_FOR_OVERLAP, kinds: ['access'] }))
+    .filter((record) => record.request.grantee === checked.grantee);
+  const overlap = findOverlap(checked.items, open);
+  return overlap.covered.length === 0 ? checked : overlapFailure(overlap, checked.items.length, now);
+}
+
 /** A person asks for access. Checked against the flows, then stored with its follow-up jobs in one commit. */
 export async function requestAccess(ctx: LatchContext, actor: Actor, input: RequestInput): Promise<RequestAccessOutcome> {
   const active = ctx.current();
   const { config, directory } = active;
   const now = ctx.now();
-  const checked = whileAvailable(checkRequest(config, directory, actor.email, input), now);
+  const evaluated = whileAvailable(checkRequest(config, directory, actor.email, input), now);
+  const checked = evaluated.ok ? await withoutOverlap(ctx, evaluated, now) : evaluated;
   if (!checked.ok) {
     await ctx.store.commit({
       deliveryId: actor.deliveryId,

@@ -3,7 +3,7 @@ import type { Logger as SlackLogger } from '@slack/logger';
 import { WebClient } from '@slack/web-api';
 import type { FastifyInstance } from 'fastify';
 import { requestView } from '../../cards/request-view.js';
-import { approvalCard, listMessage } from '../../cards/slack/messages.js';
+import { approvalCard, listMessage, overlapMessage } from '../../cards/slack/messages.js';
 import { FIELD, VIEW, denyModal, durationOptions, extendModal, requestModal } from '../../cards/slack/modals.js';
 import { parseDuration } from '../../core/duration.js';
 import type { Actor } from '../../core/types.js';
@@ -94,6 +94,7 @@ export function createSlackApp(options: SlackOptions): { app: App; notifier: Sla
         const blocks = reply.views.slice(0, 8).flatMap((view) => approvalCard(view, true).blocks).slice(0, 50);
         return void (await respond({ response_type: 'ephemeral', text: `${reply.views.length} request(s) wait for you.`, blocks }));
       }
+      case 'overlap': return void (await respond({ response_type: 'ephemeral', replace_original: false, ...overlapMessage(reply.text, reply.extendable) }));
       case 'form': return; // opened by the caller, which holds the trigger id
     }
   }

@@ -1,6 +1,6 @@
 import { ActivityTypes, TurnContext, type Activity } from 'botbuilder';
 import { attachment, type AdaptiveCard } from '../../cards/teams/adaptive.js';
-import { approvalCard, confirmationCard, requestFormCard, VERB } from '../../cards/teams/cards.js';
+import { approvalCard, confirmationCard, overlapCard, requestFormCard, VERB } from '../../cards/teams/cards.js';
 import { requestView } from '../../cards/request-view.js';
 import { parseDuration } from '../../core/duration.js';
 import { currentApprovers } from '../../core/policy.js';
@@ -68,6 +68,7 @@ export class TeamsBot {
       case 'silent': return;
       case 'text': return void (await context.sendActivity({ type: 'message', text: reply.text, textFormat: 'markdown' }));
       case 'form': return void (await context.sendActivity({ attachments: [attachment(this.form(actor, reply.prefill))] }));
+      case 'overlap': return void (await context.sendActivity({ attachments: [attachment(overlapCard(reply.text, reply.extendable))] }));
       case 'list': {
         const lines = reply.views.slice(0, 40).map((view) => `- **${view.id}** ${view.title}: ${view.status}${view.timeLeft ? `, ${view.timeLeft} left` : ''}`);
         return void (await context.sendActivity({ type: 'message', textFormat: 'markdown', text: lines.length > 0 ? lines.join('\n') : 'You have no open requests and no active access. Type `request` to ask for some.' }));

@@ -105,3 +105,12 @@ export function listMessage(mine: RequestView[]): SlackMessage {
   const lines = mine.slice(0, 40).map((view) => `• *${view.id}* ${escapeMrkdwn(view.title)}: ${escapeMrkdwn(view.status)}${view.timeLeft ? `, ${view.timeLeft} left` : ''}`);
   return { text: lines.join('\n'), blocks: [section(lines.join('\n'))] };
 }
+
+/** The answer to a request for access the person already has: what exists, and Extend instead. */
+export function overlapMessage(text: string, extendable: string[]): SlackMessage {
+  const blocks: SlackBlock[] = [section(escapeMrkdwn(text))];
+  if (extendable.length > 0) {
+    blocks.push(actions('overlap', extendable.slice(0, 5).map((id) => ({ text: extendable.length === 1 ? 'Extend instead' : `Extend ${id}`, actionId: ACTION.extend, value: id, style: 'primary' as const }))));
+  }
+  return { text, blocks };
+}

@@ -102,3 +102,10 @@ export function requestFormCard(input: RequestFormInput): AdaptiveCard {
 export function confirmationCard(message: string): AdaptiveCard {
   return card([text(escapeMarkdown(message))]);
 }
+
+/** The answer to a request for access the person already has: what exists, and Extend instead. */
+export function overlapCard(message: string, extendable: string[]): AdaptiveCard {
+  return card([text(escapeMarkdown(message))], {
+    actions: extendable.slice(0, 5).map((id) => execute(extendable.length === 1 ? 'Extend 1h instead' : `Extend ${id} by 1h`, VERB.extend, { requestId: id, duration: '1h' }, 'positive')),
+  });
+}

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { postActivity, messageActivity } from '../support/teams-activities.js';
 import { postToSlackEvents, slashCommandBody, blockActionsBody } from '../support/slack-signing.js';
 import { SIGNING_SECRET } from './slack-harness.js';
-import { APP_ID, T, TENANT, startTeamsE2E, type TeamsE2E } from './teams-harness.js';
+import { APP_ID, T, TENANT, startTeamsE2E, type TeamsE2E, type TeamsPerson } from './teams-harness.js';
 
 let e2e: TeamsE2E;
 afterEach(async () => {
@@ -15,9 +15,9 @@ type Sent = { body: Record<string, unknown>; conversationId?: string; activityId
 const json = (value: unknown): string => JSON.stringify(value ?? null);
 const cardOf = (response: { body: unknown }): Record<string, unknown> => ((response.body as { value?: Record<string, unknown> })?.value ?? {});
 
-async function requestProdRead(env: TeamsE2E): Promise<string> {
-  await Promise.all([env.install(T.alice), env.install(T.lead), env.install(T.approver0)]);
-  const answer = await env.act(T.alice, 'request.submit', { target: 'item:orders/orders-prod/read', duration: '1h', reason: 'INC-42 checking orders' });
+async function requestProdRead(env: TeamsE2E, person: TeamsPerson = T.alice): Promise<string> {
+  await Promise.all([env.install(person), env.install(T.lead), env.install(T.approver0)]);
+  const answer = await env.act(person, 'request.submit', { target: 'item:orders/orders-prod/read', duration: '1h', reason: 'INC-42 checking orders' });
   expect(answer.status).toBe(200);
   const id = /AR-[0-9A-Z]{8}/.exec(json(answer.body))?.[0];
   if (!id) throw new Error(`no id in ${json(answer.body)}`);
@@ -125,7 +125,8 @@ describe('Teams: approving with Universal Actions', () => {
     const record = await e2e.latch.store.getRequest(id);
     expect(record?.decisions).toHaveLength(1);
 
-    const second = await requestProdRead(e2e);
+    // alice holds prod read now; bob asks, so the race is about a request of its own.
+    const second = await requestProdRead(e2e, T.bob);
     const [a, b] = await Promise.all([e2e.act(T.lead, 'approve', { requestId: second }), e2e.act(T.approver0, 'approve', { requestId: second })]);
     const notices = [json(cardOf(a)), json(cardOf(b))];
     expect(notices.filter((text) => text.includes('was already approved by'))).toHaveLength(1);

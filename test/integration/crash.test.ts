@@ -33,13 +33,15 @@ function journal(file: string): JournalEntry[] {
 
 describe('crash safety', () => {
   it('finishes every job exactly once after the worker is killed with SIGKILL mid-batch', { timeout: 60_000 }, async () => {
-    harness = await createHarness(orgConfig());
+    // Sixty people, so that each request is access its requester does not hold yet.
+    const people = Array.from({ length: 60 }, (_, index) => `engineer${index}@example.com`);
+    harness = await createHarness(orgConfig().replace('members: [alice@example.com, bob@example.com, lead@example.com]', `members: [alice@example.com, bob@example.com, lead@example.com, ${people.join(', ')}]`));
     const journalFile = join(harness.dir, 'backend.jsonl');
     const ids: string[] = [];
     for (let index = 0; index < 60; index += 1) {
       // A third of the grants expire within seconds, so revocations are in flight too.
       const durationMs = index % 3 === 0 ? 1_500 : 3_600_000;
-      const created = await requestAccess(harness.ctx, harness.as(index % 2 ? 'alice@example.com' : 'bob@example.com'), { resource: 'orders-staging', permission: index % 2 ? 'read' : 'write', durationMs });
+      const created = await requestAccess(harness.ctx, harness.as(people[index] ?? ''), { resource: 'orders-staging', permission: index % 2 ? 'read' : 'write', durationMs });
       if (!created.ok) throw new Error(created.message);
       ids.push(created.record.request.id);
     }
