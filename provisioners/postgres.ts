@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import type { Integration } from '../config/schema.js';
+import type { Integration, Resource } from '../config/schema.js';
 import type { Instant } from '../core/types.js';
 import { databasesWithDirectPrivileges, listDirectPrivileges, remainingDirectPrivileges, revokeDirectPrivileges } from './postgres/direct-privileges.js';
+import { describeFindings, readClosure, readFindingsIn, type ReadFinding } from './postgres/read-audit.js';
 import { generatePassword, scramSha256Verifier } from './postgres/scram.js';
 import {
   assertId, assertPrincipal, parseConnection, permissionRoles, PostgresSettingsError, resourcePlan, SAFE_NAME, SAFE_PRINCIPAL, show,
@@ -69,6 +70,11 @@ export interface PostgresHealth {
   databases: { database: string; exists: boolean; connect: boolean }[];
   /** Login roles mapped by existing_role resources. */
   existingRoles: { role: string; exists: boolean; canLogin: boolean }[];
+  /**
+   * With `maxLevel: read`: per read permission, what its group roles (or roles they
+   * inherit) hold beyond reading in the resource's databases. Empty findings: read only.
+   */
+  readLevel: { resource: string; permission: string; findings: string[] }[];
   /** One sentence per problem, for people. Empty when ok. */
   problems: string[];
 }
@@ -168,6 +174,7 @@ export class PostgresProvisioner implements Provisioner {
   async grant(input: GrantInput): Promise<GrantOutput> {
     const plan = this.plan(input, 'grant');
     if (!Number.isFinite(input.expiresAt)) throw new PostgresProvisionerError(`integration "${this.integration.name}": grant ${input.grantId} has no valid expiry`);
+    await this.assertReadOnly(input.resource, input.permission, plan);
     if (plan.resource.mode === 'existing_role') return this.grantExistingRole(input, plan);
 
     const principal = input.principal;
@@ -636,14 +643,16 @@ export class PostgresProvisioner implements Provisioner {
     const report: PostgresHealth = {
       integration: this.integration.name, ok: false, checkedAt: Date.now(),
       connector: { user: this.connection.user, canLogin: false, superuser: false, createRole: false, serverVersion: null },
-      groupRoles: [], databases: [], existingRoles: [], problems: [],
+      groupRoles: [], databases: [], existingRoles: [], readLevel: [], problems: [],
     };
     const groupRoles = new Set<string>();
     const databases = new Set<string>();
     const existingRoles = new Set<string>();
+    const readTargets: { resource: string; permission: string; roles: string[]; databases: string[] }[] = [];
     for (const resource of this.integration.resources) {
+      let plan: ResourcePlan | null = null;
       try {
-        const plan = resourcePlan(this.integration, this.connection, resource);
+        plan = resourcePlan(this.integration, this.connection, resource);
         for (const database of plan.databases) databases.add(database);
         for (const role of plan.existingRoles.values()) existingRoles.add(role);
       } catch (error) {
@@ -651,7 +660,9 @@ export class PostgresProvisioner implements Provisioner {
       }
       for (const [permission, settings] of Object.entries(resource.permissions)) {
         try {
-          for (const role of permissionRoles(this.integration, resource, permission, settings)) groupRoles.add(role);
+          const roles = permissionRoles(this.integration, resource, permission, settings);
+          for (const role of roles) groupRoles.add(role);
+          if (plan && this.readOnly(resource, permission)) readTargets.push({ resource: resource.name, permission, roles, databases: plan.databases });
         } catch (error) {
           report.problems.push(errorText(error));
         }
@@ -705,6 +716,16 @@ export class PostgresProvisioner implements Provisioner {
         else if (!row.connect) report.problems.push(`the connector cannot CONNECT to database ${row.database}, where revoke cleans up`);
       }
 
+      if (readTargets.length > 0) {
+        const audit = await this.readAudit(readTargets.flatMap((target) => target.roles), [...new Set(readTargets.flatMap((target) => target.databases))]);
+        for (const target of readTargets) {
+          const findings = target.roles.flatMap((group) => describeFindings(group, audit.reaches.get(group) ?? new Set([group]),
+            audit.findings.filter((finding) => finding.database === null || target.databases.includes(finding.database))));
+          report.readLevel.push({ resource: target.resource, permission: target.permission, findings });
+          for (const finding of findings) report.problems.push(`resource "${target.resource}" permission "${target.permission}" is a read permission (maxLevel read), but ${finding}`);
+        }
+      }
+
       if (existingRoles.size > 0) {
         const found = await roleInfo(client, [...existingRoles]);
         for (const role of [...existingRoles].sort()) {
@@ -749,6 +770,33 @@ export class PostgresProvisioner implements Provisioner {
     if (login) assertPrincipal(this.integration, input.principal);
     else if (purpose === 'grant') this.mappedRole(resource, input.grantee);
     return { resource, roles };
+  }
+
+  /** Whether a permission must be held to reading: the integration's maxLevel is read (a permission without a level counts as read). */
+  private readOnly(resource: Resource, permission: string): boolean {
+    return this.integration.maxLevel === 'read' && (resource.levels[permission] ?? 'read') === 'read';
+  }
+
+  /** The group roles with everything they inherit, and what all of those hold beyond reading (postgres/read-audit.ts). */
+  private async readAudit(groups: string[], databases: string[]): Promise<{ reaches: Map<string, Set<string>>; findings: ReadFinding[] }> {
+    const closure = await this.withClient(this.connection.database, (client) => readClosure(client, [...new Set(groups)]), 'reading what the group roles inherit');
+    const roles = [...new Set([...closure.reaches.values()].flatMap((reached) => [...reached]))];
+    const findings = [...closure.findings];
+    for (const database of databases) {
+      findings.push(...await this.withClient(database, (client) => readFindingsIn(client, roles), `checking the group roles in database ${database}`));
+    }
+    return { reaches: closure.reaches, findings };
+  }
+
+  /** A read permission under maxLevel read is granted only while its group roles hold nothing beyond reading. */
+  private async assertReadOnly(resource: Resource, permission: string, plan: GrantPlan): Promise<void> {
+    if (!this.readOnly(resource, permission) || plan.roles.length === 0) return;
+    const { reaches, findings } = await this.readAudit(plan.roles, plan.resource.databases);
+    const problems = plan.roles.flatMap((group) => describeFindings(group, reaches.get(group) ?? new Set([group]), findings));
+    if (problems.length > 0) {
+      throw new PostgresProvisionerError(`integration "${this.integration.name}" resource "${resource.name}" permission "${permission}" is a read permission (the integration's maxLevel is read), `
+        + `but ${problems.join('; ')}. Latch refuses to grant it until the group roles hold nothing beyond reading.`);
+    }
   }
 
   private mappedRole(resource: ResourcePlan, grantee: string): string {
@@ -872,7 +920,7 @@ export async function postgresHealth(integration: Integration, env: NodeJS.Proce
     return {
       integration: integration.name, ok: false, checkedAt: Date.now(),
       connector: { user, canLogin: false, superuser: false, createRole: false, serverVersion: null, error: errorText(error) },
-      groupRoles: [], databases: [], existingRoles: [], problems: [errorText(error)],
+      groupRoles: [], databases: [], existingRoles: [], readLevel: [], problems: [errorText(error)],
     };
   }
   try {

@@ -21,6 +21,7 @@ interface IntegrationOptions {
   resources?: unknown[];
   /** false: leave connection.instance out. */
   instance?: boolean;
+  maxLevel?: 'read' | 'write' | 'admin';
 }
 
 /** The integration as the config loader would hand it over (parsed by the real schema). */
@@ -31,6 +32,7 @@ function integration(options: IntegrationOptions = {}): Integration {
     owner: 'group:leads',
     connection: { host: PG_HOST, port: PG_PORT, user: PG_SUPERUSER, ...(options.instance === false ? {} : { instance: db.instance }), ...options.connection },
     credentials: options.credentials ?? { none: true },
+    ...(options.maxLevel ? { maxLevel: options.maxLevel } : {}),
     resources: options.resources ?? [{
       name: 'orders',
       settings: { databases: [db.database] },
@@ -430,6 +432,51 @@ describe('PostgreSQL provisioner', () => {
     const unreachable = await open({ connection: { port: 1 } }).health();
     expect(unreachable).toMatchObject({ ok: false, connector: { canLogin: false } });
     expect(unreachable.problems[0]).toMatch(/cannot log in: .*cannot connect to PostgreSQL at/);
+  });
+
+  it('maxLevel read: a read role quietly given more than reading fails the health check and the grant', async () => {
+    const reader = `${db.prefix}_audit_ro`;
+    const helper = `${db.prefix}_audit_helper`;
+    await db.query(`CREATE ROLE "${reader}" NOLOGIN`);
+    await db.query(`CREATE ROLE "${helper}" NOLOGIN`);
+    await db.query(`GRANT USAGE ON SCHEMA public TO "${reader}"; GRANT SELECT ON public.items TO "${reader}"`, [], db.database);
+    const options: IntegrationOptions = {
+      maxLevel: 'read',
+      resources: [{ name: 'orders', settings: { databases: [db.database] }, permissions: { read: { roles: [reader], level: 'read' } } }],
+    };
+    const audited = open(options);
+    const target = integration(options);
+    expect(target.resources[0]?.levels).toEqual({ read: 'read' });
+
+    const clean = await audited.health();
+    expect(clean.problems).toEqual([]);
+    expect(clean.readLevel).toEqual([{ resource: 'orders', permission: 'read', findings: [] }]);
+    const first = grantFor(target);
+    await audited.grant(first);
+    await audited.revoke(first);
+
+    // INSERT through a role the read role inherits, CREATE on a schema, and an attribute.
+    await db.query(`GRANT INSERT ON public.items TO "${helper}"; GRANT CREATE ON SCHEMA scratch TO "${reader}"`, [], db.database);
+    await db.query(`GRANT "${helper}" TO "${reader}"; ALTER ROLE "${helper}" CREATEDB`);
+    const report = await audited.health();
+    expect(report.ok).toBe(false);
+    expect(report.readLevel[0]?.findings.sort()).toEqual([
+      `group role ${reader} (through ${helper}) holds CREATEDB`,
+      `group role ${reader} (through ${helper}) holds INSERT on table items in database ${db.database}`,
+      `group role ${reader} holds CREATE on schema scratch in database ${db.database}`,
+    ].sort());
+    expect(report.problems).toContain(`resource "orders" permission "read" is a read permission (maxLevel read), but group role ${reader} holds CREATE on schema scratch in database ${db.database}`);
+    expect((await audited.checkHealth()).ok).toBe(false);
+
+    const refused = grantFor(target, { grantee: 'audit@example.com' });
+    await expect(audited.grant(refused)).rejects.toThrow(new RegExp(`integration "orders-pg" resource "orders" permission "read" is a read permission \\(the integration's maxLevel is read\\), but .*group role ${reader} \\(through ${helper}\\) holds INSERT on table items.*Latch refuses to grant it`));
+    expect(await db.role(refused.principal)).toBeNull();
+    // The same roles under an integration without maxLevel are not held to reading.
+    expect((await open({ resources: options.resources }).health()).readLevel).toEqual([]);
+
+    await db.query(`REVOKE CREATE ON SCHEMA scratch FROM "${reader}"; REVOKE INSERT ON public.items FROM "${helper}"`, [], db.database);
+    await db.query(`REVOKE "${helper}" FROM "${reader}"`);
+    expect((await audited.health()).problems).toEqual([]);
   });
 
   it('works with a least-privilege connector made by scripts/postgres-connector-setup.sql', async () => {
