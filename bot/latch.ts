@@ -22,6 +22,9 @@ import type { Store } from '../storage/store.js';
 import { LogNotifier } from './log-notifier.js';
 import { createLogger } from './logger.js';
 import { InFlight, trackSlackEvents } from './in-flight.js';
+import { ConfigReloader, replaceStaleProvisioners, type ReloadOutcome, type ReloadTrigger } from './config-reload.js';
+import { AdminAlerts, slackAlertChannel, teamsAlertChannel } from './admin-alert.js';
+import { TeamsIdentities } from './teams/identity.js';
 import { registerStoreMetrics } from './metrics.js';
 import { buildServer } from './server.js';
 import { integrationsHealth } from './integration-health.js';
@@ -40,6 +43,8 @@ export interface LatchOptions {
   provisioners?: ProvisionerRegistry;
   runner?: Partial<Omit<RunnerOptions, 'owner'>>;
   now?: () => number;
+  /** Reload the config when its file changes (default true). */
+  watchConfig?: boolean;
 }
 
 export interface RunningLatch {
@@ -55,6 +60,8 @@ export interface RunningLatch {
    * within `timeoutMs`, job claims are given back, then the backends and the store close.
    */
   stop(options?: { timeoutMs?: number }): Promise<void>;
+  /** Loads the config file again (what SIGHUP does); a config with errors is refused and the running one kept. */
+  reload(trigger?: ReloadTrigger): Promise<ReloadOutcome>;
 }
 
 /** How long a graceful stop waits for accepted work; under the usual 30 s an orchestrator grants before SIGKILL. */
@@ -108,7 +115,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   let stopping = false;
   const work = new InFlight();
   const store = await openStore(options.databaseUrl);
-  const active: ActiveConfig = { config: loaded.config, directory: directoryFromConfig(loaded.config), hash: loaded.hash, file: loaded.file };
+  let active: ActiveConfig = { config: loaded.config, directory: directoryFromConfig(loaded.config), hash: loaded.hash, file: loaded.file };
   const provisioners = options.provisioners ?? defaultProvisioners(env, loaded.config.settings.instance);
   const now = options.now ?? Date.now;
   let runner: JobRunner | null = null;
@@ -121,6 +128,18 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     now,
     wake: () => runner?.wake(),
   };
+  const alerts = new AdminAlerts(store, () => active, log);
+  const closeRetired: (() => Promise<void>)[] = [];
+  const reloader = new ConfigReloader({
+    file: options.configFile, store, log, now, current: () => active,
+    alertAdmins: (text) => alerts.alert(text),
+    apply(next, changes) {
+      const before = active.config;
+      active = next;
+      // A registry handed in (tests, embedders) is kept as it is: its instances were chosen on purpose.
+      if (!options.provisioners) closeRetired.push(replaceStaleProvisioners(ctx, defaultProvisioners(env, next.config.settings.instance), before, changes));
+    },
+  });
   for (const integration of loaded.config.integrations) {
     if (!provisioners.supports(integration)) log.warn({ integration: integration.name, type: integration.type }, `integration ${integration.name}: type ${integration.type} cannot be provisioned by this build; its grants will fail`);
   }
@@ -133,11 +152,13 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   if (env.SLACK_SIGNING_SECRET && env.SLACK_BOT_TOKEN) {
     const slack = createSlackApp({ server: app, signingSecret: env.SLACK_SIGNING_SECRET, botToken: env.SLACK_BOT_TOKEN, apiUrl: env.SLACK_API_URL, log, ctx });
     trackSlackEvents(slack.app, work);
+    alerts.add(slackAlertChannel(slack.app.client, slack.identities));
     platforms.push({ name: 'slack', notifier: slack.notifier });
     log.info({ apiUrl: env.SLACK_API_URL ?? 'https://slack.com/api/' }, 'Slack is enabled at POST /slack/events');
   }
   if (env.MICROSOFT_APP_ID && env.MICROSOFT_APP_PASSWORD) {
     const teams = createTeamsApp({ server: app, ctx, env, log });
+    alerts.add(teamsAlertChannel(teams.adapter, env.MICROSOFT_APP_ID, new TeamsIdentities(store, log, now)));
     platforms.push({ name: 'teams', notifier: teams.notifier });
     log.info('Teams is enabled at POST /api/messages');
   }
@@ -149,6 +170,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   runner = new JobRunner(ctx, jobHandlers, { owner: `latch-${randomUUID()}`, ...options.runner });
   runner.start();
   ready = true;
+  if (options.watchConfig !== false) reloader.watch();
   log.info({ port, config: loaded.file, store: store.dialect }, `Latch is ready on port ${port}`);
 
   let stopped: Promise<void> | null = null;
@@ -158,9 +180,11 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     // The order matters: readiness fails first, then new chat work is refused, then what was accepted drains.
     ready = false;
     stopping = true;
+    reloader.close();
     const [jobsFinished, workFinished] = await Promise.all([runner?.stop(left()) ?? true, work.settled(left())]);
     if (!workFinished) log.warn({ inFlight: work.size }, 'shutdown deadline reached with chat work still in flight');
     await closeWithin(app, left());
+    await Promise.all(closeRetired.map((close) => close()));
     await ctx.provisioners.close();
     await store.close();
     log.info({ jobsFinished, workFinished }, 'Latch stopped');
@@ -171,5 +195,6 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
       stopped ??= stop(stopOptions.timeoutMs ?? SHUTDOWN_TIMEOUT_MS);
       return stopped;
     },
+    reload: (trigger = 'api') => reloader.reload(trigger),
   };
 }

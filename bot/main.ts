@@ -2,6 +2,7 @@ import { DEFAULT_CONFIG_FILE } from '../config/load.js';
 import { DEFAULT_DATABASE_URL } from '../storage/open-store.js';
 import { ConfigRefused, SHUTDOWN_TIMEOUT_MS, startLatch } from './latch.js';
 import { createLogger } from './logger.js';
+import { pidFileFor, removePidFile, writePidFile } from './pid-file.js';
 
 const log = createLogger();
 const port = Number(process.env.PORT ?? 3000);
@@ -14,12 +15,12 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 const SIGNAL_EXIT = { SIGTERM: 143, SIGINT: 130 } as const;
 
 try {
-  const latch = await startLatch({
-    configFile: process.env.LATCH_CONFIG ?? DEFAULT_CONFIG_FILE,
-    databaseUrl: process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL,
-    port,
-    logger: log,
-  });
+  const databaseUrl = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
+  const latch = await startLatch({ configFile: process.env.LATCH_CONFIG ?? DEFAULT_CONFIG_FILE, databaseUrl, port, logger: log });
+  // `latch config reload` finds the process here; it is written once Latch answers, and goes with it.
+  const pidFile = pidFileFor(databaseUrl);
+  writePidFile(pidFile);
+  process.on('exit', () => removePidFile(pidFile));
   let stopping = false;
   const shutdown = (signal: keyof typeof SIGNAL_EXIT): void => {
     if (stopping) {
@@ -42,6 +43,11 @@ try {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    log.info('SIGHUP received: reloading the config');
+    latch.reload('signal').catch((error: unknown) => log.error({ err: error }, 'config reload failed'));
+  });
 } catch (error) {
   if (error instanceof ConfigRefused) {
     process.stderr.write(`${error.message}\n`);

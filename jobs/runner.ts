@@ -153,9 +153,12 @@ export class JobRunner {
     const { store, log } = this.ctx;
     const owner = this.options.owner;
     const handler = this.handlers[job.kind];
+    // A job runs under the config in force when it started, whatever a reload does meanwhile.
+    const active = this.ctx.current();
+    const jobCtx: LatchContext = { ...this.ctx, current: () => active };
     let outcome;
     try {
-      outcome = handler ? await handler(job, this.ctx) : { status: 'bury' as const, error: `no handler for job kind ${job.kind}` };
+      outcome = handler ? await handler(job, jobCtx) : { status: 'bury' as const, error: `no handler for job kind ${job.kind}` };
     } catch (error) {
       // A thrown error is a bug or an unexpected outage: log it with context and retry with backoff.
       log.error({ jobId: job.id, kind: job.kind, requestId: job.requestId, attempt: job.attempts, err: errorText(error) }, 'job failed unexpectedly');

@@ -1,9 +1,12 @@
 // The `latch` command line: `npm run latch -- <command>`. Kept thin: the work is done by
 // config/ and storage/; this file reads arguments, prints, and picks the exit status.
-import { existsSync } from 'node:fs';
+import { existsSync, readlinkSync } from 'node:fs';
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_FILE, loadConfigFile } from '../config/load.js';
-import { formatConfigErrors } from '../config/parse.js';
+import { describeChanges, type ConfigChanges } from '../config/diff.js';
+import { formatConfigErrors, type ConfigError } from '../config/parse.js';
+import { pidFileFor, readPidFile } from '../bot/pid-file.js';
 import { auditReportFromStore, parseSince, reportToCsv, reportToJson } from '../storage/audit-report.js';
 import { verifyStoreAudit } from '../storage/audit-verify.js';
 import { DEFAULT_DATABASE_URL, openStore } from '../storage/open-store.js';
@@ -16,6 +19,9 @@ Commands:
   config check [FILE]     Check a config file and print the report the server prints when
                           it refuses one (file:line:column key: message).
                           FILE defaults to $LATCH_CONFIG, then ${DEFAULT_CONFIG_FILE}.
+  config reload           Make the running server load its config file again: it is sent
+                          SIGHUP (its pid is in latch.pid next to the store), and this
+                          prints what changed, or the errors the server refused it for.
   audit verify            Check the audit log's hash chain and name the first broken event.
   audit export            Print the access report, one row per request, to stdout.
       --since WHEN        Requests with any event at or after WHEN: 2026-11-01,
@@ -27,7 +33,7 @@ Commands:
   migrate                 Apply pending database migrations.
   help                    Show this text.
 
-Options for audit and migrate:
+Options for audit, config reload and migrate:
   --database URL          The store (default: $DATABASE_URL, then ${DEFAULT_DATABASE_URL}).
 
 audit verify prints the hash of the last event: keep it, since a log cut short at
@@ -106,6 +112,56 @@ function configCheck(io: Io, rest: readonly string[], env: NodeJS.ProcessEnv): n
   }
   io.out(`${file}: OK (${loaded.config.flows.length} flows, ${loaded.config.integrations.length} integrations)\n`);
   return 0;
+}
+
+/** How long `config reload` waits for the server to record what it made of the file. */
+const RELOAD_ANSWER_MS = 15_000;
+
+/** The pid of a running server, checked: a stale pid file must not make us signal some other process. */
+function runningServer(database: string): number {
+  const file = pidFileFor(database);
+  const pid = readPidFile(file);
+  if (pid === null) throw new Problem(`no running Latch found: ${file} does not exist (the server writes it at start; name its store with --database or DATABASE_URL)`);
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EPERM') throw new Problem(`not allowed to signal Latch (pid ${pid}); run this as the user Latch runs as`);
+    throw new Problem(`Latch is not running: ${file} names pid ${pid}, which has ended (a crash leaves the file behind)`);
+  }
+  let executable: string | null = null;
+  try {
+    executable = basename(readlinkSync(`/proc/${pid}/exe`));
+  } catch {
+    // Not Linux, or not ours to read: the liveness check above is all there is.
+  }
+  if (executable !== null && !executable.startsWith('node')) throw new Problem(`${file} names pid ${pid}, which is ${executable}, not Latch; the file is stale`);
+  return pid;
+}
+
+async function configReload(io: Io, database: string): Promise<number> {
+  const pid = runningServer(database);
+  return withStore(database, async (store) => {
+    const sent = Date.now();
+    process.kill(pid, 'SIGHUP');
+    const deadline = sent + RELOAD_ANSWER_MS;
+    while (Date.now() < deadline) {
+      const events = await store.auditEvents({ since: sent });
+      const answer = events.find((event) => (event.type === 'config.loaded' || event.type === 'config.refused') && event.data.trigger === 'signal');
+      if (answer?.type === 'config.loaded') {
+        const { file, sha256, changes } = answer.data as { file: string; sha256: string; changes: ConfigChanges };
+        io.out(`Latch (pid ${pid}) loaded ${file} (sha256 ${sha256.slice(0, 12)}): ${describeChanges(changes)}\n`);
+        return 0;
+      }
+      if (answer?.type === 'config.refused') {
+        const { errors, kept } = answer.data as { errors: ConfigError[]; kept: string };
+        io.out(`${formatConfigErrors(errors)}\nLatch (pid ${pid}) refused the config and keeps running on the previous one (sha256 ${kept.slice(0, 12)}).\n`);
+        return 1;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Problem(`Latch (pid ${pid}) was sent SIGHUP but recorded no reload within ${RELOAD_ANSWER_MS / 1000} s; look at its log`);
+  });
 }
 
 async function auditVerify(io: Io, database: string): Promise<number> {
@@ -195,7 +251,12 @@ async function run(io: Io, argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     case undefined:
       throw new UsageError('no command given');
     case 'config':
-      if (subcommand !== 'check') throw new UsageError(subcommand ? `Unknown command "config ${subcommand}".` : 'config needs a subcommand: config check FILE');
+      if (subcommand === 'reload') {
+        only('config reload', options, ['database']);
+        noMoreArguments('config reload', rest);
+        return configReload(io, database);
+      }
+      if (subcommand !== 'check') throw new UsageError(subcommand ? `Unknown command "config ${subcommand}".` : 'config needs a subcommand: config check FILE, or config reload');
       only('config check', options, []);
       return configCheck(io, rest, env);
     case 'audit':
