@@ -566,9 +566,10 @@ export class PostgresProvisioner implements Provisioner {
   }
 
   /**
-   * Roles with Latch's comment, plus roles with the instance prefix (reported by reconcile
-   * as unknown when the comment is missing). Without connection.instance the prefixes are
-   * taken from the commented roles. Existing roles of existing_role resources are listed
+   * Roles with the instance prefix (reported by reconcile as unknown when the comment is
+   * missing). A role with Latch's comment but another prefix belongs to another Latch
+   * instance sharing the server, and is never listed, so never taken for an orphan. Without
+   * connection.instance every commented role counts, and the prefixes are taken from them. Existing roles of existing_role resources are listed
    * while they hold one of the resource's group roles: that membership is what Latch grants.
    */
   async listManaged(integration: Integration): Promise<ManagedPrincipal[]> {
@@ -606,7 +607,8 @@ export class PostgresProvisioner implements Provisioner {
           SELECT split_part(name, '_', 1) || '_' FROM roles WHERE $3 AND comment LIKE '${MANAGED_MARKER}%' AND position('_' in name) > 1
         )
         SELECT name, comment, valid_until_ms FROM roles r
-         WHERE r.comment LIKE '${MANAGED_MARKER}%' OR EXISTS (SELECT 1 FROM prefixes p WHERE starts_with(r.name, p.prefix))
+         WHERE (NOT $3 AND EXISTS (SELECT 1 FROM prefixes p WHERE starts_with(r.name, p.prefix)))
+            OR ($3 AND (r.comment LIKE '${MANAGED_MARKER}%' OR EXISTS (SELECT 1 FROM prefixes p WHERE starts_with(r.name, p.prefix))))
          ORDER BY name`,
       [[...groupRoles], this.connection.instance ? [`${this.connection.instance}_`] : [], !this.connection.instance]);
       const mapped = existing.size > 0 ? await roleInfo(client, [...existing.keys()]) : new Map<string, RoleRow>();

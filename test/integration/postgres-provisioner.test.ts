@@ -381,6 +381,11 @@ describe('PostgreSQL provisioner', () => {
     expect(listed).toContainEqual({ principal: stray, reference: null, expiresAt: null });
     expect(listed.map((entry) => entry.principal)).not.toContain(db.readRole);
     expect(listed.map((entry) => entry.principal)).not.toContain(PG_SUPERUSER);
+    // Another Latch instance's role on the same server is that instance's business, never an orphan here.
+    const neighbour = `${db.prefix}_other_${randomSuffix(6)}`;
+    await db.query(`CREATE ROLE "${neighbour}" NOLOGIN`);
+    await db.query(`COMMENT ON ROLE "${neighbour}" IS 'latch-managed request=AR-OTHER000 grant=g_other'`);
+    expect((await provisioner.listManaged(config)).map((entry) => entry.principal)).not.toContain(neighbour);
 
     // Without connection.instance the prefix comes from the roles that carry the marker.
     const unconfigured = open({ instance: false });
