@@ -5,6 +5,7 @@ import type { Directory } from '../core/directory.js';
 import { formatDuration } from '../core/duration.js';
 import type { RequestState } from '../core/lifecycle.js';
 import { reasonLink } from '../core/reason-rule.js';
+import { defaultExtension } from '../core/extension-rule.js';
 import type { RequestRecord } from '../core/types.js';
 
 export interface RequestView {
@@ -34,6 +35,20 @@ export interface RequestView {
   expiresAt: number | null;
   timeLeft: string | null;
   open: boolean;
+  /** Whether the flow lets this access be extended at all, and what one Extend click adds. */
+  extension: { allowed: boolean; by: string };
+  /** For an extension: where the access stood when it was asked for, in words. */
+  history: string | null;
+}
+
+function historyText(request: RequestRecord['request']): string | null {
+  const facts = request.context?.extension;
+  if (!facts) return null;
+  const count = facts.maxCount !== null ? `extension ${facts.number} of at most ${facts.maxCount}` : `extension ${facts.number}`;
+  const used = facts.usedMs > 0 ? `${formatDuration(facts.usedMs)} added before` : 'none before';
+  const total = facts.maxTotalMs !== null ? ` (at most ${formatDuration(facts.maxTotalMs)} in all)` : '';
+  const ends = facts.parentExpiresAt !== null ? `; ${request.parentId ?? 'the access'} ends ${new Date(facts.parentExpiresAt).toISOString().slice(0, 16).replace('T', ' ')} UTC without it` : '';
+  return `${count[0]?.toUpperCase() ?? ''}${count.slice(1)}: ${used}${total}${ends}.`;
 }
 
 const STATUS: Record<RequestState, string> = {
@@ -95,6 +110,8 @@ export function requestView(record: RequestRecord, config: LatchConfig, director
     expiresAt: request.expiresAt,
     timeLeft: request.state === 'active' && request.expiresAt !== null ? formatDuration(Math.max(0, request.expiresAt - now)) : null,
     open,
+    extension: { allowed: flow?.extensions.allowed ?? false, by: flow ? formatDuration(defaultExtension(flow)) : '1h' },
+    history: historyText(request),
   };
 }
 
@@ -107,6 +124,7 @@ export function requestFacts(view: RequestView): [string, string][] {
     ['Duration', view.duration],
     ['Reason', view.reason ?? ''],
     ['Flow', view.policy ? `${view.flow} (policy ${view.policy})` : view.flow],
+    ...(view.history ? [['History', view.history] as [string, string]] : []),
   ];
   if (view.step) {
     const needed = view.step.approvalsNeeded === 1 ? '1 more approval needed' : `${view.step.approvalsNeeded} more approvals needed`;

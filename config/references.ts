@@ -136,6 +136,9 @@ export function checkReferences(config: LatchConfig): ReferenceIssue[] {
       if (!/^https:\/\/[^\s<>|"]+$/.test(rule.link)) issues.push({ path: at('reason', 'link'), message: 'link must be an https:// URL without spaces, quotes, "<", ">" or "|"' });
       else if (!rule.link.includes('{{reference}}')) issues.push({ path: at('reason', 'link'), message: 'link must contain {{reference}}, where the ticket or incident id goes' });
     }
+    const { step, maxTotal } = flow.extensions;
+    if (step !== undefined && step > flow.duration.max) issues.push({ path: at('extensions', 'step'), message: 'the extension step is longer than the flow\'s maximum duration' });
+    if (step !== undefined && maxTotal !== undefined && maxTotal < step) issues.push({ path: at('extensions', 'maxTotal'), message: 'maxTotal is shorter than one extension step: no extension could ever be granted' });
     if (flow.duration.default > flow.duration.max) {
       issues.push({ path: at('duration', 'default'), message: 'the default duration is longer than the maximum' });
     }

@@ -13,6 +13,17 @@ const Duration = z.string().transform((text, ctx) => {
   return ms;
 });
 
+/** A share of something, written "50%"; kept as a fraction (0.5). */
+const Share = z.string().transform((text, ctx) => {
+  const match = /^(\d{1,3})(?:\.(\d+))?%$/.exec(text.trim());
+  const value = match ? Number(`${match[1] ?? '0'}.${match[2] ?? '0'}`) : NaN;
+  if (!match || value < 0 || value > 100) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a share; write it like 50% (0% to 100%)` });
+    return z.NEVER;
+  }
+  return value / 100;
+});
+
 const Name = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'use lower-case letters, digits, "-", "_" or "." (at most 63 characters, starting with a letter or digit)');
 
 const Email = z.string().regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be an e-mail address').transform((email) => email.toLowerCase());
@@ -209,6 +220,14 @@ export const Flow = z.object({
   extensions: z.object({
     allowed: z.boolean().default(true),
     autoApprove: z.boolean().default(false),
+    /** Not before this share of the access time has passed, e.g. "50%". */
+    after: Share.optional(),
+    /** Every extension adds exactly this much. */
+    step: Duration.optional(),
+    /** How many extensions one access may have. */
+    maxCount: z.number().int().min(1).max(100).optional(),
+    /** How much time all extensions of one access may add together. */
+    maxTotal: Duration.optional(),
   }).strict().default({ allowed: true, autoApprove: false }),
   notify: z.object({
     approverDMs: z.boolean().default(true),

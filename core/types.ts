@@ -41,6 +41,22 @@ export interface AccessRequest {
   outcome: string | null;
   /** SHA-256 of the config the request was evaluated under; null for requests older than the record. */
   policy: string | null;
+  /** Facts frozen when the request was made, for people to read. */
+  context: RequestContext | null;
+}
+
+export interface RequestContext {
+  /** For an extension: where the access stood when it was asked for. */
+  extension?: {
+    /** This is extension number `number` of the access. */
+    number: number;
+    /** Time earlier extensions added. */
+    usedMs: number;
+    maxCount: number | null;
+    maxTotalMs: number | null;
+    /** The access's expiry when the extension was asked for. */
+    parentExpiresAt: number | null;
+  };
 }
 
 export type GrantState = 'pending' | 'active' | 'revoked' | 'failed';

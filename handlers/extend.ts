@@ -1,5 +1,5 @@
 import { newId, newRequestId } from '../core/ids.js';
-import { formatDuration } from '../core/duration.js';
+import { checkExtension, extensionHistory, type ExtensionHistory } from '../core/extension-rule.js';
 import { approvalImpossible } from '../core/policy.js';
 import type { AccessRequest, Actor, Grant, RequestRecord } from '../core/types.js';
 import type { LatchContext } from './context.js';
@@ -9,7 +9,8 @@ import { isInvolved, loadRequest } from './load-request.js';
 import { CONFLICT_RETRIES, duplicateDelivery, fail, type Outcome } from './outcome.js';
 import type { Change } from '../storage/store.js';
 
-export type ExtendReason = 'not_found' | 'not_allowed' | 'not_active' | 'not_extendable' | 'duration_over_max' | 'duration_invalid' | 'already_pending' | 'nobody_can_approve' | 'flow_gone' | 'busy' | 'duplicate_delivery';
+export type ExtendReason = 'not_found' | 'not_allowed' | 'not_active' | 'not_extendable' | 'duration_over_max' | 'duration_invalid' | 'already_pending' | 'nobody_can_approve' | 'flow_gone' | 'busy' | 'duplicate_delivery'
+  | 'extension_step' | 'extension_limit' | 'extension_too_early';
 export type ExtendOutcome = Outcome<{ record: RequestRecord; extension: RequestRecord; autoApproved: boolean }, ExtendReason>;
 
 /**
@@ -30,9 +31,10 @@ export async function extendAccess(ctx: LatchContext, actor: Actor, idText: stri
     const { config, directory } = active;
     const flow = config.flows.find((candidate) => candidate.name === request.flow);
     if (!flow) return fail('flow_gone', `Flow "${request.flow}" no longer exists, so ${request.id} cannot be extended.`);
-    if (!flow.extensions.allowed) return fail('not_extendable', `Flow "${flow.name}" does not allow extensions; request the access again when it ends.`);
-    if (!Number.isSafeInteger(durationMs) || durationMs <= 0) return fail('duration_invalid', 'Say how much longer you need, like 30m or 2h.');
-    if (durationMs > flow.duration.max) return fail('duration_over_max', `${formatDuration(durationMs)} is more than flow "${flow.name}" allows at once: at most ${formatDuration(flow.duration.max)}.`);
+    const now = ctx.now();
+    const history = await historyOf(ctx, parent);
+    const refused = checkExtension(flow, request, history, durationMs, now);
+    if (refused) return fail(refused.reason, refused.message);
     const pending = await ctx.store.listRequests({ parentId: request.id, states: ['pending'] });
     if (pending.length > 0) return fail('already_pending', `Extension ${pending[0]?.request.id ?? ''} of ${request.id} is already waiting for approval.`);
 
@@ -42,7 +44,6 @@ export async function extendAccess(ctx: LatchContext, actor: Actor, idText: stri
       if (impossible) return fail('nobody_can_approve', impossible.message.replace('this request', 'this extension'));
     }
 
-    const now = ctx.now();
     const id = newRequestId();
     const extension: AccessRequest = {
       id, kind: 'extension', parentId: request.id, flow: request.flow, bundle: request.bundle, requester: actor.email, grantee: request.grantee,
@@ -50,6 +51,12 @@ export async function extendAccess(ctx: LatchContext, actor: Actor, idText: stri
       createdAt: now, updatedAt: now, timeoutAt: autoApproved ? null : Math.min(now + flow.timeout, request.expiresAt ?? now + flow.timeout),
       decidedAt: autoApproved ? now : null, decidedBy: autoApproved ? 'latch' : null, expiresAt: null, endedAt: null, endedBy: null, outcome: null,
       policy: active.hash,
+      context: {
+        extension: {
+          number: history.count + 1, usedMs: history.usedMs, maxCount: flow.extensions.maxCount ?? null,
+          maxTotalMs: flow.extensions.maxTotal ?? null, parentExpiresAt: request.expiresAt,
+        },
+      },
     };
     const grants: Grant[] = parent.grants.map((grant) => ({ ...grant, id: newId('g'), requestId: id, state: 'pending', principal: null, grantedAt: null, revokedAt: null, lastError: null }));
     let change: Change = {
@@ -72,4 +79,10 @@ export async function extendAccess(ctx: LatchContext, actor: Actor, idText: stri
     }
   }
   return fail('busy', 'The request is changing right now; please try again in a moment.');
+}
+
+/** What the access has used of its extension allowance: its approved extensions so far. */
+export async function historyOf(ctx: LatchContext, parent: RequestRecord): Promise<ExtensionHistory> {
+  const approved = await ctx.store.listRequests({ parentId: parent.request.id, kinds: ['extension'], states: ['approved'] });
+  return extensionHistory(parent, approved.map((record) => record.request));
 }

@@ -85,7 +85,7 @@ export async function requestAccess(ctx: LatchContext, actor: Actor, input: Requ
     requester: actor.email, grantee: checked.grantee, reason: checked.reason, durationMs: checked.durationMs,
     state: 'pending', version: 0, step: 0, createdAt: now, updatedAt: now,
     timeoutAt: autoApproved ? null : now + checked.flow.timeout,
-    decidedAt: null, decidedBy: null, expiresAt: null, endedAt: null, endedBy: null, outcome: null, policy: active.hash,
+    decidedAt: null, decidedBy: null, expiresAt: null, endedAt: null, endedBy: null, outcome: null, policy: active.hash, context: null,
   };
   if (autoApproved) {
     const moved = transition('pending', 'approve', ['system']);

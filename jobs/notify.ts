@@ -1,4 +1,6 @@
+import type { Flow } from '../config/schema.js';
 import { formatDuration } from '../core/duration.js';
+import { defaultExtension } from '../core/extension-rule.js';
 import type { RequestRecord } from '../core/types.js';
 import type { LatchContext } from '../handlers/context.js';
 import { describeAccess } from '../handlers/describe.js';
@@ -9,8 +11,9 @@ import { recipientsFor } from './recipients.js';
 
 const NOTIFY_ATTEMPTS = 10;
 
-export function summary(record: RequestRecord, event: NotificationEvent, now: number): string {
+export function summary(record: RequestRecord, event: NotificationEvent, now: number, flow?: Flow): string {
   const { request } = record;
+  const extendHint = flow && !flow.extensions.allowed ? ' Its flow allows no extensions.' : ` Extend it with \`extend ${request.id} ${formatDuration(flow ? defaultExtension(flow) : 3_600_000)}\`.`;
   const what = describeAccess(record);
   const who = request.requester === request.grantee ? request.requester : `${request.requester} (for ${request.grantee})`;
   const left = request.expiresAt ? formatDuration(Math.max(0, request.expiresAt - now)) : '';
@@ -29,7 +32,7 @@ export function summary(record: RequestRecord, event: NotificationEvent, now: nu
     failed: `Request ${request.id} (${what}) could not be granted: ${request.outcome ?? 'unknown error'}.`,
     revoked: `Access ${request.id} (${what}) was revoked by ${request.endedBy ?? 'an admin'}.`,
     expired: `Access ${request.id} (${what}) has expired and was removed.`,
-    expiry_warning: `Access ${request.id} (${what}) ends in ${left}. Extend it with \`extend ${request.id} 1h\`.`,
+    expiry_warning: `Access ${request.id} (${what}) ends in ${left}.${extendHint}`,
     extended: `Access ${request.id} now ends at ${request.expiresAt ? new Date(request.expiresAt).toISOString() : '?'}.`,
     extension_refused: `The extension of ${request.parentId ?? request.id} was refused.`,
     revoke_failed_alert: `ALERT: revoking ${request.id} (${what}, held by ${request.grantee}) keeps failing: ${request.outcome ?? 'unknown error'}. Latch keeps retrying.`,
@@ -41,7 +44,8 @@ export async function sendNotification(ctx: LatchContext, record: RequestRecord,
   const { config, directory } = ctx.current();
   const { people, channels } = recipientsFor(config, directory, record, event);
   if (people.length === 0 && channels.length === 0) return;
-  await ctx.notifier.notify({ event, record, recipients: people, channels, text: summary(record, event, ctx.now()), key });
+  const flow = config.flows.find((candidate) => candidate.name === record.request.flow);
+  await ctx.notifier.notify({ event, record, recipients: people, channels, text: summary(record, event, ctx.now(), flow), key });
 }
 
 export const runNotify: JobHandler = async (job: Job, ctx: LatchContext): Promise<JobOutcome> => {

@@ -8,7 +8,9 @@ import { FIELD, VIEW, denyModal, durationOptions, extendModal, requestModal } fr
 import { parseDuration } from '../../core/duration.js';
 import type { Actor } from '../../core/types.js';
 import type { LatchContext, Logger } from '../../handlers/context.js';
-import { extendAccess } from '../../handlers/extend.js';
+import { extendAccess, historyOf } from '../../handlers/extend.js';
+import { extensionBlocked, extensionDurations } from '../../core/extension-rule.js';
+import { reasonRule } from '../../core/reason-rule.js';
 import { showRequest } from '../../handlers/queries.js';
 import { requestAccess } from '../../handlers/request-access.js';
 import { runButton, runCommand, type CommandReply } from '../command-runner.js';
@@ -131,7 +133,12 @@ export function createSlackApp(options: SlackOptions): { app: App; notifier: Sla
         if (action.action_id === 'latch.deny') return void (await client.views.open({ trigger_id: body.trigger_id, view: denyModal(view.id, view.title) }));
         const flow = config.flows.find((candidate) => candidate.name === loaded.record.request.flow);
         if (!flow) return tell(reply, userId, `Flow "${loaded.record.request.flow}" no longer exists, so this access cannot be extended.`);
-        return void (await client.views.open({ trigger_id: body.trigger_id, view: extendModal(view.id, view.title, durationOptions(durationChoices(flow.duration.max)), flow.justification === 'required') }));
+        // Offer only what the extension rules allow now; when they allow nothing, say why instead of opening a form.
+        const history = await historyOf(ctx, loaded.record);
+        const blocked = loaded.record.request.state === 'active' ? extensionBlocked(flow, loaded.record.request, history, ctx.now()) : null;
+        if (blocked) return tell(reply, userId, blocked.message);
+        const durations = extensionDurations(flow, history, (max) => durationChoices(max), parseDuration);
+        return void (await client.views.open({ trigger_id: body.trigger_id, view: extendModal(view.id, view.title, durationOptions(durations), reasonRule(flow).required) }));
       }
       const answer = await runButton(ctx, actor, BUTTON_VERBS[action.action_id as keyof typeof BUTTON_VERBS], requestId);
       if (answer.kind === 'text') await tell(reply, userId, answer.text);

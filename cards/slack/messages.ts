@@ -63,7 +63,7 @@ export function requesterUpdate(view: RequestView, event: NotificationEvent, sum
   const blocks: SlackBlock[] = [section(escapeMrkdwn(summary)), context(`${view.id} · ${escapeMrkdwn(view.title)} · ${view.duration}`)];
   if (event === 'expiry_warning' && view.state === 'active') {
     blocks.push(actions(`warn:${view.id}`, [
-      { text: 'Extend', actionId: ACTION.extend, value: view.id, style: 'primary' },
+      ...(view.extension.allowed ? [{ text: 'Extend', actionId: ACTION.extend, value: view.id, style: 'primary' as const }] : []),
       { text: 'Revoke now', actionId: ACTION.revoke, value: view.id },
     ]));
   }
@@ -88,7 +88,7 @@ export function credentialsMessage(view: RequestView, items: CredentialItem[]): 
   }
   blocks.push(context('Only you can see this message. The credentials stop working when the access ends; Latch removes them from this message then.'));
   blocks.push(actions(`granted:${view.id}`, [
-    { text: 'Extend', actionId: ACTION.extend, value: view.id },
+    ...(view.extension.allowed ? [{ text: 'Extend', actionId: ACTION.extend, value: view.id }] : []),
     { text: 'Revoke now', actionId: ACTION.revoke, value: view.id, style: 'danger' },
   ]));
   return { text: `Access granted: ${view.title} (${view.id}). Connection details are in this message.`, blocks };

@@ -45,7 +45,8 @@ export function approvalCard(view: RequestView, options: { decidable: boolean; a
 export function requesterCard(view: RequestView, event: NotificationEvent, summary: string): AdaptiveCard {
   const actions: CardElement[] = [];
   if (event === 'expiry_warning' && view.state === 'active') {
-    actions.push(execute('Extend 1h', VERB.extend, { requestId: view.id, duration: '1h' }, 'positive'), execute('Revoke now', VERB.revoke, { requestId: view.id }));
+    if (view.extension.allowed) actions.push(execute(`Extend ${view.extension.by}`, VERB.extend, { requestId: view.id, duration: view.extension.by }, 'positive'));
+    actions.push(execute('Revoke now', VERB.revoke, { requestId: view.id }));
   }
   if (event === 'submitted' && view.state === 'pending' && view.kind === 'access') actions.push(execute('Cancel request', VERB.cancel, { requestId: view.id }));
   return card([text(escapeMarkdown(summary)), text(`${view.id} · ${escapeMarkdown(view.title)} · ${view.duration}`, { isSubtle: true, size: 'Small' })], { actions });
@@ -65,7 +66,12 @@ export function credentialsCard(view: RequestView, items: CredentialItem[]): Ada
     for (const [name, value] of Object.entries(item.secrets)) body.push(facts([[escapeMarkdown(name), value]]));
   }
   body.push(text('Only you can see this chat. The credentials stop working when the access ends; Latch removes them from this card then.', { isSubtle: true, size: 'Small' }));
-  return card(body, { actions: [execute('Extend 1h', VERB.extend, { requestId: view.id, duration: '1h' }), execute('Revoke now', VERB.revoke, { requestId: view.id }, 'destructive')] });
+  return card(body, {
+    actions: [
+      ...(view.extension.allowed ? [execute(`Extend ${view.extension.by}`, VERB.extend, { requestId: view.id, duration: view.extension.by })] : []),
+      execute('Revoke now', VERB.revoke, { requestId: view.id }, 'destructive'),
+    ],
+  });
 }
 
 export function credentialsRemovedCard(view: RequestView): AdaptiveCard {

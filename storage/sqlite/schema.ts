@@ -27,6 +27,8 @@ export const requests = sqliteTable('requests', {
   outcome: text('outcome'),
   /** SHA-256 of the config the request was evaluated under. */
   policy: text('policy'),
+  /** JSON facts frozen when the request was made, for people to read (an extension's history). */
+  context: text('context'),
 }, (table) => [
   index('requests_state').on(table.state),
   index('requests_requester').on(table.requester),

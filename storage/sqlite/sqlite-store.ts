@@ -6,7 +6,7 @@ import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt, lte, or, sql, type
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import type { RequestState } from '../../core/lifecycle.js';
-import type { AccessRequest, Decision, Grant, RequestRecord } from '../../core/types.js';
+import type { AccessRequest, Decision, Grant, RequestContext, RequestRecord } from '../../core/types.js';
 import { auditHash, GENESIS_HASH } from '../audit-hash.js';
 import type {
   AuditEvent, ChatMessage, ClaimOptions, CommitResult, Change, Job, JobKind, RequestQuery, Store, StoreStats,
@@ -26,7 +26,12 @@ class Rollback extends Error {
 }
 
 function toRequest(row: typeof schema.requests.$inferSelect): AccessRequest {
-  return { ...row, kind: row.kind as AccessRequest['kind'], state: row.state as RequestState };
+  return { ...row, kind: row.kind as AccessRequest['kind'], state: row.state as RequestState, context: row.context ? (JSON.parse(row.context) as RequestContext) : null };
+}
+
+function withoutContext<T extends { context?: unknown }>(set: T): Omit<T, 'context'> {
+  const { context: _context, ...rest } = set;
+  return rest;
 }
 
 function toGrant(row: typeof schema.grants.$inferSelect): Grant {
@@ -112,12 +117,13 @@ export class SqliteStore implements Store {
       if (held.changes !== 1) throw new Rollback({ ok: false, conflict: 'lease', jobId: id });
     }
     if (change.insertRequest) {
-      tx.insert(schema.requests).values(change.insertRequest.request).run();
+      const { context, ...request } = change.insertRequest.request;
+      tx.insert(schema.requests).values({ ...request, context: context ? JSON.stringify(context) : null }).run();
       if (change.insertRequest.grants.length > 0) tx.insert(schema.grants).values(change.insertRequest.grants).run();
     }
     for (const update of change.updateRequests ?? []) {
       const result = tx.update(schema.requests)
-        .set({ ...update.set, version: update.expectVersion + 1 })
+        .set({ ...withoutContext(update.set), ...(update.set.context !== undefined ? { context: update.set.context ? JSON.stringify(update.set.context) : null } : {}), version: update.expectVersion + 1 })
         .where(and(eq(schema.requests.id, update.id), eq(schema.requests.state, update.expectState), eq(schema.requests.version, update.expectVersion)))
         .run();
       if (result.changes !== 1) throw new Rollback({ ok: false, conflict: 'version', requestId: update.id });

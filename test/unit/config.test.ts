@@ -530,6 +530,33 @@ describe('reason rules of a flow', () => {
   });
 });
 
+describe('extension rules of a flow', () => {
+  const flow = (extensions: string) => yaml(
+    'version: 1',
+    'integrations:',
+    '  - { name: orders, type: postgresql, owner: lead@example.com, resources: [{ name: db, permissions: [read] }] }',
+    'flows:',
+    '  - name: prod-read',
+    '    requesters: [alice@example.com]',
+    '    access: [{ integration: orders, resources: any, permissions: [read] }]',
+    '    approval: { autoApprove: true }',
+    '    duration: { default: 1h, max: 4h }',
+    `    extensions: ${extensions}`,                            // line 10
+  );
+
+  it('reads the share, the step, the count and the total', () => {
+    const result = parseConfig(flow('{ after: 50%, step: 30m, maxCount: 2, maxTotal: 1h }'), 'latch.yaml');
+    if (!result.ok) throw new Error(formatConfigErrors(result.errors));
+    expect(result.config.flows[0]?.extensions).toEqual({ allowed: true, autoApprove: false, after: 0.5, step: 30 * 60_000, maxCount: 2, maxTotal: 3_600_000 });
+  });
+
+  it('a share that is not a percentage, a step over the maximum, a total shorter than a step', () => {
+    expect(report(flow('{ after: half }'))).toBe('latch.yaml:10:19 flows[0].extensions.after: "half" is not a share; write it like 50% (0% to 100%)');
+    expect(report(flow('{ step: 5h }'))).toBe('latch.yaml:10:19 flows[0].extensions.step: the extension step is longer than the flow\'s maximum duration');
+    expect(report(flow('{ step: 1h, maxTotal: 30m }'))).toBe('latch.yaml:10:29 flows[0].extensions.maxTotal: maxTotal is shorter than one extension step: no extension could ever be granted');
+  });
+});
+
 describe('several mistakes in one file', () => {
   it('reports every shape mistake, sorted by line whatever order the sections come in', () => {
     expect(reportLines(yaml(
