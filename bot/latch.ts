@@ -25,6 +25,7 @@ import { InFlight, trackSlackEvents } from './in-flight.js';
 import { ConfigReloader, replaceStaleProvisioners, type ReloadOutcome, type ReloadTrigger } from './config-reload.js';
 import { AdminAlerts, slackAlertChannel, teamsAlertChannel } from './admin-alert.js';
 import { TeamsIdentities } from './teams/identity.js';
+import { rememberConfigSecrets, rememberSecretsFrom } from './redact.js';
 import { registerStoreMetrics } from './metrics.js';
 import { buildServer } from './server.js';
 import { integrationsHealth } from './integration-health.js';
@@ -111,6 +112,9 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   const loaded = loadConfigFile(options.configFile);
   if (!loaded.ok) throw new ConfigRefused(`Latch will not start: the config has errors.\n${formatConfigErrors(loaded.errors)}`);
 
+  // Latch's own secrets are scrubbed from every log line by value, whatever field or message carries them.
+  rememberSecretsFrom(env);
+  rememberConfigSecrets(loaded.config, env);
   let ready = false;
   let stopping = false;
   const work = new InFlight();
@@ -135,6 +139,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     alertAdmins: (text) => alerts.alert(text),
     apply(next, changes) {
       const before = active.config;
+      rememberConfigSecrets(next.config, env);
       active = next;
       // A registry handed in (tests, embedders) is kept as it is: its instances were chosen on purpose.
       if (!options.provisioners) closeRetired.push(replaceStaleProvisioners(ctx, defaultProvisioners(env, next.config.settings.instance), before, changes));

@@ -1,7 +1,7 @@
 import { DEFAULT_CONFIG_FILE } from '../config/load.js';
 import { DEFAULT_DATABASE_URL } from '../storage/open-store.js';
 import { ConfigRefused, SHUTDOWN_TIMEOUT_MS, startLatch } from './latch.js';
-import { createLogger } from './logger.js';
+import { createLogger, toggleDebug } from './logger.js';
 import { pidFileFor, removePidFile, writePidFile } from './pid-file.js';
 
 const log = createLogger();
@@ -47,6 +47,11 @@ try {
     if (stopping) return;
     log.info('SIGHUP received: reloading the config');
     latch.reload('signal').catch((error: unknown) => log.error({ err: error }, 'config reload failed'));
+  });
+  // Debug logging on and off without a restart; the level LOG_LEVEL set is what "off" returns to.
+  process.on('SIGUSR2', () => {
+    const level = toggleDebug(log);
+    log[level === 'debug' ? 'debug' : 'info']({ logLevel: level }, `SIGUSR2 received: log level is now ${level}`);
   });
 } catch (error) {
   if (error instanceof ConfigRefused) {

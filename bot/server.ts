@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { metricsRegistry } from '../jobs/metrics.js';
 import type { InFlight } from './in-flight.js';
+import { runWithLogContext } from './log-context.js';
 
 export interface ServerOptions {
   logger: FastifyBaseLogger;
@@ -22,6 +23,8 @@ const ALWAYS_ANSWERED = new Set(['/healthz', '/metrics']);
 export function buildServer(options: ServerOptions): FastifyInstance {
   const app = Fastify({ loggerInstance: options.logger, bodyLimit: 1024 * 1024 });
   const finish = new WeakMap<FastifyRequest, () => void>();
+  // Everything this request sets off, down to the chat work after the acknowledgement, logs with its reqId.
+  app.addHook('onRequest', (request, _reply, done) => runWithLogContext({ reqId: request.id }, done));
   app.addHook('onRequest', async (request, reply) => {
     if (ALWAYS_ANSWERED.has(request.url.split('?')[0] ?? '')) return;
     if (options.accepting && !options.accepting()) {

@@ -1,5 +1,5 @@
 import { schedule, type ScheduledTask } from 'node-cron';
-import type { LatchContext } from '../handlers/context.js';
+import type { LatchContext, Logger } from '../handlers/context.js';
 import type { Job, JobKind } from '../storage/store.js';
 import { backoffDelay } from './backoff.js';
 import { errorText, type JobHandler } from './job-handler.js';
@@ -13,6 +13,16 @@ export interface RunnerOptions {
   concurrency?: number;
   /** The safety-net sweep, in node-cron syntax with seconds. */
   sweep?: string;
+}
+
+/** Every line about a job names it and its request, so one search follows a request from the chat through the workers. */
+function jobLogger(log: Logger, job: Job): Logger {
+  const fields = { jobId: job.id, kind: job.kind, requestId: job.requestId, attempt: job.attempts };
+  return {
+    info: (extra, message) => log.info({ ...fields, ...extra }, message),
+    warn: (extra, message) => log.warn({ ...fields, ...extra }, message),
+    error: (extra, message) => log.error({ ...fields, ...extra }, message),
+  };
 }
 
 /** True when `work` settles within `ms`; false when the time ran out first. */
@@ -150,18 +160,20 @@ export class JobRunner {
   }
 
   private async runOne(job: Job): Promise<void> {
-    const { store, log } = this.ctx;
+    const { store } = this.ctx;
     const owner = this.options.owner;
     const handler = this.handlers[job.kind];
+    const log = jobLogger(this.ctx.log, job);
     // A job runs under the config in force when it started, whatever a reload does meanwhile.
     const active = this.ctx.current();
-    const jobCtx: LatchContext = { ...this.ctx, current: () => active };
+    const jobCtx: LatchContext = { ...this.ctx, current: () => active, log };
+    const started = Date.now();
     let outcome;
     try {
       outcome = handler ? await handler(job, jobCtx) : { status: 'bury' as const, error: `no handler for job kind ${job.kind}` };
     } catch (error) {
       // A thrown error is a bug or an unexpected outage: log it with context and retry with backoff.
-      log.error({ jobId: job.id, kind: job.kind, requestId: job.requestId, attempt: job.attempts, err: errorText(error) }, 'job failed unexpectedly');
+      log.error({ err: errorText(error) }, 'job failed unexpectedly');
       outcome = { status: 'retry' as const, error: errorText(error) };
     }
     if (outcome.status === 'done') {
@@ -171,18 +183,20 @@ export class JobRunner {
         await store.retryJob(job.id, owner, this.ctx.now(), 'request changed while the job ran');
         this.again = true;
       } else if (!committed.ok) {
-        log.warn({ jobId: job.id, conflict: committed.conflict }, 'job result dropped: another worker holds the job now');
+        log.warn({ conflict: committed.conflict }, 'job result dropped: another worker holds the job now');
+      } else {
+        log.info({ ms: Date.now() - started }, `job ${job.kind} done`);
       }
       return;
     }
     if (outcome.status === 'retry') {
       if (outcome.change) await store.commit(outcome.change);
       const delay = outcome.delayMs ?? backoffDelay(job.attempts);
-      log.warn({ jobId: job.id, kind: job.kind, requestId: job.requestId, attempt: job.attempts, retryInMs: delay, err: outcome.error }, 'job will be retried');
+      log.warn({ retryInMs: delay, err: outcome.error }, 'job will be retried');
       await store.retryJob(job.id, owner, this.ctx.now() + delay, outcome.error);
       return;
     }
-    log.error({ jobId: job.id, kind: job.kind, requestId: job.requestId, err: outcome.error }, 'job abandoned');
+    log.error({ err: outcome.error }, 'job abandoned');
     await store.buryJob(job.id, owner, outcome.error, this.ctx.now());
   }
 

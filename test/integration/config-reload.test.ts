@@ -224,6 +224,13 @@ flows:
     expect(refused.stdout).toContain('refused the config and keeps running on the previous one');
     expect(child.lines.some((line) => line.level === 50 && String(line.msg).includes(`${file}:${lineOf(broken, '2 hours')}:30`))).toBe(true);
 
+    // SIGUSR2 turns debug logging on, and off again, without a restart.
+    const running = child;
+    running.child.kill('SIGUSR2');
+    await eventually(() => running.lines.some((line) => line.level === 20 && line.msg === 'SIGUSR2 received: log level is now debug'), 'debug logging to be on');
+    running.child.kill('SIGUSR2');
+    await eventually(() => running.lines.some((line) => line.level === 30 && line.msg === 'SIGUSR2 received: log level is now info'), 'debug logging to be off');
+
     child.child.kill('SIGTERM');
     expect((await child.exited).code).toBe(0);
     expect(existsSync(join(dir, 'latch.pid'))).toBe(false);
