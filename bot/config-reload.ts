@@ -58,7 +58,7 @@ async function refusals(file: string, before: LatchConfig, after: LatchConfig, s
   }
   const kept = new Map(after.integrations.map((integration) => [integration.name, new Set(integration.resources.map((resource) => resource.name))]));
   const orphaned = new Map<string, Set<string>>();
-  for (const { request, grants } of await store.listRequests({ states: LIVE })) {
+  for (const { request, grants } of await store.listRequests({ states: LIVE, limit: Number.MAX_SAFE_INTEGER })) {
     for (const grant of grants) {
       if (grant.state === 'revoked') continue;
       const resources = kept.get(grant.integration);
