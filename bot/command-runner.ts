@@ -35,7 +35,7 @@ export async function runCommand(ctx: LatchContext, actor: Actor, command: ChatC
     case 'request': {
       if (!((command.resource && command.permission) || command.bundle)) return { kind: 'form', prefill: command };
       const result = await requestAccess(ctx, actor, command);
-      if (result.ok) return text(`${result.autoApproved ? 'Approved automatically' : 'Sent for approval'}: ${result.record.request.id}. I'll message you as it moves.`);
+      if (result.ok) return text(requestAnswer(result.record, result.autoApproved));
       if (result.reason === 'duplicate_delivery') return { kind: 'silent' };
       if (result.reason === 'justification_required') return { kind: 'form', prefill: command };
       if (result.reason === 'already_requested' && 'existing' in result) {
@@ -85,4 +85,13 @@ export async function runButton(ctx: LatchContext, actor: Actor, verb: 'approve'
       return result.reason === 'duplicate_delivery' ? { kind: 'silent' } : refused(result.message);
     }
   }
+}
+
+/** What the requester is told right after asking: sent, approved automatically (and by which rule), or denied by a rule. */
+export function requestAnswer(record: { request: { id: string; state: string; outcome: string | null; context: { automatic?: { rule: string } } | null } }, autoApproved: boolean): string {
+  const { request } = record;
+  if (request.state === 'denied') return `${request.outcome ?? 'Denied automatically.'} Request ${request.id}; nothing was granted.`;
+  const rule = request.context?.automatic?.rule;
+  if (autoApproved) return `Approved automatically${rule ? ` by rule "${rule}"` : ''}: ${request.id}. I'll message you as it moves.`;
+  return `Sent for approval: ${request.id}. I'll message you as it moves.`;
 }

@@ -82,7 +82,9 @@ export function requestView(record: RequestRecord, config: LatchConfig, director
   if (request.decidedBy && request.decidedBy !== 'latch' && (request.state === 'denied' || request.state === 'approved' || request.state === 'granting' || request.state === 'active')) {
     status += ` by ${person(directory, request.decidedBy)}`;
   } else if (request.decidedBy === 'latch' && request.state !== 'pending' && request.state !== 'timed_out') {
-    status += request.state === 'approved' || request.state === 'active' || request.state === 'granting' ? ' (approved automatically)' : '';
+    const rule = request.context?.automatic?.rule;
+    if (request.state === 'approved' || request.state === 'active' || request.state === 'granting') status += rule ? ` (approved automatically by rule "${rule}")` : ' (approved automatically)';
+    else if (request.state === 'denied' && rule) status += ` automatically by rule "${rule}"`;
   }
   if ((request.state === 'revoked' || request.state === 'cancelled') && request.endedBy && request.endedBy !== 'latch') status += ` by ${person(directory, request.endedBy)}`;
   return {

@@ -187,6 +187,20 @@ export function checkReferences(config: LatchConfig): ReferenceIssue[] {
       }
     });
   });
+  duplicates(config.autoDecisions, (rule) => rule.name, 'autoDecisions', 'automatic decision', issues);
+  const flowNames = new Set(config.flows.map((flow) => flow.name));
+  const resourceNames = new Set(config.integrations.flatMap((integration) => integration.resources.map((resource) => resource.name)));
+  const permissionNames = new Set(config.integrations.flatMap((integration) => integration.resources.flatMap((resource) => Object.keys(resource.permissions))));
+  config.autoDecisions.forEach((rule, index) => {
+    const at = (...rest: (string | number)[]): (string | number)[] => ['autoDecisions', index, 'when', ...rest];
+    rule.when.flows?.forEach((name, i) => { if (!flowNames.has(name)) issues.push({ path: at('flows', i), message: `flow "${name}" is not declared under flows` }); });
+    rule.when.integrations?.forEach((name, i) => { if (!integrations.has(name)) issues.push({ path: at('integrations', i), message: `integration "${name}" is not declared under integrations` }); });
+    rule.when.resources?.forEach((name, i) => { if (!resourceNames.has(name)) issues.push({ path: at('resources', i), message: `no integration has a resource "${name}"` }); });
+    rule.when.permissions?.forEach((name, i) => { if (!permissionNames.has(name)) issues.push({ path: at('permissions', i), message: `no resource offers permission "${name}"` }); });
+    if (rule.when.requesters) principalRefs(rule.when.requesters, at('requesters'), false);
+    if (rule.when.window && rule.when.window.from === rule.when.window.to) issues.push({ path: at('window', 'to'), message: 'the window opens and closes at the same time' });
+    if (rule.decision === 'deny' && !rule.reason) issues.push({ path: ['autoDecisions', index, 'decision'], message: 'a deny rule needs a reason: it is what the requester is told' });
+  });
   return issues;
 }
 

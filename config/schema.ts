@@ -236,6 +236,49 @@ export const Flow = z.object({
 }).strict();
 export type Flow = z.output<typeof Flow>;
 
+const Clock = z.string().regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, 'write a time of day like 09:00 or 18:30');
+export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
+
+/** A weekly window in a named time zone, e.g. weekdays 09:00-18:00 in Europe/Berlin. */
+export const TimeWindow = z.object({
+  days: z.array(z.enum(WEEKDAYS, { error: 'use mon, tue, wed, thu, fri, sat or sun' })).min(1).default(['mon', 'tue', 'wed', 'thu', 'fri']),
+  from: Clock,
+  to: Clock,
+  timeZone: z.string().refine((zone) => {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: zone });
+      return true;
+    } catch {
+      return false;
+    }
+  }, { error: (issue) => `"${String(issue.input)}" is not a time zone; use an IANA name such as Europe/Berlin or UTC` }),
+}).strict();
+export type TimeWindow = z.output<typeof TimeWindow>;
+
+/**
+ * An automatic decision: when every condition holds, the request is approved or denied at
+ * once, by this rule's name. Rules are read in order; a matching deny wins over any approve.
+ */
+export const AutoDecision = z.object({
+  name: z.string().min(1).max(100),
+  decision: z.enum(['approve', 'deny']),
+  /** For a deny: what the requester is told. For an approve: recorded with it. */
+  reason: z.string().min(1).max(300).optional(),
+  when: z.object({
+    flows: z.array(Name).min(1).optional(),
+    requesters: z.array(Principal).min(1).optional(),
+    integrations: z.array(Name).min(1).optional(),
+    resources: z.array(Name).min(1).optional(),
+    labels: z.array(Name).min(1).optional(),
+    permissions: z.array(Name).min(1).optional(),
+    /** Holds only for requests of at most this long. */
+    maxDuration: Duration.optional(),
+    /** Holds only when the request is made inside the window. */
+    window: TimeWindow.optional(),
+  }).strict().default({}),
+}).strict();
+export type AutoDecision = z.output<typeof AutoDecision>;
+
 export const Settings = z.object({
   /** Who may see the audit trail, revoke anyone's access and receives alerts. */
   admins: z.array(Owner).default([]),
@@ -257,5 +300,6 @@ export const LatchConfig = z.object({
   integrations: z.array(Integration).default([]),
   bundles: z.array(Bundle).default([]),
   flows: z.array(Flow).default([]),
+  autoDecisions: z.array(AutoDecision).default([]),
 }).strict();
 export type LatchConfig = z.output<typeof LatchConfig>;

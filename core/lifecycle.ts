@@ -16,7 +16,7 @@ export const lifecycle = {
   pending: {
     approve_step: { to: 'pending', by: ['approver'] }, // one approval recorded, more are needed
     approve: { to: 'approved', by: ['approver', 'system'] }, // system: auto-approval
-    deny: { to: 'denied', by: ['approver'] },
+    deny: { to: 'denied', by: ['approver', 'system'] }, // system: an automatic decision rule
     cancel: { to: 'cancelled', by: ['requester', 'admin', 'system'] }, // system: its access ended first
     timeout: { to: 'timed_out', by: ['system'] },
   },

@@ -46,6 +46,8 @@ export interface AccessRequest {
 }
 
 export interface RequestContext {
+  /** The automatic decision rule that decided the request, if one did. */
+  automatic?: { rule: string; verdict: 'approve' | 'deny' };
   /** For an extension: where the access stood when it was asked for. */
   extension?: {
     /** This is extension number `number` of the access. */

@@ -2,6 +2,7 @@ import { newId, newRequestId } from '../core/ids.js';
 import { checkRequest, type CheckedRequest, type RequestInput } from '../core/policy.js';
 import { transition } from '../core/lifecycle.js';
 import { reasonLink } from '../core/reason-rule.js';
+import { automaticDecision, type AutomaticDecision } from '../core/auto-decision.js';
 import { formatDuration } from '../core/duration.js';
 import { findOverlap, OPEN_FOR_OVERLAP, type Overlap } from '../core/overlap.js';
 import type { AccessRequest, Actor, Grant, RequestRecord } from '../core/types.js';
@@ -15,7 +16,7 @@ import { unavailableReason } from './integration-status.js';
 /** The open requests a refused duplicate points at, so the person can extend or wait instead. */
 export type OverlapFailure = Failure<'already_requested'> & { existing: { id: string; state: string; expiresAt: number | null }[] };
 
-export type RequestAccessOutcome = Outcome<{ record: RequestRecord; autoApproved: boolean }> | OverlapFailure;
+export type RequestAccessOutcome = Outcome<{ record: RequestRecord; autoApproved: boolean; automatic: AutomaticDecision | null }> | OverlapFailure;
 
 /** Says what the person already has or has asked for, and what to do instead. */
 function overlapFailure(overlap: Overlap, total: number, now: number): OverlapFailure {
@@ -79,18 +80,23 @@ export async function requestAccess(ctx: LatchContext, actor: Actor, input: Requ
   }
 
   const id = newRequestId();
-  const autoApproved = checked.autoApproved;
+  // Rules decide before people are asked; a matching deny wins over the flow's own autoApprove.
+  const automatic = automaticDecision(config, directory, { flow: checked.flow.name, requester: actor.email, items: checked.items, durationMs: checked.durationMs }, now);
+  const autoDenied = automatic?.verdict === 'deny';
+  const autoApproved = !autoDenied && (automatic?.verdict === 'approve' || checked.autoApproved);
   const request: AccessRequest = {
     id, kind: 'access', parentId: null, flow: checked.flow.name, bundle: checked.bundle,
     requester: actor.email, grantee: checked.grantee, reason: checked.reason, durationMs: checked.durationMs,
     state: 'pending', version: 0, step: 0, createdAt: now, updatedAt: now,
-    timeoutAt: autoApproved ? null : now + checked.flow.timeout,
-    decidedAt: null, decidedBy: null, expiresAt: null, endedAt: null, endedBy: null, outcome: null, policy: active.hash, context: null,
+    timeoutAt: autoApproved || autoDenied ? null : now + checked.flow.timeout,
+    decidedAt: null, decidedBy: null, expiresAt: null, endedAt: null, endedBy: null, outcome: null, policy: active.hash,
+    context: automatic ? { automatic: { rule: automatic.rule, verdict: automatic.verdict } } : null,
   };
-  if (autoApproved) {
-    const moved = transition('pending', 'approve', ['system']);
+  if (autoApproved || autoDenied) {
+    const moved = transition('pending', autoDenied ? 'deny' : 'approve', ['system']);
     if (!moved.ok) throw new Error(moved.message);
     Object.assign(request, { state: moved.to, decidedAt: now, decidedBy: 'latch' });
+    if (autoDenied) Object.assign(request, { endedAt: now, outcome: `Denied automatically by rule "${automatic.rule}"${automatic.reason ? `: ${automatic.reason}` : '.'}` });
   }
   const grants: Grant[] = checked.items.map((item) => ({
     id: newId('g'), requestId: id, ...item, state: 'pending', principal: null, grantedAt: null, revokedAt: null, lastError: null,
@@ -108,8 +114,11 @@ export async function requestAccess(ctx: LatchContext, actor: Actor, input: Requ
     audit: [{ type: 'request.created', requestId: id, actor: actor.email, at: now, data: audited }],
     enqueue: [],
   };
-  if (autoApproved) {
-    change.audit?.push({ type: 'request.approved', requestId: id, actor: 'latch', at: now, data: { automatic: true, flow: request.flow } });
+  if (autoDenied) {
+    change.audit?.push({ type: 'request.denied', requestId: id, actor: 'latch', at: now, data: { automatic: true, rule: automatic.rule, comment: automatic.reason } });
+    change.enqueue?.push(notifyJob(id, 'denied', now));
+  } else if (autoApproved) {
+    change.audit?.push({ type: 'request.approved', requestId: id, actor: 'latch', at: now, data: { automatic: true, flow: request.flow, ...(automatic ? { rule: automatic.rule, comment: automatic.reason } : {}) } });
     change.enqueue?.push(grantJob(id, now));
   } else {
     const { reminderInterval } = config.settings;
@@ -128,7 +137,7 @@ export async function requestAccess(ctx: LatchContext, actor: Actor, input: Requ
     throw new Error(`storing request ${id} failed: ${committed.conflict}`);
   }
   ctx.wake();
-  ctx.log.info({ requestId: id, requester: actor.email, flow: request.flow, autoApproved }, `request ${id}: ${describeAccess(record)}`);
-  return { ok: true, record, autoApproved };
+  ctx.log.info({ requestId: id, requester: actor.email, flow: request.flow, autoApproved, rule: automatic?.rule }, `request ${id}: ${describeAccess(record)}`);
+  return { ok: true, record, autoApproved, automatic };
 }
 

@@ -53,8 +53,10 @@ export interface AuditReportRow {
   /** Every approval and denial, in order. */
   votes: ReportVote[];
   decision: ReportDecision;
-  /** Approved by the flow's rules, with nobody deciding. */
+  /** Decided with nobody deciding: by the flow's autoApprove, or by an automatic decision rule. */
   automatic: boolean;
+  /** The automatic decision rule that decided, by name. */
+  rule: string | null;
   decidedBy: string | null;
   decidedAt: Instant | null;
   grants: ReportGrant[];
@@ -85,7 +87,7 @@ const num = (value: unknown): number | null => (typeof value === 'number' && Num
 function newRow(event: AuditEvent, requestId: string): AuditReportRow {
   return {
     requestId, kind: 'access', parentId: null, requester: null, grantee: null, flow: null, reason: null, reasonLink: null, policy: null, durationMs: null, createdAt: null,
-    votes: [], decision: 'pending', automatic: false, decidedBy: null, decidedAt: null,
+    votes: [], decision: 'pending', automatic: false, rule: null, decidedBy: null, decidedAt: null,
     grants: [], grantedAt: null, expiresAt: null, extensions: [],
     ended: null, endedAt: null, endedBy: null, note: null, error: null, state: 'pending',
     firstEventAt: event.at, lastEventAt: event.at, partial: true,
@@ -119,14 +121,20 @@ function apply(row: AuditReportRow, event: AuditEvent): void {
       row.votes.push({ step: step === null ? null : step + 1, by: event.actor, verdict: 'approve', at: event.at, comment: str(data.comment) });
       break;
     case 'request.approved':
-      if (data.automatic === true) row.automatic = true;
+      if (data.automatic === true) {
+        row.automatic = true;
+        row.rule = str(data.rule);
+      }
       else row.votes.push({ step: step === null ? null : step + 1, by: event.actor, verdict: 'approve', at: event.at, comment: str(data.comment) });
       decide('approved', 'approved');
       // Access is granted next; an approved extension only moves the expiry of the access it extends.
       if (row.kind === 'access') row.ended = 'granting';
       break;
     case 'request.denied':
-      row.votes.push({ step: step === null ? null : step + 1, by: event.actor, verdict: 'deny', at: event.at, comment: str(data.comment) });
+      if (data.automatic === true) {
+        row.automatic = true;
+        row.rule = str(data.rule);
+      } else row.votes.push({ step: step === null ? null : step + 1, by: event.actor, verdict: 'deny', at: event.at, comment: str(data.comment) });
       decide('denied', 'denied');
       row.note = str(data.comment);
       break;
@@ -296,7 +304,10 @@ export function csvCell(value: string): string {
 
 function votesText(row: AuditReportRow): string {
   const votes = row.votes.map((vote) => `${vote.step !== null ? `step ${vote.step} ` : ''}${vote.verdict === 'approve' ? 'approved' : 'denied'} by ${vote.by} at ${iso(vote.at)}${vote.comment ? ` (${vote.comment})` : ''}`);
-  if (row.automatic) votes.push('approved automatically by the flow');
+  if (row.automatic) {
+    const verdict = row.decision === 'denied' ? 'denied' : 'approved';
+    votes.push(`${verdict} automatically by ${row.rule ? `rule "${row.rule}"` : 'the flow'}`);
+  }
   return votes.join('; ');
 }
 

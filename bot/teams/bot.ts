@@ -10,7 +10,7 @@ import { extendAccess } from '../../handlers/extend.js';
 import { loadRequest } from '../../handlers/load-request.js';
 import { showRequest } from '../../handlers/queries.js';
 import { requestAccess } from '../../handlers/request-access.js';
-import { runButton, runCommand, type CommandReply } from '../command-runner.js';
+import { requestAnswer, runButton, runCommand, type CommandReply } from '../command-runner.js';
 import { parseCommand, type ChatCommand } from '../commands.js';
 import { choiceFor, fieldOf, formInput, formOptions, reasonPromptForChoice } from '../request-form.js';
 import type { TeamsIdentities } from './identity.js';
@@ -151,7 +151,7 @@ export class TeamsBot {
         case VERB.submitRequest: {
           const values = { target: str(data.target) ?? '', duration: str(data.duration), reason: str(data.reason) };
           const result = await requestAccess(this.ctx, actor, formInput(values.target, values.duration, values.reason));
-          if (result.ok) return this.answer(context, confirmationCard(`${result.autoApproved ? 'Approved automatically' : 'Sent for approval'}: ${result.record.request.id}. I'll message you as it moves.`));
+          if (result.ok) return this.answer(context, confirmationCard(requestAnswer(result.record, result.autoApproved)));
           if (result.reason === 'duplicate_delivery') return this.answer(context, confirmationCard('Already received.'));
           const cleaned = { ...(values.target ? { target: values.target } : {}), ...(values.duration ? { duration: values.duration } : {}), ...(values.reason ? { reason: values.reason } : {}) };
           return this.answer(context, this.form(actor, {}, cleaned, { [fieldOf(result.reason)]: result.message }));

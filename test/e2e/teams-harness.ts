@@ -44,7 +44,7 @@ export interface TeamsE2E {
   close(): Promise<void>;
 }
 
-export async function startTeamsE2E(options: { withSlack?: boolean; config?: string } = {}): Promise<TeamsE2E> {
+export async function startTeamsE2E(options: { withSlack?: boolean; config?: string; clockOffsetMs?: number } = {}): Promise<TeamsE2E> {
   const dir = mkdtempSync(join(tmpdir(), 'latch-teams-'));
   writeFileSync(join(dir, 'latch.yaml'), options.config ?? orgConfig());
   const identity = await startTeamsIdentityDouble({ appId: APP_ID });
@@ -59,6 +59,8 @@ export async function startTeamsE2E(options: { withSlack?: boolean; config?: str
     configFile: join(dir, 'latch.yaml'), databaseUrl: `sqlite:${join(dir, 'latch.db')}`, port: 0, host: '127.0.0.1',
     logger: pino({ level: 'silent' }), provisioners: new ProvisionerRegistry({}).use('orders', new MemoryProvisioner()), env,
     runner: { sweep: '*/1 * * * * *' },
+    // Latch's clock may run ahead (rules with time windows); tokens keep real time.
+    ...(options.clockOffsetMs ? { now: () => Date.now() + (options.clockOffsetMs ?? 0) } : {}),
   });
   const base = `http://127.0.0.1:${latch.port}`;
   const conversation = (person: TeamsPerson): { id: string; conversationType: 'personal'; tenantId: string } => ({ id: `a:personal-${person.aadObjectId}`, conversationType: 'personal', tenantId: TENANT });

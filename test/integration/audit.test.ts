@@ -231,7 +231,7 @@ describe('the audit report', () => {
     expect(rows.map((row) => row.requestId)).toEqual(['AR-AAAAAAAA', 'AR-BBBBBBBB', 'AR-CCCCCCCC', 'AR-DDDDDDDD', 'AR-EEEEEEEE', 'AR-FFFFFFFF', 'AR-GGGGGGGG']);
     expect(rows[0]).toEqual({
       requestId: 'AR-AAAAAAAA', kind: 'access', parentId: null, requester: 'alice@example.com', grantee: 'alice@example.com', flow: 'prod-read',
-      reason: 'INC-42 checking orders', reasonLink: null, policy: null, durationMs: 60 * MIN, createdAt: T0,
+      reason: 'INC-42 checking orders', reasonLink: null, policy: null, rule: null, durationMs: 60 * MIN, createdAt: T0,
       votes: [{ step: 1, by: 'lead@example.com', verdict: 'approve', at: T0 + MIN, comment: null }],
       decision: 'approved', automatic: false, decidedBy: 'lead@example.com', decidedAt: T0 + MIN,
       grants: [{ grant: 'g_1', integration: 'orders', resource: 'orders-prod', permission: 'read', principal: 'latch_alice_a1b2c3', grantedAt: T0 + MIN, revokedAt: T0 + 91 * MIN, revokedHow: 'expired' }],
