@@ -2,7 +2,9 @@
 // or as a screen to render. Adapters only render.
 import { requestView, type RequestView } from '../cards/request-view.js';
 import type { Actor } from '../core/types.js';
+import { activateAccess } from '../handlers/activate.js';
 import { cancelRequest } from '../handlers/cancel.js';
+import { formatInstant, parseStartTime } from '../core/start-time.js';
 import type { LatchContext } from '../handlers/context.js';
 import { decide } from '../handlers/decide.js';
 import { extendAccess } from '../handlers/extend.js';
@@ -34,8 +36,15 @@ export async function runCommand(ctx: LatchContext, actor: Actor, command: ChatC
     case 'invalid': return text(command.message);
     case 'request': {
       if (!((command.resource && command.permission) || command.bundle)) return { kind: 'form', prefill: command };
-      const result = await requestAccess(ctx, actor, command);
-      if (result.ok) return text(requestAnswer(result.record, result.autoApproved));
+      const { start, ...typed } = command;
+      let startAt: number | undefined;
+      if (start !== undefined) {
+        const parsed = parseStartTime(start, ctx.now(), config.settings.timeZone);
+        if (parsed === null) return text(`"${start}" is not a start time; write it like 22:00 or 2026-12-24 22:00 (${config.settings.timeZone}), or 2026-12-24T22:00Z.\nUsage: \`${prefix}request [resource] [permission] [at START] [for DURATION] [because REASON]\``);
+        startAt = parsed;
+      }
+      const result = await requestAccess(ctx, actor, { ...typed, ...(startAt !== undefined ? { startAt } : {}) });
+      if (result.ok) return text(requestAnswer(result.record, result.autoApproved, config.settings.timeZone));
       if (result.reason === 'duplicate_delivery') return { kind: 'silent' };
       if (result.reason === 'justification_required') return { kind: 'form', prefill: command };
       if (result.reason === 'already_requested' && 'existing' in result) {
@@ -62,9 +71,14 @@ export async function runCommand(ctx: LatchContext, actor: Actor, command: ChatC
   }
 }
 
-/** The buttons that change state without a form: approve, deny (with its reason), cancel, revoke. */
-export async function runButton(ctx: LatchContext, actor: Actor, verb: 'approve' | 'deny' | 'cancel' | 'revoke', requestId: string, comment?: string): Promise<CommandReply> {
+/** The buttons that change state without a form: approve, deny (with its reason), cancel, revoke, activate. */
+export async function runButton(ctx: LatchContext, actor: Actor, verb: 'approve' | 'deny' | 'cancel' | 'revoke' | 'activate', requestId: string, comment?: string): Promise<CommandReply> {
   switch (verb) {
+    case 'activate': {
+      const result = await activateAccess(ctx, actor, requestId);
+      if (result.ok) return text(`Activating ${result.record.request.id}: the access is being granted and its time starts now.`);
+      return result.reason === 'duplicate_delivery' ? { kind: 'silent' } : refused(result.message);
+    }
     case 'approve':
     case 'deny': {
       const result = await decide(ctx, actor, requestId, verb, comment);
@@ -88,10 +102,14 @@ export async function runButton(ctx: LatchContext, actor: Actor, verb: 'approve'
 }
 
 /** What the requester is told right after asking: sent, approved automatically (and by which rule), or denied by a rule. */
-export function requestAnswer(record: { request: { id: string; state: string; outcome: string | null; context: { automatic?: { rule: string } } | null } }, autoApproved: boolean): string {
+export function requestAnswer(record: { request: { id: string; state: string; outcome: string | null; startAt: number | null; context: { automatic?: { rule: string } } | null } }, autoApproved: boolean, timeZone: string): string {
   const { request } = record;
   if (request.state === 'denied') return `${request.outcome ?? 'Denied automatically.'} Request ${request.id}; nothing was granted.`;
   const rule = request.context?.automatic?.rule;
-  if (autoApproved) return `Approved automatically${rule ? ` by rule "${rule}"` : ''}: ${request.id}. I'll message you as it moves.`;
-  return `Sent for approval: ${request.id}. I'll message you as it moves.`;
+  const starts = request.startAt !== null ? ` It starts at ${formatInstant(request.startAt, timeZone)}.` : '';
+  if (autoApproved) {
+    const waits = request.state === 'ready' && request.startAt === null ? ' Activate it when you need it; the time starts then.' : starts;
+    return `Approved automatically${rule ? ` by rule "${rule}"` : ''}: ${request.id}.${waits} I'll message you as it moves.`;
+  }
+  return `Sent for approval: ${request.id}.${starts} I'll message you as it moves.`;
 }

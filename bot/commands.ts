@@ -4,7 +4,7 @@ import { parseDuration } from '../core/duration.js';
 import { normalizeRequestId } from '../core/ids.js';
 
 export const USAGE: Record<string, string> = {
-  request: 'request [resource] [permission] [for DURATION] [because REASON]   e.g. request orders-prod read for 1h because INC-42',
+  request: 'request [resource] [permission] [at START] [for DURATION] [because REASON]   e.g. request orders-prod read at 22:00 for 2h because CHG-7',
   list: 'list   your requests and active access',
   approvals: 'approvals   requests waiting for your decision',
   extend: 'extend ID DURATION [because REASON]   e.g. extend AR-7K3M9QX2 30m',
@@ -17,7 +17,7 @@ export const USAGE: Record<string, string> = {
 
 export type ChatCommand =
   | { kind: 'help' }
-  | { kind: 'request'; resource?: string; permission?: string; bundle?: string; durationMs?: number; reason?: string }
+  | { kind: 'request'; resource?: string; permission?: string; bundle?: string; durationMs?: number; reason?: string; start?: string }
   | { kind: 'list' }
   | { kind: 'approvals' }
   | { kind: 'extend'; id: string; durationMs: number; reason?: string }
@@ -56,6 +56,16 @@ export function parseCommand(text: string, prefix = '/access '): ChatCommand {
       return { kind: verb };
     case 'request': {
       const { words: rest, reason } = splitReason(words);
+      // `at START` (22:00, or 2026-12-24 22:00): read against the clock and zone by the runner.
+      let start: string | undefined;
+      const startAt = rest.findIndex((word) => word.toLowerCase() === 'at');
+      if (startAt >= 0) {
+        const end = rest.findIndex((word, index) => index > startAt && word.toLowerCase() === 'for');
+        const taken = rest.slice(startAt + 1, end < 0 ? undefined : end);
+        if (taken.length === 0) return invalid('Say when the access should start after `at`, like 22:00 or 2026-12-24 22:00.', 'request', prefix);
+        start = taken.join(' ');
+        rest.splice(startAt, taken.length + 1);
+      }
       const forAt = rest.findIndex((word) => word.toLowerCase() === 'for');
       let durationMs: number | undefined;
       if (forAt >= 0) {
@@ -67,7 +77,7 @@ export function parseCommand(text: string, prefix = '/access '): ChatCommand {
       }
       if (rest[0]?.toLowerCase() === 'bundle') {
         if (!rest[1] || rest.length > 2) return invalid('Name one bundle after `bundle`.', 'request', prefix);
-        return { kind: 'request', bundle: rest[1], ...(durationMs !== undefined ? { durationMs } : {}), ...(reason ? { reason } : {}) };
+        return { kind: 'request', bundle: rest[1], ...(durationMs !== undefined ? { durationMs } : {}), ...(reason ? { reason } : {}), ...(start ? { start } : {}) };
       }
       if (rest.length > 2) return invalid(`Too many words before "for"/"because": ${rest.slice(2).join(' ')}.`, 'request', prefix);
       return {
@@ -76,6 +86,7 @@ export function parseCommand(text: string, prefix = '/access '): ChatCommand {
         ...(rest[1] ? { permission: rest[1].toLowerCase() } : {}),
         ...(durationMs !== undefined ? { durationMs } : {}),
         ...(reason ? { reason } : {}),
+        ...(start ? { start } : {}),
       };
     }
     case 'extend': {

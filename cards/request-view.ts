@@ -54,6 +54,7 @@ function historyText(request: RequestRecord['request']): string | null {
 const STATUS: Record<RequestState, string> = {
   pending: 'Waiting for approval',
   approved: 'Approved, being granted',
+  ready: 'Approved, waiting to be activated',
   granting: 'Being granted',
   active: 'Active',
   revoking: 'Being revoked',
@@ -64,6 +65,7 @@ const STATUS: Record<RequestState, string> = {
   cancelled: 'Cancelled',
   timed_out: 'Timed out',
   failed: 'Failed',
+  lapsed: 'Lapsed: approved but never activated',
 };
 
 function person(directory: Directory, email: string): string {
@@ -77,7 +79,7 @@ export function requestView(record: RequestRecord, config: LatchConfig, director
   const flow = config.flows.find((candidate) => candidate.name === request.flow);
   const stepConfig = flow?.approval.steps[request.step];
   const approvedThisStep = new Set(decisions.filter((decision) => decision.step === request.step && decision.verdict === 'approve').map((decision) => decision.approver));
-  const open = request.state === 'pending' || request.state === 'approved' || request.state === 'granting' || request.state === 'active' || request.state === 'revoking' || request.state === 'revoke_failed';
+  const open = request.state === 'pending' || request.state === 'approved' || request.state === 'ready' || request.state === 'granting' || request.state === 'active' || request.state === 'revoking' || request.state === 'revoke_failed';
   let status = STATUS[request.state];
   if (request.decidedBy && request.decidedBy !== 'latch' && (request.state === 'denied' || request.state === 'approved' || request.state === 'granting' || request.state === 'active')) {
     status += ` by ${person(directory, request.decidedBy)}`;
@@ -86,6 +88,7 @@ export function requestView(record: RequestRecord, config: LatchConfig, director
     if (request.state === 'approved' || request.state === 'active' || request.state === 'granting') status += rule ? ` (approved automatically by rule "${rule}")` : ' (approved automatically)';
     else if (request.state === 'denied' && rule) status += ` automatically by rule "${rule}"`;
   }
+  if (request.state === 'ready' && request.startAt !== null) status = `Approved, starts at ${new Date(request.startAt).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
   if ((request.state === 'revoked' || request.state === 'cancelled') && request.endedBy && request.endedBy !== 'latch') status += ` by ${person(directory, request.endedBy)}`;
   return {
     id: request.id,

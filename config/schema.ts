@@ -199,6 +199,10 @@ export const Flow = z.object({
     steps: z.array(ApprovalStep).default([]),
   }).strict(),
   duration: z.object({ default: Duration, max: Duration }).strict(),
+  /** `on_click`: an approval waits for the requester's Activate click, and the duration starts then. */
+  activation: z.enum(['immediate', 'on_click']).default('immediate'),
+  /** How long an approval waits for that click before it lapses. */
+  activationWindow: Duration.prefault('24h'),
   justification: z.enum(['required', 'optional']).default('required'),
   /** What a reason must look like in this flow; `required` here wins over `justification`. */
   reason: z.object({
@@ -282,6 +286,15 @@ export type AutoDecision = z.output<typeof AutoDecision>;
 export const Settings = z.object({
   /** Who may see the audit trail, revoke anyone's access and receives alerts. */
   admins: z.array(Owner).default([]),
+  /** The time zone of times people type without one (`request ... at 22:00`), an IANA name. */
+  timeZone: z.string().refine((zone) => {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: zone });
+      return true;
+    } catch {
+      return false;
+    }
+  }, { error: (issue) => `"${String(issue.input)}" is not a time zone; use an IANA name such as Europe/Berlin or UTC` }).default('UTC'),
   instance: z.string().regex(/^[a-z][a-z0-9]{0,11}$/, 'use 1-12 lower-case letters or digits, starting with a letter').default('latch'),
   reminderInterval: Duration.prefault('4h'),
   escalateAfter: Duration.prefault('24h'),

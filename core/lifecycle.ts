@@ -2,8 +2,8 @@
 // the `by` list decides who. Nothing else in Latch changes a request's state.
 
 export const REQUEST_STATES = [
-  'pending', 'approved', 'granting', 'active', 'revoking', 'revoke_failed',
-  'expired', 'revoked', 'denied', 'cancelled', 'timed_out', 'failed',
+  'pending', 'approved', 'ready', 'granting', 'active', 'revoking', 'revoke_failed',
+  'expired', 'revoked', 'denied', 'cancelled', 'timed_out', 'failed', 'lapsed',
 ] as const;
 export type RequestState = (typeof REQUEST_STATES)[number];
 
@@ -22,6 +22,12 @@ export const lifecycle = {
   },
   approved: {
     provision: { to: 'granting', by: ['system'] },
+    hold: { to: 'ready', by: ['system'] }, // the flow activates on click, or the request starts later
+  },
+  ready: {
+    activate: { to: 'approved', by: ['requester', 'system'] }, // system: the scheduled start
+    lapse: { to: 'lapsed', by: ['system'] }, // not activated within the flow's window
+    cancel: { to: 'cancelled', by: ['requester', 'admin'] },
   },
   granting: {
     granted: { to: 'active', by: ['system'] },
@@ -47,6 +53,7 @@ export const lifecycle = {
   cancelled: {},
   timed_out: {},
   failed: {},
+  lapsed: {},
 } as const satisfies Record<RequestState, Record<string, Move>>;
 
 type Lifecycle = typeof lifecycle;
@@ -67,12 +74,13 @@ const EVENT_WORDS: Record<string, string> = {
   approve_step: 'approve', approve: 'approve', deny: 'deny', cancel: 'cancel', timeout: 'time out',
   provision: 'grant', granted: 'mark as granted', fail: 'mark as failed', extend: 'extend',
   expire: 'expire', revoke: 'revoke', revoked: 'mark as revoked', expired: 'mark as expired',
-  stuck: 'mark as stuck',
+  stuck: 'mark as stuck', hold: 'hold', activate: 'activate', lapse: 'let lapse',
 };
 
 const STATE_SENTENCES: Record<RequestState, string> = {
   pending: 'is still waiting for approval',
   approved: 'is approved and about to be granted',
+  ready: 'is approved and waits to be activated or for its start time',
   granting: 'is being granted right now',
   active: 'is active',
   revoking: 'is being revoked',
@@ -83,6 +91,7 @@ const STATE_SENTENCES: Record<RequestState, string> = {
   cancelled: 'was cancelled',
   timed_out: 'timed out without a decision',
   failed: 'failed to be granted',
+  lapsed: 'lapsed: it was approved but never activated',
 };
 
 export function describeState(state: RequestState): string {

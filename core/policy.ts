@@ -27,6 +27,8 @@ export interface RequestInput {
   durationMs?: number;
   reason?: string;
   grantee?: string;
+  /** A scheduled start (epoch ms); granted then instead of at approval. */
+  startAt?: number;
 }
 
 export interface CheckedRequest {

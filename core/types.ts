@@ -43,6 +43,8 @@ export interface AccessRequest {
   policy: string | null;
   /** Facts frozen when the request was made, for people to read. */
   context: RequestContext | null;
+  /** A scheduled start: granted at this instant (for `durationMs`), not at approval. */
+  startAt: Instant | null;
 }
 
 export interface RequestContext {

@@ -7,7 +7,7 @@ import { CONFLICT_RETRIES, duplicateDelivery, fail, type Outcome } from './outco
 
 export type CancelOutcome = Outcome<{ record: RequestRecord }, 'not_found' | 'not_allowed' | 'illegal_transition' | 'busy' | 'duplicate_delivery'>;
 
-/** The requester (or an admin) withdraws a request that is still waiting for approval. */
+/** The requester (or an admin) withdraws a request that is still waiting for approval, activation or its start. */
 export async function cancelRequest(ctx: LatchContext, actor: Actor, idText: string): Promise<CancelOutcome> {
   for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt += 1) {
     const loaded = await loadRequest(ctx, idText);
@@ -29,7 +29,7 @@ export async function cancelRequest(ctx: LatchContext, actor: Actor, idText: str
     const committed = await ctx.store.commit({
       deliveryId: actor.deliveryId,
       updateRequests: [{ id: request.id, expectState: request.state, expectVersion: request.version, set: { state: moved.to, endedAt: now, endedBy: actor.email, updatedAt: now } }],
-      cancelJobs: [{ requestId: request.id, kinds: ['timeout', 'remind'] }],
+      cancelJobs: [{ requestId: request.id, kinds: ['timeout', 'remind', 'activate', 'lapse'] }],
       enqueue: [notifyJob(request.id, 'cancelled', now)],
       audit: [{ type: 'request.cancelled', requestId: request.id, actor: actor.email, at: now, data: { via: actor.via } }],
     });

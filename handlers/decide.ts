@@ -6,7 +6,8 @@ import type { Change } from '../storage/store.js';
 import type { LatchContext } from './context.js';
 import { alreadyDecided } from './describe.js';
 import { applyExtension, mergeChanges } from './extension-effects.js';
-import { grantJob, notifyJob } from './jobs.js';
+import { notifyJob } from './jobs.js';
+import { approvalEffects } from './approval-effects.js';
 import { CONFLICT_RETRIES, duplicateDelivery, fail, type Outcome } from './outcome.js';
 
 export type DecisionReason =
@@ -91,7 +92,10 @@ export async function decide(ctx: LatchContext, actor: Actor, requestIdText: str
       change = mergeChanges(change, applyExtension(config, parent.request, request, now, actor.email));
       change.enqueue?.push(notifyJob(requestId, 'approved', now));
     } else {
-      change.enqueue?.push(grantJob(requestId, now), notifyJob(requestId, 'approved', now));
+      const approval = approvalEffects(config.flows.find((flow) => flow.name === request.flow), request, now);
+      const update = change.updateRequests?.[0];
+      if (update) update.set.state = approval.state;
+      change.enqueue?.push(...approval.enqueue, notifyJob(requestId, 'approved', now));
     }
 
     const committed = await ctx.store.commit(change);

@@ -51,6 +51,7 @@ export async function extendAccess(ctx: LatchContext, actor: Actor, idText: stri
       createdAt: now, updatedAt: now, timeoutAt: autoApproved ? null : Math.min(now + flow.timeout, request.expiresAt ?? now + flow.timeout),
       decidedAt: autoApproved ? now : null, decidedBy: autoApproved ? 'latch' : null, expiresAt: null, endedAt: null, endedBy: null, outcome: null,
       policy: active.hash,
+      startAt: null,
       context: {
         extension: {
           number: history.count + 1, usedMs: history.usedMs, maxCount: flow.extensions.maxCount ?? null,

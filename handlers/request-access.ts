@@ -9,7 +9,8 @@ import type { AccessRequest, Actor, Grant, RequestRecord } from '../core/types.j
 import type { Change } from '../storage/store.js';
 import type { LatchContext } from './context.js';
 import { describeAccess } from './describe.js';
-import { grantJob, notifyJob } from './jobs.js';
+import { notifyJob } from './jobs.js';
+import { approvalEffects } from './approval-effects.js';
 import { duplicateDelivery, fail, type Failure, type Outcome } from './outcome.js';
 import { unavailableReason } from './integration-status.js';
 
@@ -56,6 +57,16 @@ function whileAvailable(checked: ReturnType<typeof checkRequest>, now: number): 
   return checked;
 }
 
+/** How far ahead a start may be scheduled: far enough for a planned change, short enough that the approval still means something. */
+export const MAX_SCHEDULE_AHEAD_MS = 30 * 86_400_000;
+
+function startWithinReach<T extends CheckedRequest | Failure>(checked: T, input: RequestInput, now: number): T | Failure<'start_invalid'> {
+  if (!checked.ok || input.startAt === undefined) return checked;
+  if (!Number.isSafeInteger(input.startAt)) return fail('start_invalid', 'The start time is not a time Latch can read; write it like 22:00 or 2026-12-24 22:00.');
+  if (input.startAt > now + MAX_SCHEDULE_AHEAD_MS) return fail('start_invalid', `A request can start at most ${formatDuration(MAX_SCHEDULE_AHEAD_MS)} ahead; ask again closer to the time.`);
+  return checked;
+}
+
 /** Refuses access the grantee already has or has asked for (the store is read; the policy could not). */
 async function withoutOverlap(ctx: LatchContext, checked: CheckedRequest, now: number): Promise<CheckedRequest | OverlapFailure> {
   const open = (await ctx.store.listRequests({ involving: checked.grantee, states: OPEN_FOR_OVERLAP, kinds: ['access'] }))
@@ -69,7 +80,7 @@ export async function requestAccess(ctx: LatchContext, actor: Actor, input: Requ
   const active = ctx.current();
   const { config, directory } = active;
   const now = ctx.now();
-  const evaluated = whileAvailable(checkRequest(config, directory, actor.email, input), now);
+  const evaluated = startWithinReach(whileAvailable(checkRequest(config, directory, actor.email, input), now), input, now);
   const checked = evaluated.ok ? await withoutOverlap(ctx, evaluated, now) : evaluated;
   if (!checked.ok) {
     await ctx.store.commit({
@@ -91,11 +102,13 @@ export async function requestAccess(ctx: LatchContext, actor: Actor, input: Requ
     timeoutAt: autoApproved || autoDenied ? null : now + checked.flow.timeout,
     decidedAt: null, decidedBy: null, expiresAt: null, endedAt: null, endedBy: null, outcome: null, policy: active.hash,
     context: automatic ? { automatic: { rule: automatic.rule, verdict: automatic.verdict } } : null,
+    startAt: input.startAt !== undefined && input.startAt > now ? input.startAt : null,
   };
+  const approval = autoApproved ? approvalEffects(checked.flow, request, now) : null;
   if (autoApproved || autoDenied) {
     const moved = transition('pending', autoDenied ? 'deny' : 'approve', ['system']);
     if (!moved.ok) throw new Error(moved.message);
-    Object.assign(request, { state: moved.to, decidedAt: now, decidedBy: 'latch' });
+    Object.assign(request, { state: approval?.state ?? moved.to, decidedAt: now, decidedBy: 'latch' });
     if (autoDenied) Object.assign(request, { endedAt: now, outcome: `Denied automatically by rule "${automatic.rule}"${automatic.reason ? `: ${automatic.reason}` : '.'}` });
   }
   const grants: Grant[] = checked.items.map((item) => ({
@@ -119,7 +132,7 @@ export async function requestAccess(ctx: LatchContext, actor: Actor, input: Requ
     change.enqueue?.push(notifyJob(id, 'denied', now));
   } else if (autoApproved) {
     change.audit?.push({ type: 'request.approved', requestId: id, actor: 'latch', at: now, data: { automatic: true, flow: request.flow, ...(automatic ? { rule: automatic.rule, comment: automatic.reason } : {}) } });
-    change.enqueue?.push(grantJob(id, now));
+    change.enqueue?.push(...(approval?.enqueue ?? []));
   } else {
     const { reminderInterval } = config.settings;
     change.enqueue?.push(

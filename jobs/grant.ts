@@ -29,7 +29,9 @@ async function startGranting(ctx: LatchContext, record: RequestRecord): Promise<
   if (!moved.ok) throw new Error(moved.message);
   const now = ctx.now();
   const instance = ctx.current().config.settings.instance;
-  const expiresAt = now + request.durationMs;
+  // A scheduled request ends when its window ends, even when granting starts late (a restart).
+  const startedAt = request.startAt !== null && request.startAt <= now ? request.startAt : now;
+  const expiresAt = startedAt + request.durationMs;
   const named = record.grants.map((grant) => ({ ...grant, principal: grant.principal ?? principalName(instance, request.grantee) }));
   const committed = await ctx.store.commit({
     updateRequests: [{ id: request.id, expectState: request.state, expectVersion: request.version, set: { state: moved.to, expiresAt, updatedAt: now } }],

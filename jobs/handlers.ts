@@ -1,4 +1,5 @@
 import type { JobKind } from '../storage/store.js';
+import { runActivate, runLapse } from './activate.js';
 import { runExtend } from './extend.js';
 import { runGrant } from './grant.js';
 import type { JobHandler } from './job-handler.js';
@@ -19,4 +20,6 @@ export const jobHandlers: Record<JobKind, JobHandler> = {
   expiry_warning: runExpiryWarning,
   prune_audit: runPruneAudit,
   reconcile: runReconcile,
+  activate: runActivate,
+  lapse: runLapse,
 };

@@ -35,6 +35,8 @@ export function summary(record: RequestRecord, event: NotificationEvent, now: nu
     expiry_warning: `Access ${request.id} (${what}) ends in ${left}.${extendHint}`,
     extended: `Access ${request.id} now ends at ${request.expiresAt ? new Date(request.expiresAt).toISOString() : '?'}.`,
     extension_refused: `The extension of ${request.parentId ?? request.id} was refused.`,
+    activation_ready: `Request ${request.id} (${what}) is approved. Activate it when you need it: the ${formatDuration(request.durationMs)} start then${flow ? `; the approval lapses if it is not activated within ${formatDuration(flow.activationWindow)}` : ''}.`,
+    lapsed: `Request ${request.id} (${what}): ${request.outcome ?? 'the approval lapsed before the access was activated.'} Request it again when you need it.`,
     revoke_failed_alert: `ALERT: revoking ${request.id} (${what}, held by ${request.grantee}) keeps failing: ${request.outcome ?? 'unknown error'}. Latch keeps retrying.`,
   };
   return texts[event];

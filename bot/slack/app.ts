@@ -33,7 +33,7 @@ export interface SlackOptions {
 
 const NO_EMAIL = "Latch couldn't find an e-mail address on your Slack profile, so it doesn't know who you are. Ask your Slack admin to add one, then try again.";
 const SORRY = 'Something went wrong on our side; nothing was changed. Please try again, and tell an admin if it keeps happening.';
-const BUTTON_VERBS = { 'latch.approve': 'approve', 'latch.cancel': 'cancel', 'latch.revoke': 'revoke' } as const;
+const BUTTON_VERBS = { 'latch.approve': 'approve', 'latch.cancel': 'cancel', 'latch.revoke': 'revoke', 'latch.activate': 'activate' } as const;
 
 function boltLogger(log: Logger): SlackLogger {
   const text = (parts: unknown[]): string => parts.map(String).join(' ');
@@ -115,7 +115,7 @@ export function createSlackApp(options: SlackOptions): { app: App; notifier: Sla
     }
   });
 
-  app.action<BlockAction<ButtonAction>>(/^latch\.(approve|deny|cancel|revoke|extend)$/, async ({ ack, body, action, respond }) => {
+  app.action<BlockAction<ButtonAction>>(/^latch\.(approve|deny|cancel|revoke|extend|activate)$/, async ({ ack, body, action, respond }) => {
     await ack();
     const requestId = action.value ?? '';
     const userId = body.user.id;

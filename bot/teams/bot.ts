@@ -139,7 +139,8 @@ export class TeamsBot {
           return this.answer(context, await this.approvalFor(context, actor, requestId, refusal));
         }
         case VERB.cancel:
-        case VERB.revoke: {
+        case VERB.revoke:
+        case VERB.activate: {
           const reply = await runButton(this.ctx, actor, verb, requestId);
           return this.answer(context, confirmationCard(reply.kind === 'text' ? reply.text : 'Already done.'));
         }
@@ -151,7 +152,7 @@ export class TeamsBot {
         case VERB.submitRequest: {
           const values = { target: str(data.target) ?? '', duration: str(data.duration), reason: str(data.reason) };
           const result = await requestAccess(this.ctx, actor, formInput(values.target, values.duration, values.reason));
-          if (result.ok) return this.answer(context, confirmationCard(requestAnswer(result.record, result.autoApproved)));
+          if (result.ok) return this.answer(context, confirmationCard(requestAnswer(result.record, result.autoApproved, this.ctx.current().config.settings.timeZone)));
           if (result.reason === 'duplicate_delivery') return this.answer(context, confirmationCard('Already received.'));
           const cleaned = { ...(values.target ? { target: values.target } : {}), ...(values.duration ? { duration: values.duration } : {}), ...(values.reason ? { reason: values.reason } : {}) };
           return this.answer(context, this.form(actor, {}, cleaned, { [fieldOf(result.reason)]: result.message }));

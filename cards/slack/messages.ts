@@ -8,6 +8,7 @@ export const ACTION = {
   cancel: 'latch.cancel',
   revoke: 'latch.revoke',
   extend: 'latch.extend',
+  activate: 'latch.activate',
 } as const;
 
 export interface SlackMessage {
@@ -65,6 +66,12 @@ export function requesterUpdate(view: RequestView, event: NotificationEvent, sum
     blocks.push(actions(`warn:${view.id}`, [
       ...(view.extension.allowed ? [{ text: 'Extend', actionId: ACTION.extend, value: view.id, style: 'primary' as const }] : []),
       { text: 'Revoke now', actionId: ACTION.revoke, value: view.id },
+    ]));
+  }
+  if (event === 'activation_ready' && view.state === 'ready') {
+    blocks.push(actions(`activate:${view.id}`, [
+      { text: 'Activate now', actionId: ACTION.activate, value: view.id, style: 'primary' },
+      { text: 'Cancel', actionId: ACTION.cancel, value: view.id },
     ]));
   }
   if (event === 'submitted' && view.state === 'pending' && view.kind === 'access') {

@@ -3,7 +3,7 @@ import { requestFacts, type RequestView } from '../request-view.js';
 import { card, escapeMarkdown, execute, facts, text, type AdaptiveCard, type CardElement } from './adaptive.js';
 
 export const VERB = {
-  approve: 'approve', deny: 'deny', cancel: 'cancel', revoke: 'revoke', extend: 'extend', refresh: 'refresh', submitRequest: 'request.submit',
+  approve: 'approve', deny: 'deny', cancel: 'cancel', revoke: 'revoke', extend: 'extend', refresh: 'refresh', submitRequest: 'request.submit', activate: 'activate',
 } as const;
 
 function factsOf(view: RequestView): [string, string][] {
@@ -49,6 +49,7 @@ export function requesterCard(view: RequestView, event: NotificationEvent, summa
     actions.push(execute('Revoke now', VERB.revoke, { requestId: view.id }));
   }
   if (event === 'submitted' && view.state === 'pending' && view.kind === 'access') actions.push(execute('Cancel request', VERB.cancel, { requestId: view.id }));
+  if (event === 'activation_ready' && view.state === 'ready') actions.push(execute('Activate now', VERB.activate, { requestId: view.id }, 'positive'), execute('Cancel', VERB.cancel, { requestId: view.id }));
   return card([text(escapeMarkdown(summary)), text(`${view.id} · ${escapeMarkdown(view.title)} · ${view.duration}`, { isSubtle: true, size: 'Small' })], { actions });
 }
 

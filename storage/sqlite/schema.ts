@@ -29,6 +29,8 @@ export const requests = sqliteTable('requests', {
   policy: text('policy'),
   /** JSON facts frozen when the request was made, for people to read (an extension's history). */
   context: text('context'),
+  /** A scheduled start: the access is granted at this instant, not at approval. */
+  startAt: integer('start_at'),
 }, (table) => [
   index('requests_state').on(table.state),
   index('requests_requester').on(table.requester),

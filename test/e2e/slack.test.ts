@@ -45,7 +45,7 @@ describe('Slack: /access', () => {
     expect(help.status).toBe(200);
     const helpReply = await e2e.slack.waitFor('response_url', (call: Call) => call.args.url === help.responseUrl);
     expect(helpReply.args).toMatchObject({ response_type: 'ephemeral' });
-    expect(String(helpReply.args.text)).toContain('/access request [resource] [permission] [for DURATION] [because REASON]');
+    expect(String(helpReply.args.text)).toContain('/access request [resource] [permission] [at START] [for DURATION] [because REASON]');
 
     const unknown = await e2e.command(U.alice, 'grant me everything');
     expect(String((await e2e.slack.waitFor('response_url', (call: Call) => call.args.url === unknown.responseUrl)).args.text)).toContain('Unknown command "grant"');

@@ -48,7 +48,7 @@ describe('Teams: commands and the request form', () => {
     const sent = e2e.connector.activitiesTo(e2e.personalChat(T.alice)) as Sent[];
     expect(sent.map((activity) => String(activity.body.text ?? ''))).toEqual([
       expect.stringContaining('Hi, I am Latch'),
-      expect.stringContaining('request [resource] [permission] [for DURATION] [because REASON]'),
+      expect.stringContaining('request [resource] [permission] [at START] [for DURATION] [because REASON]'),
     ]);
   });
 

@@ -31,9 +31,9 @@ describe('the chat command grammar', () => {
   });
 
   const mistakes: [string, string][] = [
-    ['request orders-prod read for ages', '"ages" is not a duration; write it like 30m, 2h or 1h30m.\nUsage: `/access request [resource] [permission] [for DURATION] [because REASON]`'],
-    ['request orders-prod read now please', 'Too many words before "for"/"because": now please.\nUsage: `/access request [resource] [permission] [for DURATION] [because REASON]`'],
-    ['request bundle', 'Name one bundle after `bundle`.\nUsage: `/access request [resource] [permission] [for DURATION] [because REASON]`'],
+    ['request orders-prod read for ages', '"ages" is not a duration; write it like 30m, 2h or 1h30m.\nUsage: `/access request [resource] [permission] [at START] [for DURATION] [because REASON]`'],
+    ['request orders-prod read now please', 'Too many words before "for"/"because": now please.\nUsage: `/access request [resource] [permission] [at START] [for DURATION] [because REASON]`'],
+    ['request bundle', 'Name one bundle after `bundle`.\nUsage: `/access request [resource] [permission] [at START] [for DURATION] [because REASON]`'],
     ['extend', 'Say which access to extend.\nUsage: `/access extend ID DURATION [because REASON]`'],
     ['extend AR-7K3M9QX2', 'Say how much longer you need.\nUsage: `/access extend ID DURATION [because REASON]`'],
     ['revoke everything', '"everything" is not a request id; ids look like AR-7K3M9QX2.\nUsage: `/access revoke ID [because REASON]`'],

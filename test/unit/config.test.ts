@@ -48,7 +48,7 @@ describe('a config that is right', () => {
     expect(result.ok).toBe(true);
     if (!result.ok) return;
     expect(result.config.settings).toEqual({
-      admins: [], instance: 'latch', reminderInterval: 4 * 3_600_000, escalateAfter: 24 * 3_600_000,
+      admins: [], timeZone: 'UTC', instance: 'latch', reminderInterval: 4 * 3_600_000, escalateAfter: 24 * 3_600_000,
       expiryWarning: 15 * 60_000, auditRetention: 400 * 86_400_000, grantAttempts: 5, revokeAttemptsBeforeAlert: 5,
     });
     expect(result.config.integrations[0]?.credentials).toEqual({ none: true });

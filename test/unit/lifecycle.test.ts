@@ -28,8 +28,8 @@ describe('the life-cycle table', () => {
     expect(Object.keys(lifecycle).sort()).toEqual([...REQUEST_STATES].sort());
   });
 
-  it('ends a request only in expired, revoked, denied, cancelled, timed_out or failed', () => {
-    expect([...TERMINAL_STATES].sort()).toEqual(['cancelled', 'denied', 'expired', 'failed', 'revoked', 'timed_out']);
+  it('ends a request only in expired, revoked, denied, cancelled, timed_out, failed or lapsed', () => {
+    expect([...TERMINAL_STATES].sort()).toEqual(['cancelled', 'denied', 'expired', 'failed', 'lapsed', 'revoked', 'timed_out']);
     for (const state of TERMINAL_STATES) expect(rowOf(state)).toEqual([]);
   });
 

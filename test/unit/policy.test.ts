@@ -151,7 +151,7 @@ function pendingRequest(fields: { flow: string; requester: string; grantee?: str
     id: 'AR-7K3M9QX2', kind: 'access', parentId: null, flow: fields.flow, bundle: null,
     requester: fields.requester, grantee: fields.grantee ?? fields.requester, reason: 'INC-42', durationMs: HOUR,
     state: 'pending', version: 1, step: fields.step ?? 0, createdAt: 0, updatedAt: 0, timeoutAt: null,
-    decidedAt: null, decidedBy: null, expiresAt: null, endedAt: null, endedBy: null, outcome: null, policy: null, context: null,
+    decidedAt: null, decidedBy: null, expiresAt: null, endedAt: null, endedBy: null, outcome: null, policy: null, context: null, startAt: null,
   };
 }
 

@@ -1,0 +1,1 @@
+ALTER TABLE `requests` ADD `start_at` integer;
