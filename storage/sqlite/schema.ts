@@ -115,13 +115,30 @@ export const chatMessages = sqliteTable('chat_messages', {
   uniqueIndex('chat_messages_unique').on(table.platform, table.channel, table.messageId),
 ]);
 
+/**
+ * Chat accounts bound to Latch identities. The platform's immutable id (Slack user id, Teams
+ * AAD object id) is the key and decides who acts; the e-mail the platform reports is only
+ * compared with the bound one, and a difference stops the account until an admin rebinds it.
+ */
 export const identities = sqliteTable('identities', {
   platform: text('platform').notNull(),
   platformUserId: text('platform_user_id').notNull(),
+  /** The Latch identity the account acts as (for a `duplicate_email` account: the e-mail it claims). */
   email: text('email').notNull(),
   /** How to reach the person proactively on this platform (a Teams conversation reference), as JSON. */
   address: text('address'),
   updatedAt: integer('updated_at').notNull(),
+  /** `bound`, or why Latch refuses to act for the account: `email_changed`, `duplicate_email`. */
+  state: text('state').notNull().default('bound'),
+  /** The e-mail the platform reports when it is not the bound one. */
+  reportedEmail: text('reported_email'),
+  /** The id the platform addresses the account by, when it is not the key (Teams: the 29: id). */
+  chatId: text('chat_id'),
+  boundAt: integer('bound_at').notNull().default(0),
+  /** `latch` when bound on first sight, else who rebound it. */
+  boundBy: text('bound_by').notNull().default('latch'),
+  /** When the platform's e-mail for the account was last read (0: never since the binding existed). */
+  checkedAt: integer('checked_at').notNull().default(0),
 }, (table) => [
   primaryKey({ columns: [table.platform, table.platformUserId] }),
   index('identities_email').on(table.email),
