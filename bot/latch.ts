@@ -155,14 +155,14 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   const app = buildServer({ logger: log, ready: () => ready, accepting: () => !stopping, inFlight: work, details: () => integrationsHealth(ctx) });
   const platforms: { name: string; notifier: Notifier }[] = [];
   if (env.SLACK_SIGNING_SECRET && env.SLACK_BOT_TOKEN) {
-    const slack = createSlackApp({ server: app, signingSecret: env.SLACK_SIGNING_SECRET, botToken: env.SLACK_BOT_TOKEN, apiUrl: env.SLACK_API_URL, log, ctx });
+    const slack = createSlackApp({ server: app, signingSecret: env.SLACK_SIGNING_SECRET, botToken: env.SLACK_BOT_TOKEN, apiUrl: env.SLACK_API_URL, log, ctx, alertAdmins: (text) => alerts.alert(text) });
     trackSlackEvents(slack.app, work);
     alerts.add(slackAlertChannel(slack.app.client, slack.identities));
     platforms.push({ name: 'slack', notifier: slack.notifier });
     log.info({ apiUrl: env.SLACK_API_URL ?? 'https://slack.com/api/' }, 'Slack is enabled at POST /slack/events');
   }
   if (env.MICROSOFT_APP_ID && env.MICROSOFT_APP_PASSWORD) {
-    const teams = createTeamsApp({ server: app, ctx, env, log });
+    const teams = createTeamsApp({ server: app, ctx, env, log, alertAdmins: (text) => alerts.alert(text) });
     alerts.add(teamsAlertChannel(teams.adapter, env.MICROSOFT_APP_ID, new TeamsIdentities(store, log, now)));
     platforms.push({ name: 'teams', notifier: teams.notifier });
     log.info('Teams is enabled at POST /api/messages');

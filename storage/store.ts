@@ -107,6 +107,55 @@ export interface ChatMessage {
   createdAt: Instant;
 }
 
+/** `bound`: Latch acts for the account. Otherwise why it refuses to, until an admin rebinds it. */
+export type IdentityState = 'bound' | 'email_changed' | 'duplicate_email';
+
+export interface IdentityBinding {
+  platform: string;
+  /** The platform's immutable id: a Slack user id, a Teams AAD object id (its 29: id only without one). */
+  platformUserId: string;
+  /** The Latch identity the account acts as; for a `duplicate_email` account, the e-mail it claims. */
+  email: string;
+  state: IdentityState;
+  /** What the platform reports when it is not `email`. */
+  reportedEmail: string | null;
+  /** The id the platform addresses the account by, when it is not `platformUserId` (Teams: the 29: id). */
+  chatId: string | null;
+  /** How to reach the person proactively (a Teams conversation reference), as JSON. */
+  address: string | null;
+  boundAt: Instant;
+  /** `latch` when bound on first sight, else who rebound it. */
+  boundBy: string;
+  /** When the platform's e-mail was last read (0: not since the binding was made or migrated). */
+  checkedAt: Instant;
+  updatedAt: Instant;
+}
+
+export interface IdentitySighting {
+  platform: string;
+  platformUserId: string;
+  /** The e-mail the platform reports now; an account may report more than one (Teams: e-mail and UPN), the first is the one it goes by. */
+  emails: readonly [string, ...string[]];
+  at: Instant;
+  /** Replaces how to reach the person, when given. */
+  address?: string;
+  chatId?: string;
+  /** An e-mail belongs to one account of this platform (Slack: one per person in a workspace). */
+  exclusive?: boolean;
+}
+
+/** `bound`: first sight. `confirmed`: as bound. `still_stopped`: stopped before, nothing new. */
+export type SightingOutcome = 'bound' | 'confirmed' | 'email_changed' | 'duplicate_email' | 'still_stopped';
+
+export interface IdentityRebind {
+  platform: string;
+  platformUserId: string;
+  email: string;
+  at: Instant;
+  /** Who rebound it, for the audit event. */
+  by: string;
+}
+
 export interface StoreStats {
   requestsByState: Partial<Record<RequestState, number>>;
   activeGrants: number;
@@ -156,11 +205,26 @@ export interface Store {
   /** Forgets delivery ids older than `before` (chat platforms stop retrying after minutes). */
   pruneDeliveries(before: Instant): Promise<number>;
 
-  /** Records who a platform user is; `address` (when given) replaces how to reach them proactively. */
-  linkIdentity(platform: string, platformUserId: string, email: string, at: Instant, address?: string): Promise<void>;
-  emailFor(platform: string, platformUserId: string): Promise<string | null>;
-  /** Every platform account known for a person, most recently seen first. */
-  platformIdsFor(email: string): Promise<{ platform: string; platformUserId: string; address: string | null; updatedAt: Instant }[]>;
+  /** The binding of one chat account, whatever its state. */
+  identityOf(platform: string, platformUserId: string): Promise<IdentityBinding | null>;
+  /**
+   * Records what the platform reports for an account, in one transaction with its audit
+   * event: an unknown account is bound to the reported e-mail, unless it
+   * is `exclusive` and another account of the platform has that e-mail (`duplicate_email`);
+   * a bound account reporting another e-mail keeps its binding and is stopped
+   * (`email_changed`). Both write `identity.mismatch`. Nothing but `rebindIdentity` changes
+   * a bound e-mail or lifts a stop; a stopped account reporting yet another e-mail is
+   * recorded (and audited) again.
+   */
+  observeIdentity(sighting: IdentitySighting): Promise<{ binding: IdentityBinding; outcome: SightingOutcome }>;
+  /** An admin binds an account to `email` (creating it if unknown) and lifts any stop; audited as `identity.rebound`. */
+  rebindIdentity(rebind: IdentityRebind): Promise<{ before: IdentityBinding | null; binding: IdentityBinding }>;
+  /** Moves an account to a new key (Teams: from its 29: id to its AAD object id); false when there is nothing to move or the new key is taken. */
+  rekeyIdentity(platform: string, fromId: string, toId: string): Promise<boolean>;
+  /** Every binding, stopped ones first, then by platform and e-mail. */
+  listIdentities(): Promise<IdentityBinding[]>;
+  /** Every bound platform account of a person (stopped ones never), most recently seen first. */
+  platformIdsFor(email: string): Promise<{ platform: string; platformUserId: string; chatId: string | null; address: string | null; updatedAt: Instant }[]>;
 
   recordMessage(message: ChatMessage): Promise<void>;
   messagesFor(requestId: string): Promise<ChatMessage[]>;

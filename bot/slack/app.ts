@@ -29,6 +29,8 @@ export interface SlackOptions {
   apiUrl?: string;
   log: Logger;
   ctx: LatchContext;
+  /** Tells Latch's admins about an account whose e-mail no longer matches its binding. */
+  alertAdmins?: (text: string) => Promise<void>;
 }
 
 const NO_EMAIL = "Latch couldn't find an e-mail address on your Slack profile, so it doesn't know who you are. Ask your Slack admin to add one, then try again.";
@@ -56,13 +58,15 @@ export function createSlackApp(options: SlackOptions): { app: App; notifier: Sla
   const client = new WebClient(options.botToken, clientOptions);
   const receiver = new FastifySlackReceiver({ server: options.server, signingSecret: options.signingSecret, log });
   const app = new App({ token: options.botToken, receiver, clientOptions, logger: boltLogger(log), tokenVerificationEnabled: false, ignoreSelf: false });
-  const people = new SlackIdentities(client, ctx.store, log, () => ctx.now());
+  const people = new SlackIdentities(client, ctx.store, log, () => ctx.now(), options.alertAdmins ? { alertAdmins: options.alertAdmins } : {});
   const home = new SlackHome(client, ctx);
   const notifier = new SlackNotifier({ client, store: ctx.store, identities: people, home, current: () => ctx.current(), now: () => ctx.now(), log });
 
-  async function actorFor(userId: string, deliveryId?: string): Promise<Actor | null> {
-    const email = await people.emailOf(userId);
-    return email ? { email, via: 'slack', ...(deliveryId ? { deliveryId } : {}) } : null;
+  /** The person behind a Slack user, or the text that says why Latch will not act for them. */
+  async function actorFor(userId: string, deliveryId?: string): Promise<Actor | { refusal: string }> {
+    const who = await people.identify(userId);
+    if (!who.ok) return { refusal: who.reason === 'stopped' ? who.message : NO_EMAIL };
+    return { email: who.email, via: 'slack', ...(deliveryId ? { deliveryId } : {}) };
   }
 
   /** An ephemeral answer where Slack gave a response URL (messages), a DM otherwise (App Home, modals). */
@@ -104,7 +108,7 @@ export function createSlackApp(options: SlackOptions): { app: App; notifier: Sla
   app.command('/access', async ({ command, ack, respond }) => {
     await ack();
     const actor = await actorFor(command.user_id, `slack:command:${command.trigger_id}`);
-    if (!actor) return tell(respond, command.user_id, NO_EMAIL);
+    if ('refusal' in actor) return tell(respond, command.user_id, actor.refusal);
     try {
       const reply = await runCommand(ctx, actor, parseCommand(command.text, '/access '), '/access ');
       if (reply.kind === 'form') return openRequestModal(command.trigger_id, actor, reply.prefill, respond);
@@ -121,7 +125,7 @@ export function createSlackApp(options: SlackOptions): { app: App; notifier: Sla
     const userId = body.user.id;
     const reply = body.response_url ? respond : undefined;
     const actor = await actorFor(userId, `slack:action:${body.trigger_id}:${action.action_ts}`);
-    if (!actor) return tell(reply, userId, NO_EMAIL);
+    if ('refusal' in actor) return tell(reply, userId, actor.refusal);
     try {
       if (action.action_id === 'latch.deny' || action.action_id === 'latch.extend') {
         // Both need more input first: open a modal; its submission acts.
@@ -157,7 +161,7 @@ export function createSlackApp(options: SlackOptions): { app: App; notifier: Sla
   // Modal submissions are answered within Slack's 3 s with inline errors, so they validate before acknowledging.
   app.view<ViewSubmitAction>(VIEW.request, async ({ ack, body, view }) => {
     const actor = await actorFor(body.user.id, `slack:view:${body.trigger_id}`);
-    if (!actor) return void (await ack({ response_action: 'errors', errors: { [FIELD.target.block]: NO_EMAIL } }));
+    if ('refusal' in actor) return void (await ack({ response_action: 'errors', errors: { [FIELD.target.block]: actor.refusal } }));
     const result = await requestAccess(ctx, actor, formInput(valueOf(view, FIELD.target) ?? '', valueOf(view, FIELD.duration), valueOf(view, FIELD.reason)));
     if (!result.ok && result.reason !== 'duplicate_delivery') return void (await ack({ response_action: 'errors', errors: { [blockOf[fieldOf(result.reason)]]: result.message } }));
     await ack();
@@ -166,14 +170,14 @@ export function createSlackApp(options: SlackOptions): { app: App; notifier: Sla
   app.view<ViewSubmitAction>(VIEW.denyReason, async ({ ack, body, view }) => {
     await ack();
     const actor = await actorFor(body.user.id, `slack:view:${body.trigger_id}`);
-    if (!actor) return tell(undefined, body.user.id, NO_EMAIL);
+    if ('refusal' in actor) return tell(undefined, body.user.id, actor.refusal);
     const answer = await runButton(ctx, actor, 'deny', view.private_metadata, valueOf(view, FIELD.reason));
     if (answer.kind === 'text') await tell(undefined, body.user.id, answer.text);
   });
 
   app.view<ViewSubmitAction>(VIEW.extend, async ({ ack, body, view }) => {
     const actor = await actorFor(body.user.id, `slack:view:${body.trigger_id}`);
-    if (!actor) return void (await ack({ response_action: 'errors', errors: { [FIELD.duration.block]: NO_EMAIL } }));
+    if ('refusal' in actor) return void (await ack({ response_action: 'errors', errors: { [FIELD.duration.block]: actor.refusal } }));
     const result = await extendAccess(ctx, actor, view.private_metadata, parseDuration(valueOf(view, FIELD.duration) ?? '') ?? 0, valueOf(view, FIELD.reason));
     if (!result.ok && result.reason !== 'duplicate_delivery') {
       // This modal has no target field: anything not about the reason is shown on the duration.
@@ -186,8 +190,13 @@ export function createSlackApp(options: SlackOptions): { app: App; notifier: Sla
 
   app.event('app_home_opened', async ({ event }) => {
     if (event.tab !== 'home') return;
-    const email = await people.emailOf(event.user);
-    if (email) await home.publish(event.user, email);
+    const who = await people.identify(event.user);
+    if (who.ok) await home.publish(event.user, who.email);
+  });
+
+  // Slack's word that a profile changed: its e-mail is read again and compared with the binding.
+  app.event('user_change', async ({ event }) => {
+    await people.refresh(event.user.id);
   });
 
   return { app, notifier, identities: people, home };

@@ -44,14 +44,14 @@ function isAuthenticationError(error: unknown): boolean {
  * The Teams adapter: botbuilder authenticates every activity (issuer, audience, signing
  * keys, service URL) before the bot sees it; the bot turns it into handler calls.
  */
-export function createTeamsApp(options: { server: FastifyInstance; ctx: LatchContext; env: NodeJS.ProcessEnv; log: Logger }): { notifier: TeamsNotifier; adapter: CloudAdapter } {
+export function createTeamsApp(options: { server: FastifyInstance; ctx: LatchContext; env: NodeJS.ProcessEnv; log: Logger; alertAdmins?: (text: string) => Promise<void> }): { notifier: TeamsNotifier; adapter: CloudAdapter } {
   const { ctx, log, env } = options;
   const appId = env.MICROSOFT_APP_ID ?? '';
   const adapter = new LatchCloudAdapter(new ConfigurationBotFrameworkAuthentication(teamsAuthConfig(env)));
   adapter.onTurnError = async (context, error) => {
     log.error({ err: error instanceof Error ? error.message : String(error), activity: context.activity.type }, 'Teams turn failed');
   };
-  const people = new TeamsIdentities(ctx.store, log, () => ctx.now());
+  const people = new TeamsIdentities(ctx.store, log, () => ctx.now(), options.alertAdmins ? { alertAdmins: options.alertAdmins } : {});
   const notifier = new TeamsNotifier({
     adapter, appId, store: ctx.store, people, current: () => ctx.current(), now: () => ctx.now(), log,
     defaultServiceUrl: env.TEAMS_SERVICE_URL ?? 'https://smba.trafficmanager.net/teams/',

@@ -34,7 +34,7 @@ export class TeamsBot {
   async onTurn(context: TurnContext): Promise<void> {
     const { activity } = context;
     if (activity.type === ActivityTypes.InstallationUpdate || activity.type === ActivityTypes.ConversationUpdate) {
-      await this.people.emailOf(context); // remember how to reach the person
+      await this.people.identify(context); // bind the account on first sight, remember how to reach the person
       if (activity.type === ActivityTypes.InstallationUpdate && activity.action === 'add' && activity.conversation?.conversationType === 'personal') {
         await context.sendActivity('Hi, I am Latch. Type `help` to see what I can do, or `request` to ask for access.');
       }
@@ -44,14 +44,16 @@ export class TeamsBot {
     if (activity.type === ActivityTypes.Invoke && activity.name === 'adaptiveCard/action') return this.onAction(context);
   }
 
-  private async actor(context: TurnContext): Promise<Actor | null> {
-    const email = await this.people.emailOf(context);
-    return email ? { email, via: 'teams', ...(context.activity.id ? { deliveryId: `teams:${context.activity.id}` } : {}) } : null;
+  /** The person behind the activity, or the text that says why Latch will not act for them. */
+  private async actor(context: TurnContext): Promise<Actor | { refusal: string }> {
+    const who = await this.people.identify(context);
+    if (!who.ok) return { refusal: who.reason === 'stopped' ? who.message : NO_EMAIL };
+    return { email: who.email, via: 'teams', ...(context.activity.id ? { deliveryId: `teams:${context.activity.id}` } : {}) };
   }
 
   private async onMessage(context: TurnContext): Promise<void> {
     const actor = await this.actor(context);
-    if (!actor) return void (await context.sendActivity(NO_EMAIL));
+    if ('refusal' in actor) return void (await context.sendActivity(actor.refusal));
     // A card submitted with Action.Submit in older clients arrives as a message with a value; Latch only uses Action.Execute.
     const text = TurnContext.removeRecipientMention(context.activity as Partial<Activity>)?.trim() ?? '';
     try {
@@ -121,7 +123,7 @@ export class TeamsBot {
     const data = value.action?.data ?? {};
     const requestId = str(data.requestId) ?? '';
     const actor = await this.actor(context);
-    if (!actor) return this.answer(context, confirmationCard(NO_EMAIL));
+    if ('refusal' in actor) return this.answer(context, confirmationCard(actor.refusal));
     try {
       switch (verb) {
         case VERB.refresh: {

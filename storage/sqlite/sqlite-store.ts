@@ -9,7 +9,8 @@ import type { RequestState } from '../../core/lifecycle.js';
 import type { AccessRequest, Decision, Grant, RequestContext, RequestRecord } from '../../core/types.js';
 import { auditHash, GENESIS_HASH } from '../audit-hash.js';
 import type {
-  AuditEvent, ChatMessage, ClaimOptions, CommitResult, Change, Job, JobKind, RequestQuery, Store, StoreStats,
+  AuditEvent, AuditInput, ChatMessage, ClaimOptions, CommitResult, Change, IdentityBinding, IdentityRebind, IdentitySighting, IdentityState, Job, JobKind,
+  RequestQuery, SightingOutcome, Store, StoreStats,
 } from '../store.js';
 import * as schema from './schema.js';
 
@@ -52,6 +53,10 @@ function toJob(row: typeof schema.jobs.$inferSelect): Job {
 
 function toAudit(row: typeof schema.auditEvents.$inferSelect): AuditEvent {
   return { ...row, data: JSON.parse(row.data) as Record<string, unknown> };
+}
+
+function toIdentity(row: typeof schema.identities.$inferSelect): IdentityBinding {
+  return { ...row, state: row.state as IdentityState };
 }
 
 function isUniqueViolation(error: unknown, index: string): boolean {
@@ -290,21 +295,93 @@ export class SqliteStore implements Store {
     return this.write((tx) => tx.delete(schema.deliveries).where(lt(schema.deliveries.at, before)).run().changes);
   }
 
-  async linkIdentity(platform: string, platformUserId: string, email: string, at: number, address?: string): Promise<void> {
-    const set = { email: email.toLowerCase(), updatedAt: at, ...(address !== undefined ? { address } : {}) };
-    this.write((tx) => tx.insert(schema.identities).values({ platform, platformUserId, ...set })
-      .onConflictDoUpdate({ target: [schema.identities.platform, schema.identities.platformUserId], set }).run());
+  async identityOf(platform: string, platformUserId: string): Promise<IdentityBinding | null> {
+    return this.identityRow(this.db, platform, platformUserId);
   }
 
-  async emailFor(platform: string, platformUserId: string): Promise<string | null> {
-    const row = this.db.select({ email: schema.identities.email }).from(schema.identities)
+  private identityRow(tx: Tx | Db, platform: string, platformUserId: string): IdentityBinding | null {
+    const row = tx.select().from(schema.identities)
       .where(and(eq(schema.identities.platform, platform), eq(schema.identities.platformUserId, platformUserId))).get();
-    return row?.email ?? null;
+    return row ? toIdentity(row) : null;
   }
 
-  async platformIdsFor(email: string): Promise<{ platform: string; platformUserId: string; address: string | null; updatedAt: number }[]> {
-    return this.db.select({ platform: schema.identities.platform, platformUserId: schema.identities.platformUserId, address: schema.identities.address, updatedAt: schema.identities.updatedAt })
-      .from(schema.identities).where(eq(schema.identities.email, email.toLowerCase())).orderBy(desc(schema.identities.updatedAt)).all();
+  async observeIdentity(sighting: IdentitySighting): Promise<{ binding: IdentityBinding; outcome: SightingOutcome }> {
+    const { platform, platformUserId, at } = sighting;
+    const reported = sighting.emails.map((email) => email.trim().toLowerCase());
+    const primary = reported[0] ?? '';
+    const key = and(eq(schema.identities.platform, platform), eq(schema.identities.platformUserId, platformUserId));
+    const mismatch = (reason: IdentityState, bound: string, other: string | null): AuditInput => ({
+      type: 'identity.mismatch', requestId: null, actor: 'latch', at,
+      data: { platform, user: platformUserId, reason, boundEmail: bound, reportedEmail: primary, ...(other ? { boundTo: other } : {}) },
+    });
+    return this.write((tx) => {
+      const known = this.identityRow(tx, platform, platformUserId);
+      if (!known) {
+        const holder = sighting.exclusive
+          ? tx.select({ platformUserId: schema.identities.platformUserId }).from(schema.identities)
+            .where(and(eq(schema.identities.platform, platform), eq(schema.identities.email, primary))).orderBy(asc(schema.identities.boundAt)).get()
+          : undefined;
+        const state: IdentityState = holder ? 'duplicate_email' : 'bound';
+        tx.insert(schema.identities).values({
+          platform, platformUserId, email: primary, state, address: sighting.address ?? null, chatId: sighting.chatId ?? null,
+          boundAt: at, boundBy: 'latch', checkedAt: at, updatedAt: at,
+        }).run();
+        // First sight is the row itself (bound_at, bound_by); only what needs an admin goes to the audit log.
+        if (holder) this.appendAudit(tx, [mismatch('duplicate_email', primary, holder.platformUserId)]);
+        return { binding: this.identityRow(tx, platform, platformUserId) as IdentityBinding, outcome: holder ? 'duplicate_email' : 'bound' };
+      }
+      if (known.state === 'bound' && reported.includes(known.email)) {
+        tx.update(schema.identities).set({
+          checkedAt: at, updatedAt: at, ...(sighting.address !== undefined ? { address: sighting.address } : {}), ...(sighting.chatId !== undefined ? { chatId: sighting.chatId } : {}),
+        }).where(key).run();
+        return { binding: this.identityRow(tx, platform, platformUserId) as IdentityBinding, outcome: 'confirmed' };
+      }
+      // A stopped account stays stopped; what it reports is recorded, and audited when it is news.
+      const lastReported = known.reportedEmail ?? known.email;
+      const news = known.state === 'bound' || !reported.includes(lastReported);
+      const state: IdentityState = known.state === 'bound' ? 'email_changed' : known.state;
+      tx.update(schema.identities).set({ state, reportedEmail: news ? primary : known.reportedEmail, checkedAt: at }).where(key).run();
+      if (news) this.appendAudit(tx, [mismatch(state, known.email, null)]);
+      return { binding: this.identityRow(tx, platform, platformUserId) as IdentityBinding, outcome: news ? state : 'still_stopped' };
+    });
+  }
+
+  async rebindIdentity(rebind: IdentityRebind): Promise<{ before: IdentityBinding | null; binding: IdentityBinding }> {
+    const { platform, platformUserId, at, by } = rebind;
+    const email = rebind.email.trim().toLowerCase();
+    return this.write((tx) => {
+      const before = this.identityRow(tx, platform, platformUserId);
+      const set = { email, state: 'bound', reportedEmail: null, boundAt: at, boundBy: by, updatedAt: at };
+      tx.insert(schema.identities).values({ platform, platformUserId, ...set })
+        .onConflictDoUpdate({ target: [schema.identities.platform, schema.identities.platformUserId], set }).run();
+      this.appendAudit(tx, [{
+        type: 'identity.rebound', requestId: null, actor: by, at,
+        data: { platform, user: platformUserId, email, previousEmail: before?.email ?? null, previousState: before?.state ?? null, reportedEmail: before?.reportedEmail ?? null, by },
+      }]);
+      return { before, binding: this.identityRow(tx, platform, platformUserId) as IdentityBinding };
+    });
+  }
+
+  async rekeyIdentity(platform: string, fromId: string, toId: string): Promise<boolean> {
+    return this.write((tx) => {
+      if (fromId === toId || this.identityRow(tx, platform, toId)) return false;
+      return tx.update(schema.identities).set({ platformUserId: toId })
+        .where(and(eq(schema.identities.platform, platform), eq(schema.identities.platformUserId, fromId))).run().changes > 0;
+    });
+  }
+
+  async listIdentities(): Promise<IdentityBinding[]> {
+    const rows = this.db.select().from(schema.identities)
+      .orderBy(sql`${schema.identities.state} = 'bound'`, asc(schema.identities.platform), asc(schema.identities.email), asc(schema.identities.platformUserId)).all();
+    return rows.map(toIdentity);
+  }
+
+  async platformIdsFor(email: string): Promise<{ platform: string; platformUserId: string; chatId: string | null; address: string | null; updatedAt: number }[]> {
+    return this.db.select({
+      platform: schema.identities.platform, platformUserId: schema.identities.platformUserId, chatId: schema.identities.chatId,
+      address: schema.identities.address, updatedAt: schema.identities.updatedAt,
+    }).from(schema.identities).where(and(eq(schema.identities.email, email.toLowerCase()), eq(schema.identities.state, 'bound')))
+      .orderBy(desc(schema.identities.updatedAt)).all();
   }
 
   async recordMessage(message: ChatMessage): Promise<void> {
