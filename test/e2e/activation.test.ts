@@ -9,8 +9,8 @@ import { ProvisionerRegistry } from '../../provisioners/registry.js';
 import { eventually } from '../support/harness.js';
 import { MemoryProvisioner } from '../support/memory-provisioner.js';
 import { orgConfig } from '../support/configs.js';
-import { U, startSlackE2E, type SlackE2E } from './slack-harness.js';
-import { T, startTeamsE2E, type TeamsE2E } from './teams-harness.js';
+import { U, startSlackE2E, type SlackE2E, replyTo } from './slack-harness.js';
+import { T, startTeamsE2E, type TeamsE2E, closeBoth } from './teams-harness.js';
 
 // Approved is not yet active: with `activation: on_click` the requester activates the
 // access and its time starts then, and an approval not activated in time lapses. A request
@@ -33,19 +33,12 @@ let slack: SlackE2E | undefined;
 let teams: TeamsE2E | undefined;
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
-  await slack?.close();
+  const rejected = await closeBoth(slack, teams);
   slack = undefined;
-  const rejected = teams?.connector.cardErrors ?? [];
-  await teams?.close();
   teams = undefined;
   for (const cleanup of cleanups.splice(0)) await cleanup();
   expect(rejected).toEqual([]);
 });
-
-async function replyTo(env: SlackE2E, user: string, text: string): Promise<string> {
-  const { responseUrl } = await env.command(user, text);
-  return String((await env.slack.waitFor('response_url', (call: Call) => call.args.url === responseUrl)).args.text);
-}
 
 describe('activation on click in Slack', () => {
   it('waits for the Activate click, then grants with the full duration from the click', async () => {

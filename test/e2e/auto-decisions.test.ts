@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { auditReportFromStore, reportToCsv } from '../../storage/audit-report.js';
 import { orgConfig } from '../support/configs.js';
-import { U, startSlackE2E, type SlackE2E } from './slack-harness.js';
-import { T, startTeamsE2E, type TeamsE2E } from './teams-harness.js';
+import { U, startSlackE2E, type SlackE2E, replyTo } from './slack-harness.js';
+import { T, startTeamsE2E, type TeamsE2E, closeBoth } from './teams-harness.js';
 
 // Automatic decisions as ordered rules: a matching rule approves or denies at once, a
 // matching deny wins over an approve, and the rule is named on the card, in the requester's
@@ -37,18 +37,11 @@ function offsetTo(hour: number, minute = 0): number {
 let slack: SlackE2E | undefined;
 let teams: TeamsE2E | undefined;
 afterEach(async () => {
-  await slack?.close();
+  const rejected = await closeBoth(slack, teams);
   slack = undefined;
-  const rejected = teams?.connector.cardErrors ?? [];
-  await teams?.close();
   teams = undefined;
   expect(rejected).toEqual([]);
 });
-
-async function replyTo(env: SlackE2E, user: string, text: string): Promise<string> {
-  const { responseUrl } = await env.command(user, text);
-  return String((await env.slack.waitFor('response_url', (call: Call) => call.args.url === responseUrl)).args.text);
-}
 
 describe('automatic decisions in Slack', () => {
   it('approves by rule in the day, names the rule, asks no approver, and records it', async () => {

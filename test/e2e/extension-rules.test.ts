@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { orgConfig } from '../support/configs.js';
-import { U, startSlackE2E, type SlackE2E } from './slack-harness.js';
-import { T, startTeamsE2E, type TeamsE2E } from './teams-harness.js';
+import { U, startSlackE2E, type SlackE2E, replyTo } from './slack-harness.js';
+import { T, startTeamsE2E, type TeamsE2E, closeBoth } from './teams-harness.js';
 
 // A flow's extension rules, through both chat surfaces: not before a share of the time has
 // passed, a fixed step, at most so many extensions and so much time in all, and approval
@@ -25,18 +25,11 @@ function withRules(flow: 'staging' | 'prod-read', rules: string): string {
 let slack: SlackE2E | undefined;
 let teams: TeamsE2E | undefined;
 afterEach(async () => {
-  await slack?.close();
+  const rejected = await closeBoth(slack, teams);
   slack = undefined;
-  const rejected = teams?.connector.cardErrors ?? [];
-  await teams?.close();
   teams = undefined;
   expect(rejected).toEqual([]);
 });
-
-async function replyTo(env: SlackE2E, user: string, text: string): Promise<string> {
-  const { responseUrl } = await env.command(user, text);
-  return String((await env.slack.waitFor('response_url', (call: Call) => call.args.url === responseUrl)).args.text);
-}
 
 async function activeStaging(env: SlackE2E, user: string): Promise<string> {
   const id = /AR-[0-9A-Z]{8}/.exec(await replyTo(env, user, 'request orders-staging read for 1h'))?.[0] ?? '';

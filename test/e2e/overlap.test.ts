@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { requestAccess } from '../../handlers/request-access.js';
 import { orgConfig } from '../support/configs.js';
-import { U, startSlackE2E, type SlackE2E } from './slack-harness.js';
-import { T, startTeamsE2E, type TeamsE2E } from './teams-harness.js';
+import { U, startSlackE2E, type SlackE2E, commandReply } from './slack-harness.js';
+import { T, startTeamsE2E, type TeamsE2E, closeBoth } from './teams-harness.js';
 
 // Asking for access one already has, or has asked for, is answered with what exists and
 // an "Extend instead" button, never with a second grant. A bundle that overlaps in part
@@ -26,29 +26,22 @@ function bundleConfig(): string {
 let slack: SlackE2E | undefined;
 let teams: TeamsE2E | undefined;
 afterEach(async () => {
-  await slack?.close();
+  const rejected = await closeBoth(slack, teams);
   slack = undefined;
-  const rejected = teams?.connector.cardErrors ?? [];
-  await teams?.close();
   teams = undefined;
   expect(rejected).toEqual([]);
 });
 
-async function slackReply(env: SlackE2E, user: string, text: string): Promise<Call> {
-  const { responseUrl } = await env.command(user, text);
-  return env.slack.waitFor('response_url', (call: Call) => call.args.url === responseUrl);
-}
-
 describe('overlap in Slack', () => {
   it('answers a second request for active access with what exists and Extend instead, which opens the extend form', async () => {
     slack = await startSlackE2E();
-    await slackReply(slack, U.alice, 'request orders-staging read for 1h');
+    await commandReply(slack, U.alice, 'request orders-staging read for 1h');
     await slack.settle();
     const [first] = await slack.latch.store.listRequests({});
     expect(first?.request.state).toBe('active');
     const id = first?.request.id ?? '';
 
-    const again = await slackReply(slack, U.alice, 'request orders-staging read for 2h');
+    const again = await commandReply(slack, U.alice, 'request orders-staging read for 2h');
     expect(again.args.response_type).toBe('ephemeral');
     expect(String(again.args.text)).toMatch(new RegExp(`^You already have this access or have asked for it: read on orders/orders-staging \\(${id}, active until .* UTC \\(1h left\\)\\)\\. Extend ${id} instead\\. Nothing new was submitted\\.$`));
     expect(json(again.args.blocks)).toContain(`"action_id":"latch.extend","value":"${id}"`);
@@ -63,7 +56,7 @@ describe('overlap in Slack', () => {
 
   it('refuses a pending duplicate in the request form, on the target field', async () => {
     slack = await startSlackE2E();
-    await slackReply(slack, U.alice, 'request orders-prod read for 1h because INC-42 checking orders');
+    await commandReply(slack, U.alice, 'request orders-prod read for 1h because INC-42 checking orders');
     const [pending] = await slack.latch.store.listRequests({});
     expect(pending?.request.state).toBe('pending');
     const submitted = await slack.submit(U.alice, 'latch.request', {

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { auditReportFromStore } from '../../storage/audit-report.js';
 import { orgConfig } from '../support/configs.js';
 import { U, startSlackE2E, type SlackE2E } from './slack-harness.js';
-import { T, startTeamsE2E, type TeamsE2E } from './teams-harness.js';
+import { T, startTeamsE2E, type TeamsE2E, closeBoth } from './teams-harness.js';
 
 // Reason rules of a flow, through both chat surfaces: the prompt labels the field, a reason
 // that misses the pattern is refused in the field with the flow's own words, and the
@@ -32,10 +32,8 @@ const LINK = 'https://tickets.example.com/browse/INC-42';
 let slack: SlackE2E | undefined;
 let teams: TeamsE2E | undefined;
 afterEach(async () => {
-  await slack?.close();
+  const rejected = await closeBoth(slack, teams);
   slack = undefined;
-  const rejected = teams?.connector.cardErrors ?? [];
-  await teams?.close();
   teams = undefined;
   expect(rejected).toEqual([]);
 });

@@ -98,3 +98,13 @@ export async function startSlackE2E(config = orgConfig()): Promise<SlackE2E> {
   };
   return e2e;
 }
+
+/** Runs `/access TEXT` as `user` and returns the ephemeral answer Latch sent to the command's response URL. */
+export async function commandReply(env: SlackE2E, user: string, text: string): Promise<{ method: string; args: Record<string, unknown> }> {
+  const { responseUrl } = await env.command(user, text);
+  return env.slack.waitFor('response_url', (call: { args: Record<string, unknown> }) => call.args.url === responseUrl);
+}
+
+export async function replyTo(env: SlackE2E, user: string, text: string): Promise<string> {
+  return String((await commandReply(env, user, text)).args.text);
+}

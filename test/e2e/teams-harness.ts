@@ -104,3 +104,14 @@ export async function startTeamsE2E(options: { withSlack?: boolean; config?: str
   };
   return e2e;
 }
+
+/**
+ * Closes what a test started on either platform and returns the cards Teams would have
+ * rejected, so the test's afterEach can fail on them.
+ */
+export async function closeBoth(slack: { close(): Promise<void> } | undefined, teams: TeamsE2E | undefined): Promise<TeamsE2E['connector']['cardErrors']> {
+  await slack?.close();
+  const rejected = teams?.connector.cardErrors ?? [];
+  await teams?.close();
+  return rejected;
+}
