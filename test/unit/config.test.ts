@@ -481,8 +481,8 @@ describe('permission levels and the integration maximum', () => {
   });
 });
 
-describe('reason rules of a flow', () => {
-  const flow = (...reasonLines: string[]) => yaml(
+/** One integration and one auto-approved flow in lines 1-9; what a test adds starts at line 10. */
+const oneFlow = (...lines: string[]): string => yaml(
     'version: 1',
     'integrations:',
     '  - { name: orders, type: postgresql, owner: lead@example.com, resources: [{ name: db, permissions: [read] }] }',
@@ -492,9 +492,11 @@ describe('reason rules of a flow', () => {
     '    access: [{ integration: orders, resources: any, permissions: [read] }]',
     '    approval: { autoApprove: true }',
     '    duration: { default: 1h, max: 4h }',
-    '    reason:',
-    ...reasonLines,
-  );
+  ...lines,
+);
+
+describe('reason rules of a flow', () => {
+  const flow = (...reasonLines: string[]) => oneFlow('    reason:', ...reasonLines);
 
   it('accepts a prompt, a pattern with its error and a link', () => {
     const result = parseConfig(flow(
@@ -531,18 +533,7 @@ describe('reason rules of a flow', () => {
 });
 
 describe('extension rules of a flow', () => {
-  const flow = (extensions: string) => yaml(
-    'version: 1',
-    'integrations:',
-    '  - { name: orders, type: postgresql, owner: lead@example.com, resources: [{ name: db, permissions: [read] }] }',
-    'flows:',
-    '  - name: prod-read',
-    '    requesters: [alice@example.com]',
-    '    access: [{ integration: orders, resources: any, permissions: [read] }]',
-    '    approval: { autoApprove: true }',
-    '    duration: { default: 1h, max: 4h }',
-    `    extensions: ${extensions}`,                            // line 10
-  );
+  const flow = (extensions: string) => oneFlow(`    extensions: ${extensions}`); // line 10
 
   it('reads the share, the step, the count and the total', () => {
     const result = parseConfig(flow('{ after: 50%, step: 30m, maxCount: 2, maxTotal: 1h }'), 'latch.yaml');
