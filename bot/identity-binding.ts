@@ -29,6 +29,8 @@ export function refusalFor(binding: IdentityBinding): string {
   if (binding.state === 'duplicate_email') {
     return `Your chat account reports the e-mail ${shown(binding.email)}, which Latch already knows from another ${platformName(binding.platform)} account; an admin must confirm this account before Latch acts for you.`;
   }
+  // Changed and changed back: still stopped, since the admins were told and one of them decides.
+  if (binding.reportedEmail === binding.email) return `Your chat account's e-mail changed from ${shown(binding.email)} and back; an admin must confirm it before Latch acts for you.`;
   return `Your chat account's e-mail changed from ${shown(binding.email)} to ${shown(binding.reportedEmail)}; an admin must confirm it before Latch acts for you.`;
 }
 
