@@ -1,6 +1,7 @@
 // The `latch` command line: `npm run latch -- <command>`. Kept thin: the work is done by
 // config/ and storage/; this file reads arguments, prints, and picks the exit status.
 import { existsSync, readlinkSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_FILE, loadConfigFile } from '../config/load.js';
@@ -11,7 +12,7 @@ import { auditReportFromStore, parseSince, reportToCsv, reportToJson } from '../
 import { verifyStoreAudit } from '../storage/audit-verify.js';
 import { DEFAULT_DATABASE_URL, openStore } from '../storage/open-store.js';
 import { SqliteStore } from '../storage/sqlite/sqlite-store.js';
-import type { Store } from '../storage/store.js';
+import type { IdentityBinding, Store } from '../storage/store.js';
 
 const USAGE = `Usage: npm run latch -- <command> [options]
 
@@ -30,10 +31,17 @@ Commands:
       --format csv|json   Default: csv.
   integrations status     Check that Latch can provision in each integration of the
       [--config FILE]     config: it connects to each backend. FILE as for config check.
+  identities list         Show every chat account bound to a Latch identity; accounts
+                          Latch refuses to act for (their e-mail changed, or a second
+                          Slack account claims an e-mail) come first, with what they report.
+  identities rebind       Bind a chat account to an e-mail and let it act again:
+      --platform slack|teams --user ID --email ADDRESS
+                          ID is the Slack user id (U...) or the Teams AAD object id. The
+                          audit event names who ran it: $LATCH_OPERATOR, else the OS user.
   migrate                 Apply pending database migrations.
   help                    Show this text.
 
-Options for audit, config reload and migrate:
+Options for audit, config reload, identities and migrate:
   --database URL          The store (default: $DATABASE_URL, then ${DEFAULT_DATABASE_URL}).
 
 audit verify prints the hash of the last event: keep it, since a log cut short at
@@ -58,6 +66,9 @@ interface Options {
   since?: string;
   format?: string;
   config?: string;
+  platform?: string;
+  user?: string;
+  email?: string;
 }
 
 /** A database URL fit to print: a password in it is masked. */
@@ -215,6 +226,53 @@ async function integrationsStatus(io: Io, file: string, env: NodeJS.ProcessEnv):
   }
 }
 
+const STOPPED: Record<string, string> = { email_changed: 'STOPPED: e-mail changed', duplicate_email: 'STOPPED: e-mail of another account' };
+
+function identityLine(binding: IdentityBinding): string {
+  const state = STOPPED[binding.state] ?? binding.state;
+  const reported = binding.state === 'email_changed' ? `, reports ${binding.reportedEmail ?? '?'}` : '';
+  const checked = binding.checkedAt > 0 ? new Date(binding.checkedAt).toISOString() : 'not yet';
+  return `${binding.platform}\t${binding.platformUserId}\t${binding.email}\t${state}${reported}\tbound ${new Date(binding.boundAt).toISOString()} by ${binding.boundBy}, checked ${checked}\n`;
+}
+
+async function identitiesList(io: Io, database: string): Promise<number> {
+  const bindings = await withStore(database, (store) => store.listIdentities());
+  io.out('platform\tuser\te-mail\tstate\tbinding\n');
+  for (const binding of bindings) io.out(identityLine(binding));
+  const stopped = bindings.filter((binding) => binding.state !== 'bound').length;
+  io.err(`${bindings.length} account${bindings.length === 1 ? '' : 's'}, ${stopped} stopped${stopped > 0 ? ': check each, then run identities rebind' : ''}\n`);
+  return 0;
+}
+
+/** Who runs the command, for the audit trail: what the operator says, else the OS account. */
+function operator(env: NodeJS.ProcessEnv): string {
+  if (env.LATCH_OPERATOR?.trim()) return env.LATCH_OPERATOR.trim();
+  try {
+    return `${env.SUDO_USER || userInfo().username}@${hostname()}`;
+  } catch {
+    return 'unknown operator';
+  }
+}
+
+const PLATFORMS = ['slack', 'teams'];
+const SLACK_USER = /^[UW][A-Z0-9]{2,}$/;
+const EMAIL = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;
+
+async function identitiesRebind(io: Io, options: Options, database: string, env: NodeJS.ProcessEnv): Promise<number> {
+  const { platform, user, email } = options;
+  if (!platform || !user || !email) throw new UsageError('identities rebind needs --platform, --user and --email');
+  if (!PLATFORMS.includes(platform)) throw new UsageError(`--platform must be slack or teams, not "${platform}"`);
+  if (platform === 'slack' && !SLACK_USER.test(user)) throw new UsageError(`--user: "${user}" is not a Slack user id (U...)`);
+  if (!EMAIL.test(email)) throw new UsageError(`--email: "${email}" is not an e-mail address`);
+  const by = operator(env);
+  // Teams AAD object ids are GUIDs, kept in lower case.
+  const platformUserId = platform === 'teams' && /^[0-9a-f-]{36}$/i.test(user) ? user.toLowerCase() : user;
+  const { before, binding } = await withStore(database, (store) => store.rebindIdentity({ platform, platformUserId, email, at: Date.now(), by }));
+  const was = before ? `was ${before.email}${before.state !== 'bound' ? ` (${STOPPED[before.state] ?? before.state}${before.reportedEmail ? `, reporting ${before.reportedEmail}` : ''})` : ''}` : 'was not known';
+  io.out(`${platform} ${binding.platformUserId} is bound to ${binding.email} (${was}); Latch acts for it again. Recorded as identity.rebound by ${by}.\n`);
+  return 0;
+}
+
 async function migrateCommand(io: Io, database: string): Promise<number> {
   const store = await openStore(database);
   await store.close();
@@ -228,7 +286,10 @@ function parse(argv: readonly string[]) {
       args: [...argv],
       allowPositionals: true,
       strict: true,
-      options: { database: { type: 'string' }, since: { type: 'string' }, format: { type: 'string' }, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        database: { type: 'string' }, since: { type: 'string' }, format: { type: 'string' }, config: { type: 'string' },
+        platform: { type: 'string' }, user: { type: 'string' }, email: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      },
     });
   } catch (error) {
     // An unknown option, or an option without its value.
@@ -238,7 +299,7 @@ function parse(argv: readonly string[]) {
 
 async function run(io: Io, argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { positionals, values } = parse(argv);
-  const options: Options = { database: values.database, since: values.since, format: values.format, config: values.config };
+  const options: Options = { database: values.database, since: values.since, format: values.format, config: values.config, platform: values.platform, user: values.user, email: values.email };
   const [command, subcommand, ...rest] = positionals;
   if (values.help || command === 'help') {
     io.out(USAGE);
@@ -276,6 +337,18 @@ async function run(io: Io, argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       only('integrations status', options, ['config']);
       noMoreArguments('integrations status', rest);
       return integrationsStatus(io, options.config ?? env.LATCH_CONFIG ?? DEFAULT_CONFIG_FILE, env);
+    case 'identities':
+      if (subcommand === 'list') {
+        only('identities list', options, ['database']);
+        noMoreArguments('identities list', rest);
+        return identitiesList(io, database);
+      }
+      if (subcommand === 'rebind') {
+        only('identities rebind', options, ['database', 'platform', 'user', 'email']);
+        noMoreArguments('identities rebind', rest);
+        return identitiesRebind(io, options, database, env);
+      }
+      throw new UsageError(subcommand ? `Unknown command "identities ${subcommand}".` : 'identities needs a subcommand: identities list or identities rebind');
     case 'migrate':
       only('migrate', options, ['database']);
       noMoreArguments('migrate', subcommand !== undefined ? [subcommand, ...rest] : rest);

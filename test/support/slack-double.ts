@@ -659,6 +659,18 @@ export class SlackDouble {
     return this;
   }
 
+  /**
+   * Changes a user as a profile edit would (users.info and lookupByEmail answer the new
+   * values) and returns the user object Slack puts in the `user_change` event it sends.
+   */
+  updateUser(id: string, changes: Partial<Omit<SlackUserSpec, 'id'>>): JsonObject {
+    const user = this.users.get(id);
+    if (!user) throw new Error(`no Slack user ${id} in the double`);
+    const updated = { ...user, ...changes };
+    this.users.set(id, updated);
+    return this.userObject(updated);
+  }
+
   addChannel(channel: SlackChannelSpec | string): this {
     const spec = typeof channel === 'string' ? { id: channel } : channel;
     this.channels.set(spec.id, spec);

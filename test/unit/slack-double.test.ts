@@ -176,6 +176,17 @@ describe('the Slack double over HTTP', () => {
     await expect(web.users.lookupByEmail({ email: 'who@example.com' })).rejects.toMatchObject({ data: { error: 'users_not_found' } });
   });
 
+  it('changes a profile as an edit would, and gives the user object of the user_change event', async () => {
+    slack = await startSlackDouble({ users: [{ id: 'UMIA', name: 'mia', email: 'mia@example.com' }] });
+    const event = slack.updateUser('UMIA', { email: 'lead@example.com' });
+    expect(event).toMatchObject({ id: 'UMIA', name: 'mia', profile: { email: 'lead@example.com' } });
+    const web = client(slack);
+    expect((await web.users.info({ user: 'UMIA' })).user?.profile?.email).toBe('lead@example.com');
+    expect((await web.users.lookupByEmail({ email: 'lead@example.com' })).user?.id).toBe('UMIA');
+    await expect(web.users.lookupByEmail({ email: 'mia@example.com' })).rejects.toMatchObject({ data: { error: 'users_not_found' } });
+    expect(() => slack?.updateUser('UNOBODY', { email: 'x@example.com' })).toThrow(/no Slack user UNOBODY/);
+  });
+
   it('opens stable DMs and keeps message state through chat.update and chat.delete', async () => {
     slack = await startSlackDouble({ users: [{ id: 'UALICE', email: 'alice@example.com' }, { id: 'UBOTTY', is_bot: true }] });
     const web = client(slack);
