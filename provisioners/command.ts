@@ -12,6 +12,7 @@ import {
   grantOutput,
   healthReport,
   managedPrincipals,
+  resourceOffers,
   PROTOCOL_VERSION,
   protocolGrant,
   protocolRequest,
@@ -29,8 +30,10 @@ import type {
   ManagedPrincipal,
   Provisioner,
   ProvisionerFactory,
+  ResourceOffer,
   RevokeInput,
 } from './provisioner.js';
+import { resourcesCheck } from './resource-offers.js';
 
 // The protocol lives in external-protocol.ts (the http transport speaks it too); these
 // names stay for the code and tests that know it as the command protocol.
@@ -64,6 +67,8 @@ export class CommandProvisionerError extends Error {
     readonly reason: string,
     /** Set only when the command answered `ok: false` with `retryable`. */
     readonly retryable: boolean | null = null,
+    /** The command answered `ok: false`: it understood the request and refused it. */
+    readonly refused = false,
   ) {
     super(`integration "${integration}": command provisioner ${operation} failed: ${reason}`);
   }
@@ -146,10 +151,17 @@ export class CommandProvisioner implements Provisioner {
     return answer.present ? 'present' : 'absent';
   }
 
-  /** Issues new secrets for a principal that holds the grant (not part of the Provisioner contract). */
+  /**
+   * Issues new secrets for a principal that holds the grant. Also the way to a first secret
+   * when the grant answer carried none: the protocol has no separate create-credentials.
+   */
   async resetCredentials(input: RevokeInput): Promise<GrantOutput> {
     const answer = await this.call('reset-credentials', protocolGrant(input, null));
     return grantOutput(answer);
+  }
+
+  async listResources(): Promise<ResourceOffer[]> {
+    return resourceOffers(await this.call('list-resources', undefined));
   }
 
   async listManaged(integration: Integration = this.integration): Promise<ManagedPrincipal[]> {
@@ -161,11 +173,14 @@ export class CommandProvisioner implements Provisioner {
 
   /** Never throws: a command that cannot answer is an unhealthy integration, reported as a failed check. */
   async checkHealth(): Promise<{ ok: boolean; checks: HealthCheck[] }> {
+    let report: { ok: boolean; checks: HealthCheck[] };
     try {
-      return healthReport(await this.call('health', undefined));
+      report = healthReport(await this.call('health', undefined));
     } catch (error) {
       return { ok: false, checks: [{ name: 'command', ok: false, detail: error instanceof Error ? error.message : String(error) }] };
     }
+    const resources = await resourcesCheck(this.integration, () => this.listResources(), (error) => error instanceof CommandProvisionerError && error.refused);
+    return { ok: report.ok && resources.ok, checks: [...report.checks, resources] };
   }
 
   async close(): Promise<void> {
@@ -203,7 +218,7 @@ export class CommandProvisioner implements Provisioner {
     }
     const read = readAnswer(operation, parsed);
     if (read.ok) return read.answer;
-    if (read.problem === 'refused') throw fail(`the command answered: ${excerpt(read.error, STDERR_EXCERPT_CHARS)}`, read.retryable);
+    if (read.problem === 'refused') throw new CommandProvisionerError(this.integration.name, operation, `the command answered: ${excerpt(read.error, STDERR_EXCERPT_CHARS)}`, read.retryable, true);
     throw fail(`the command's answer does not fit the protocol (${read.issues})`);
   }
 

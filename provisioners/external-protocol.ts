@@ -4,7 +4,7 @@
 // file is what they share, so a script can move from one to the other without a change to
 // what it reads or prints. The protocol is described in docs/provisioners/command.md.
 import { z } from 'zod';
-import type { GrantOutput, HealthCheck, ManagedPrincipal, RevokeInput } from './provisioner.js';
+import type { GrantOutput, HealthCheck, ManagedPrincipal, ResourceOffer, RevokeInput } from './provisioner.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -14,6 +14,7 @@ export type ProtocolOperation =
   | 'extend'
   | 'check'
   | 'list-managed'
+  | 'list-resources'
   | 'reset-credentials'
   | 'health';
 
@@ -82,6 +83,14 @@ const Listed = z.object({
     expiresAt: Isoish.nullable().optional(),
   })),
 });
+const Resources = z.object({
+  ok: z.literal(true),
+  resources: z.array(z.object({
+    name: z.string().min(1),
+    permissions: z.array(z.string().min(1)),
+    description: z.string().optional(),
+  })),
+});
 const Health = z.object({
   ok: z.literal(true),
   checks: z.array(z.object({ name: z.string().min(1), ok: z.boolean(), detail: z.string().optional() })),
@@ -94,6 +103,7 @@ const ANSWERS = {
   extend: Done,
   check: Checked,
   'list-managed': Listed,
+  'list-resources': Resources,
   health: Health,
 } as const satisfies Record<ProtocolOperation, z.ZodType>;
 
@@ -140,6 +150,12 @@ export function managedPrincipals(answer: Answer<'list-managed'>): ManagedPrinci
     reference: entry.reference ?? null,
     expiresAt: entry.expiresAt == null ? null : Date.parse(entry.expiresAt),
   }));
+}
+
+export function resourceOffers(answer: Answer<'list-resources'>): ResourceOffer[] {
+  return answer.resources.map((entry) => (
+    entry.description === undefined ? { name: entry.name, permissions: entry.permissions } : { name: entry.name, permissions: entry.permissions, description: entry.description }
+  ));
 }
 
 export function healthReport(answer: Answer<'health'>): { ok: boolean; checks: HealthCheck[] } {

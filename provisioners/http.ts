@@ -11,6 +11,7 @@ import {
   grantOutput,
   healthReport,
   managedPrincipals,
+  resourceOffers,
   protocolGrant,
   protocolRequest,
   readAnswer,
@@ -26,8 +27,10 @@ import type {
   ManagedPrincipal,
   Provisioner,
   ProvisionerFactory,
+  ResourceOffer,
   RevokeInput,
 } from './provisioner.js';
+import { resourcesCheck } from './resource-offers.js';
 
 /** The most an answer body may hold; more is an error (and the response is dropped unread). */
 export const MAX_HTTP_ANSWER_BYTES = 1024 * 1024;
@@ -61,6 +64,8 @@ export class HttpProvisionerError extends Error {
     readonly retryable: boolean | null = null,
     /** The HTTP status, when there was a response. */
     readonly status: number | null = null,
+    /** The endpoint answered `ok: false`: it understood the request and refused it. */
+    readonly refused = false,
   ) {
     super(`integration "${integration}": http provisioner ${operation} failed: ${reason}`);
   }
@@ -173,9 +178,16 @@ export class HttpProvisioner implements Provisioner {
     return answer.present ? 'present' : 'absent';
   }
 
-  /** Issues new secrets for a principal that holds the grant (not part of the Provisioner contract). */
+  /**
+   * Issues new secrets for a principal that holds the grant. Also the way to a first secret
+   * when the grant answer carried none: the protocol has no separate create-credentials.
+   */
   async resetCredentials(input: RevokeInput): Promise<GrantOutput> {
     return grantOutput(await this.call('reset-credentials', protocolGrant(input, null), `${input.grantId}:reset-credentials:${randomUUID()}`));
+  }
+
+  async listResources(): Promise<ResourceOffer[]> {
+    return resourceOffers(await this.call('list-resources', undefined, `list-resources:${randomUUID()}`));
   }
 
   async listManaged(integration: Integration = this.integration): Promise<ManagedPrincipal[]> {
@@ -187,11 +199,14 @@ export class HttpProvisioner implements Provisioner {
 
   /** Never throws: an endpoint that cannot answer is an unhealthy integration, reported as a failed check. */
   async checkHealth(): Promise<{ ok: boolean; checks: HealthCheck[] }> {
+    let report: { ok: boolean; checks: HealthCheck[] };
     try {
-      return healthReport(await this.call('health', undefined, `health:${randomUUID()}`));
+      report = healthReport(await this.call('health', undefined, `health:${randomUUID()}`));
     } catch (error) {
       return { ok: false, checks: [{ name: 'http', ok: false, detail: error instanceof Error ? error.message : String(error) }] };
     }
+    const resources = await resourcesCheck(this.integration, () => this.listResources(), (error) => error instanceof HttpProvisionerError && error.refused);
+    return { ok: report.ok && resources.ok, checks: [...report.checks, resources] };
   }
 
   async close(): Promise<void> {
@@ -199,8 +214,8 @@ export class HttpProvisioner implements Provisioner {
   }
 
   private async call<Op extends ProtocolOperation>(operation: Op, grant: ProtocolGrant | undefined, idempotencyKey: string): Promise<Answer<Op>> {
-    const fail = (reason: string, retryable: boolean | null = null, status: number | null = null) =>
-      new HttpProvisionerError(this.integration.name, operation, reason, retryable, status);
+    const fail = (reason: string, retryable: boolean | null = null, status: number | null = null, refused = false) =>
+      new HttpProvisionerError(this.integration.name, operation, reason, retryable, status, refused);
     if (this.connection.url.protocol === 'https:' && process.env.NODE_TLS_REJECT_UNAUTHORIZED === '0') {
       // Node reads this variable on every TLS connection; with it, anyone on the path could
       // pose as the endpoint and collect the passwords it hands out.
@@ -217,7 +232,7 @@ export class HttpProvisioner implements Provisioner {
     if (status < 200 || status > 299) {
       const refusal = parseJson(text);
       const failure = refusal.ok ? Failure.safeParse(refusal.value) : null;
-      if (failure?.success) throw fail(`the endpoint answered HTTP ${status}: ${this.quote(failure.data.error)}`, failure.data.retryable ?? null, status);
+      if (failure?.success) throw fail(`the endpoint answered HTTP ${status}: ${this.quote(failure.data.error)}`, failure.data.retryable ?? null, status, true);
       if (status >= 300 && status < 400) throw fail(`the endpoint answered HTTP ${status}, a redirect, which Latch does not follow; put the final URL in connection.url`, null, status);
       const quoted = this.quote(text);
       throw fail(`the endpoint answered HTTP ${status}${quoted === '' ? ' with an empty body' : `: ${quoted}`}`, null, status);
@@ -229,7 +244,7 @@ export class HttpProvisioner implements Provisioner {
     if (!parsed.ok) throw fail(`the endpoint answered HTTP ${status} with a body that is not a JSON document`, null, status);
     const read = readAnswer(operation, parsed.value);
     if (read.ok) return read.answer;
-    if (read.problem === 'refused') throw fail(`the endpoint answered: ${this.quote(read.error)}`, read.retryable, status);
+    if (read.problem === 'refused') throw fail(`the endpoint answered: ${this.quote(read.error)}`, read.retryable, status, true);
     throw fail(`the endpoint's answer does not fit the protocol (${read.issues})`, null, status);
   }
 

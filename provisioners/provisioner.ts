@@ -57,6 +57,13 @@ export interface ManagedPrincipal {
   retainedUntil?: Instant | null;
 }
 
+/** A resource the backend offers, with the permissions it knows for it (`list-resources`). */
+export interface ResourceOffer {
+  name: string;
+  permissions: string[];
+  description?: string;
+}
+
 export interface HealthCheck {
   name: string;
   ok: boolean;
@@ -89,6 +96,15 @@ export interface Provisioner {
    * whatever it holds. Must succeed when it is already gone.
    */
   removeOrphan?(integration: Integration, principal: string): Promise<void>;
+  /**
+   * Issues new secrets for a principal that holds the grant now, replacing the ones it had
+   * (the grantee lost them, or the grant carried none). Changes nothing else: memberships
+   * and the backend-enforced expiry stay. Throws with a sentence for the grantee when this
+   * grant has no secret Latch could issue (e.g. the person's own, existing login).
+   */
+  resetCredentials?(input: RevokeInput): Promise<GrantOutput>;
+  /** What the backend offers, to compare with what the config names. Absent: the type cannot tell. */
+  listResources?(): Promise<ResourceOffer[]>;
   /** Can the connector log in, and does it hold the privileges it needs (checked, not assumed)? */
   checkHealth?(): Promise<{ ok: boolean; checks: HealthCheck[] }>;
   close(): Promise<void>;

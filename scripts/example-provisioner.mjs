@@ -145,6 +145,24 @@ function listManaged() {
   };
 }
 
+/**
+ * What this backend offers. A real script asks its system (the spaces of a wiki, the
+ * projects of a tracker); this one reads the optional "resources" of its state file:
+ *   { "resources": { "docs": { "permissions": ["read", "write"], "description": "..." } } }
+ * Without them it refuses: list-resources is optional, and a refusal tells Latch so.
+ */
+function listResources() {
+  const catalogue = load().resources;
+  if (!catalogue || typeof catalogue !== 'object') throw new Refusal(`the state file ${STATE} has no "resources" catalogue to list`);
+  return {
+    resources: Object.entries(catalogue).map(([name, entry]) => ({
+      name,
+      permissions: Array.isArray(entry?.permissions) ? entry.permissions.map(String) : [],
+      ...(typeof entry?.description === 'string' ? { description: entry.description } : {}),
+    })),
+  };
+}
+
 function health() {
   const checks = [];
   try {
@@ -163,6 +181,7 @@ const OPERATIONS = {
   check,
   'reset-credentials': resetCredentials,
   'list-managed': listManaged,
+  'list-resources': listResources,
   health,
 };
 

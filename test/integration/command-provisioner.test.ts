@@ -148,7 +148,44 @@ describe('command provisioner with scripts/example-provisioner.mjs', () => {
   it('reports health', async () => {
     const health = await exampleProvisioner().checkHealth();
     expect(health.ok).toBe(true);
-    expect(health.checks).toEqual([expect.objectContaining({ name: 'state-file', ok: true })]);
+    // The state file has no resources catalogue: the example refuses list-resources, which is no failure.
+    expect(health.checks).toEqual([expect.objectContaining({ name: 'state-file', ok: true }), expect.objectContaining({ name: 'resources', ok: true })]);
+  });
+});
+
+describe('command provisioner: list-resources', () => {
+  const open = (command: string, env: NodeJS.ProcessEnv = { PATH: process.env.PATH }) =>
+    new CommandProvisioner(integration({ command, env: 'EXAMPLE_PROVISIONER_STATE' }), env);
+
+  it('reads what the example script offers from its state file, and the health check compares it with the config', async () => {
+    const catalogue = path.join(dir, 'catalogue.json');
+    writeFileSync(catalogue, JSON.stringify({ accounts: {}, resources: { docs: { permissions: ['read'], description: 'Engineering docs' }, hr: { permissions: ['read', 'write'] } } }));
+    const provisioner = open(EXAMPLE, { PATH: process.env.PATH, EXAMPLE_PROVISIONER_STATE: catalogue });
+    expect(await provisioner.listResources()).toEqual([
+      { name: 'docs', permissions: ['read'], description: 'Engineering docs' },
+      { name: 'hr', permissions: ['read', 'write'] },
+    ]);
+    // The config offers docs/write, which this backend does not know: a grant there would fail.
+    const health = await provisioner.checkHealth();
+    expect(health.ok).toBe(false);
+    expect(health.checks.at(-1)).toEqual({ name: 'resources', ok: false, detail: 'the config names what the backend does not offer, so a grant there would fail: docs/write' });
+  });
+
+  it('sends a request without a grant and reads the answer', async () => {
+    const capture = path.join(dir, 'list-request.json');
+    const command = script('list.mjs', node(
+      `import { writeFileSync } from 'node:fs';\nlet text = ''; process.stdin.on('data', (c) => { text += c; });\n`
+      + `process.stdin.on('end', () => { writeFileSync(${JSON.stringify(capture)}, text); console.log(JSON.stringify({ ok: true, resources: [{ name: 'docs', permissions: ['read', 'write'] }] })); });`,
+    ));
+    expect(await open(command).listResources()).toEqual([{ name: 'docs', permissions: ['read', 'write'] }]);
+    expect(JSON.parse(readFileSync(capture, 'utf8'))).toEqual({ version: 1, operation: 'list-resources', integration: 'wiki' });
+  });
+
+  it('refuses a malformed answer, naming the field and never the value', async () => {
+    const command = script('list-bad.mjs', node(`process.stdin.resume(); process.stdin.on('end', () => console.log(JSON.stringify({ ok: true, resources: [{ name: '', permissions: ['read'] }, { name: 'hr', permissions: 'hunter2' }] })));`));
+    const error = await failure(open(command).listResources());
+    expect(error.message).toBe('integration "wiki": command provisioner list-resources failed: the command\'s answer does not fit the protocol (resources.0.name: too_small; resources.1.permissions: expected array)');
+    expect(error.message).not.toContain('hunter2');
   });
 });
 
@@ -238,7 +275,7 @@ describe('command provisioner failure modes', () => {
       `process.stdin.resume(); process.stdin.on('end', () => console.log(JSON.stringify({ ok: true, checks: Object.keys(process.env).sort().map((name) => ({ name, ok: true })) })));`,
     ));
     const env = { PATH: process.env.PATH, SLACK_BOT_TOKEN: 'xoxb-secret', LATCH_DATABASE_PASSWORD: 'pw', WIKI_TOKEN: 't' };
-    const names = async (connection: Record<string, string>) => (await open(command, connection, env).checkHealth()).checks.map((check) => check.name);
+    const names = async (connection: Record<string, string>) => (await open(command, connection, env).checkHealth()).checks.map((check) => check.name).filter((name) => name !== 'resources');
 
     expect(await names({})).toEqual(['PATH']);
     expect(await names({ env: 'WIKI_TOKEN' })).toEqual(['PATH', 'WIKI_TOKEN']);

@@ -312,14 +312,59 @@ describe('http provisioner: answers', () => {
   });
 
   it('reports health, and an endpoint that cannot answer as unhealthy instead of throwing', async () => {
-    receiver.answer = () => ({ body: { ok: true, checks: [{ name: 'api', ok: true, detail: 'reachable' }] } });
-    expect(await open().checkHealth()).toEqual({ ok: true, checks: [{ name: 'api', ok: true, detail: 'reachable' }] });
-    expect(only().document).toEqual({ version: 1, operation: 'health', integration: 'wiki' });
+    receiver.answer = (request) => (request.document.operation === 'health'
+      ? { body: { ok: true, checks: [{ name: 'api', ok: true, detail: 'reachable' }] } }
+      : { status: 400, body: { ok: false, error: 'unknown operation list-resources' } });
+    const report = await open().checkHealth();
+    expect(report.ok).toBe(true);
+    expect(report.checks[0]).toEqual({ name: 'api', ok: true, detail: 'reachable' });
+    // list-resources is optional: an endpoint that refuses it is not checked, and not unhealthy.
+    expect(report.checks[1]).toMatchObject({ name: 'resources', ok: true, detail: expect.stringContaining('not checked') });
+    expect(receiver.requests.map((request) => request.document)).toEqual([
+      { version: 1, operation: 'health', integration: 'wiki' },
+      { version: 1, operation: 'list-resources', integration: 'wiki' },
+    ]);
 
     receiver.answer = () => ({ status: 503, body: 'maintenance' });
     const health = await open().checkHealth();
     expect(health.ok).toBe(false);
     expect(health.checks).toEqual([{ name: 'http', ok: false, detail: 'integration "wiki": http provisioner health failed: the endpoint answered HTTP 503: maintenance' }]);
+  });
+
+  it('lists the resources the endpoint offers, without a grant in the request', async () => {
+    receiver.answer = () => ({ body: { ok: true, resources: [{ name: 'docs', permissions: ['read', 'write'], description: 'Engineering space' }, { name: 'hr', permissions: ['read'] }], extra: 'ignored' } });
+    expect(await open().listResources()).toEqual([
+      { name: 'docs', permissions: ['read', 'write'], description: 'Engineering space' },
+      { name: 'hr', permissions: ['read'] },
+    ]);
+    const sent = only();
+    expect(sent.document).toEqual({ version: 1, operation: 'list-resources', integration: 'wiki' });
+    expect(sent.signatureValid).toBe(true);
+    expect(sent.headers['idempotency-key']).toMatch(/^list-resources:[0-9a-f-]{36}$/);
+  });
+
+  it('refuses a malformed list-resources answer, naming the field and never the value', async () => {
+    receiver.answer = () => ({ body: { ok: true, resources: [{ name: 'docs', permissions: 'read-and-write-s3cr3t' }] } });
+    const error = await failure(open().listResources());
+    expect(error.message).toBe('integration "wiki": http provisioner list-resources failed: the endpoint\'s answer does not fit the protocol (resources.0.permissions: expected array)');
+    expect(error.message).not.toContain('s3cr3t');
+  });
+
+  it('fails the health check when the config names a resource or permission the endpoint does not offer', async () => {
+    receiver.answer = (request) => (request.document.operation === 'health'
+      ? { body: { ok: true, checks: [{ name: 'api', ok: true }] } }
+      : { body: { ok: true, resources: [{ name: 'docs', permissions: ['read'] }, { name: 'hr', permissions: ['read'] }] } });
+    const report = await open().checkHealth();
+    expect(report.ok).toBe(false);
+    expect(report.checks).toEqual([
+      { name: 'api', ok: true },
+      { name: 'resources', ok: false, detail: 'the config names what the backend does not offer, so a grant there would fail: docs/write' },
+    ]);
+
+    receiver.answer = (request) => (request.document.operation === 'health'
+      ? { body: { ok: true, checks: [{ name: 'api', ok: true }] } }
+      : { body: { ok: true, resources: [{ name: 'docs', permissions: ['read', 'write', 'admin'] }] } });
+    expect(await open().checkHealth()).toMatchObject({ ok: true, checks: [{ name: 'api' }, { name: 'resources', ok: true }] });
   });
 
   it('passes on ok:false with the message and retryable flag, on a 2xx or not', async () => {
