@@ -31,6 +31,10 @@ Commands:
       --format csv|json   Default: csv.
   integrations status     Check that Latch can provision in each integration of the
       [--config FILE]     config: it connects to each backend. FILE as for config check.
+  integrations resources  What each backend that can tell offers, next to what the config
+      [INTEGRATION]       names: ✗ a config resource or permission the backend does not
+      [--config FILE]     know (a grant there would fail; exit status 1), + one the backend
+                          offers and the config does not.
   identities list         Show every chat account bound to a Latch identity; accounts
                           Latch refuses to act for (their e-mail changed, or a second
                           Slack account claims an e-mail) come first, with what they report.
@@ -226,6 +230,53 @@ async function integrationsStatus(io: Io, file: string, env: NodeJS.ProcessEnv):
   }
 }
 
+async function integrationsResources(io: Io, file: string, only: string | undefined, env: NodeJS.ProcessEnv): Promise<number> {
+  const loaded = loadConfigFile(file);
+  if (!loaded.ok) {
+    io.out(`${formatConfigErrors(loaded.errors)}\n`);
+    return 1;
+  }
+  const integrations = loaded.config.integrations.filter((integration) => only === undefined || integration.name === only);
+  if (integrations.length === 0) throw new Problem(`${file} has no integration "${only ?? ''}"`);
+  // Loaded here only, as for integrations status: every backend driver comes with them.
+  const [{ defaultProvisioners }, { compareResources }] = await Promise.all([import('../bot/latch.js'), import('../provisioners/resource-offers.js')]);
+  const provisioners = defaultProvisioners(env);
+  let status = 0;
+  try {
+    for (const integration of integrations) {
+      const provisioner = provisioners.supports(integration) ? provisioners.for(integration) : null;
+      if (!provisioner?.listResources) {
+        io.out(`SKIP ${integration.name} (${integration.type}): this type cannot list what it offers\n`);
+        if (only !== undefined) status = 1;
+        continue;
+      }
+      let comparison;
+      try {
+        comparison = compareResources(integration, await provisioner.listResources());
+      } catch (error) {
+        io.out(`FAIL ${integration.name} (${integration.type}): ${error instanceof Error ? error.message : String(error)}\n`);
+        status = 1;
+        continue;
+      }
+      if (!comparison.ok) status = 1;
+      io.out(`${comparison.ok ? 'OK  ' : 'FAIL'} ${integration.name} (${integration.type})\n`);
+      for (const line of comparison.lines) {
+        const about = line.description ? ` (${line.description})` : '';
+        if (line.where === 'config-only') io.out(`     ✗ ${line.resource}: in the config, not offered by the backend; a grant there would fail\n`);
+        else if (line.where === 'backend-only') io.out(`     + ${line.resource}: offered by the backend (${line.unconfiguredPermissions.join(', ') || 'no permissions'}), not in the config${about}\n`);
+        else {
+          io.out(`     ${line.unknownPermissions.length > 0 ? '✗' : '✓'} ${line.resource}: ${line.permissions.join(', ') || 'no permission in common'}${about}\n`);
+          for (const permission of line.unknownPermissions) io.out(`       ✗ ${line.resource}/${permission}: in the config, not offered by the backend; a grant there would fail\n`);
+          if (line.unconfiguredPermissions.length > 0) io.out(`       + also offered, not in the config: ${line.unconfiguredPermissions.join(', ')}\n`);
+        }
+      }
+    }
+    return status;
+  } finally {
+    await provisioners.close();
+  }
+}
+
 const STOPPED: Record<string, string> = { email_changed: 'STOPPED: e-mail changed', duplicate_email: 'STOPPED: e-mail of another account' };
 
 function identityLine(binding: IdentityBinding): string {
@@ -333,7 +384,12 @@ async function run(io: Io, argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       }
       throw new UsageError(subcommand ? `Unknown command "audit ${subcommand}".` : 'audit needs a subcommand: audit verify or audit export');
     case 'integrations':
-      if (subcommand !== 'status') throw new UsageError(subcommand ? `Unknown command "integrations ${subcommand}".` : 'integrations needs a subcommand: integrations status');
+      if (subcommand === 'resources') {
+        only('integrations resources', options, ['config']);
+        noMoreArguments('integrations resources', rest.slice(1));
+        return integrationsResources(io, options.config ?? env.LATCH_CONFIG ?? DEFAULT_CONFIG_FILE, rest[0], env);
+      }
+      if (subcommand !== 'status') throw new UsageError(subcommand ? `Unknown command "integrations ${subcommand}".` : 'integrations needs a subcommand: integrations status or integrations resources');
       only('integrations status', options, ['config']);
       noMoreArguments('integrations status', rest);
       return integrationsStatus(io, options.config ?? env.LATCH_CONFIG ?? DEFAULT_CONFIG_FILE, env);
