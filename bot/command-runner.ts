@@ -10,6 +10,7 @@ import { decide } from '../handlers/decide.js';
 import { extendAccess } from '../handlers/extend.js';
 import { listApprovals, listMine } from '../handlers/queries.js';
 import { requestAccess } from '../handlers/request-access.js';
+import { resetCredentials } from '../handlers/reset-credentials.js';
 import { revokeAccess } from '../handlers/revoke.js';
 import { helpText, type ChatCommand } from './commands.js';
 
@@ -61,6 +62,12 @@ export async function runCommand(ctx: LatchContext, actor: Actor, command: ChatC
     }
     case 'revoke': return runButton(ctx, actor, 'revoke', command.id, command.reason);
     case 'cancel': return runButton(ctx, actor, 'cancel', command.id);
+    case 'credentials': {
+      const result = await resetCredentials(ctx, actor, command.id);
+      if (!result.ok) return result.reason === 'duplicate_delivery' ? { kind: 'silent' } : refused(result.message);
+      const skipped = result.unsupported.length > 0 ? ` ${result.unsupported.map((grant) => grant.integration).join(', ')} cannot issue new credentials; those stay as they were.` : '';
+      return text(`New credentials for ${result.record.request.id} are in your direct messages; they replace the ones you had.${skipped}`);
+    }
     case 'emergency': return text('Emergency (break-glass) access is not enabled in this Latch yet. Request access the usual way, or ask an admin.');
     case 'audit': {
       if (!directory.isAdmin(actor.email)) return text('Only Latch admins can read the audit log.');

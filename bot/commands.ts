@@ -9,6 +9,7 @@ export const USAGE: Record<string, string> = {
   approvals: 'approvals   requests waiting for your decision',
   extend: 'extend ID DURATION [because REASON]   e.g. extend AR-7K3M9QX2 30m',
   revoke: 'revoke ID [because REASON]   give access back early',
+  credentials: 'credentials ID   new credentials for your active access, by direct message',
   cancel: 'cancel ID   withdraw a request that is still pending',
   emergency: 'emergency ...   break-glass access for people on call',
   audit: 'audit [COUNT]   recent audit events (admins)',
@@ -23,6 +24,7 @@ export type ChatCommand =
   | { kind: 'extend'; id: string; durationMs: number; reason?: string }
   | { kind: 'revoke'; id: string; reason?: string }
   | { kind: 'cancel'; id: string }
+  | { kind: 'credentials'; id: string }
   | { kind: 'emergency'; text: string }
   | { kind: 'audit'; limit: number }
   | { kind: 'invalid'; message: string };
@@ -105,6 +107,12 @@ export function parseCommand(text: string, prefix = '/access '): ChatCommand {
       if (!id) return invalid(rest[0] ? `"${rest[0]}" is not a request id; ids look like AR-7K3M9QX2.` : `Say which request to ${verb}.`, verb, prefix);
       if (rest.length > 1) return invalid(`Unexpected words after the id: ${rest.slice(1).join(' ')}.`, verb, prefix);
       return verb === 'revoke' ? { kind: 'revoke', id, ...(reason ? { reason } : {}) } : { kind: 'cancel', id };
+    }
+    case 'credentials': {
+      const id = words[0] ? normalizeRequestId(words[0]) : null;
+      if (!id) return invalid(words[0] ? `"${words[0]}" is not a request id; ids look like AR-7K3M9QX2.` : 'Say which access needs new credentials.', 'credentials', prefix);
+      if (words.length > 1) return invalid(`Unexpected words after the id: ${words.slice(1).join(' ')}.`, 'credentials', prefix);
+      return { kind: 'credentials', id };
     }
     case 'emergency':
       return { kind: 'emergency', text: words.join(' ') };

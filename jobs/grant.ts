@@ -7,7 +7,7 @@ import { describeItem } from '../handlers/describe.js';
 import { notifyJob, revokeJob } from '../handlers/jobs.js';
 import type { CredentialDelivery } from '../handlers/notifier.js';
 import { principalName } from '../provisioners/principal-name.js';
-import type { GrantInput } from '../provisioners/provisioner.js';
+import type { GrantInput, GrantOutput } from '../provisioners/provisioner.js';
 import type { Job } from '../storage/store.js';
 import { errorText, type JobHandler, type JobOutcome } from './job-handler.js';
 import { recordProvision } from './metrics.js';
@@ -20,6 +20,14 @@ export function grantInput(ctx: LatchContext, record: RequestRecord, grant: Gran
     permission: grant.permission, permissionSettings: found.resource.permissions[grant.permission] ?? {},
     principal: grant.principal ?? '', expiresAt: record.request.expiresAt ?? ctx.now(),
   };
+}
+
+/** One grant's part of a credentials DM: the access-details template filled in, and the secrets. */
+export function credentialItem(input: GrantInput, grant: Grant, output: GrantOutput): CredentialDelivery['items'][number] {
+  // What the backend says about how to connect (e.g. user@server) wins over Latch's own guesses.
+  const values = { ...input.integration.connection, username: output.principal, resource: grant.resource, permission: grant.permission, ...output.details };
+  const details = input.integration.accessDetails ? renderAccessDetails(input.integration.accessDetails, values) : `user ${output.principal}`;
+  return { grantId: grant.id, title: describeItem(grant), details, secrets: output.secrets ?? {} };
 }
 
 /** approved → granting: fix the expiry and the principal names before touching any backend, so retries reuse them. */
@@ -77,10 +85,7 @@ export const runGrant: JobHandler = async (job: Job, ctx: LatchContext) => {
       const output = await ctx.provisioners.for(input.integration).grant(input);
       recordProvision(grant.integration, 'grant', performance.now() - started);
       granted.push({ grant, principal: output.principal });
-      // What the backend says about how to connect (e.g. user@server) wins over Latch's own guesses.
-      const values = { ...input.integration.connection, username: output.principal, resource: grant.resource, permission: grant.permission, ...output.details };
-      const details = input.integration.accessDetails ? renderAccessDetails(input.integration.accessDetails, values) : `user ${output.principal}`;
-      delivery.items.push({ grantId: grant.id, title: describeItem(grant), details, secrets: output.secrets ?? {} });
+      delivery.items.push(credentialItem(input, grant, output));
     }
     // Credentials go to the grantee before the grant is recorded: if delivery fails the job
     // retries and the provisioner issues fresh ones, so nobody holds access they never received.

@@ -262,6 +262,22 @@ export class MysqlProvisioner implements Provisioner {
     this.plan(input, false);
   }
 
+  // ---------------------------------------------------------------- credentials
+
+  /** A new random password for the account, set as grant sets it; roles and privileges stay. */
+  async resetCredentials(input: RevokeInput): Promise<GrantOutput> {
+    const plan = this.plan(input, false);
+    const { principal } = plan;
+    const host = this.connection.userHost;
+    const password = generatePassword();
+    await this.withLock(principal, `resetting the password of ${principal}`, [password], async (conn) => {
+      const existing = await select<{ Host: string }>(conn, 'SELECT Host FROM mysql.user WHERE User = ? AND Host = ?', [principal, host]);
+      if (existing.length === 0) throw new MysqlProvisionerError(`integration "${this.integration.name}": account ${principal}@${host} does not exist, so it has no password to reset`);
+      await run(conn, 'ALTER USER ?@? IDENTIFIED BY ?', [principal, host, password]);
+    });
+    return { principal, secrets: { password }, details: this.details(principal, plan.database) };
+  }
+
   // ---------------------------------------------------------------- revoke
 
   /**

@@ -233,6 +233,31 @@ export class PostgresProvisioner implements Provisioner {
     }), `extending ${input.principal}`);
   }
 
+  // ---------------------------------------------------------------- credentials
+
+  /**
+   * A new password for the login role: a new SCRAM verifier, nothing else changes (group
+   * roles, VALID UNTIL, open sessions stay). An existing role is the person's own login,
+   * whose password Latch never set and does not hold.
+   */
+  async resetCredentials(input: RevokeInput): Promise<GrantOutput> {
+    const plan = this.plan(input, 'reset');
+    if (plan.resource.mode === 'existing_role') {
+      throw new PostgresProvisionerError(`integration "${this.integration.name}" resource "${plan.resource.resource}" gives access to the person's existing role, whose password is theirs, not Latch's: there are no Latch credentials to reset`);
+    }
+    const principal = input.principal;
+    const password = generatePassword();
+    const verifier = await scramSha256Verifier(password);
+    await this.withClient(this.connection.database, (client) => inTransaction(client, async () => {
+      await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS, principal]);
+      const existing = (await roleInfo(client, [principal])).get(principal);
+      if (!existing) throw new PostgresProvisionerError(`integration "${this.integration.name}": role "${principal}" does not exist, so it has no password to reset`);
+      this.assertManaged(existing, input.grantId);
+      await client.query(`ALTER ROLE ${ident(principal)} WITH PASSWORD ${escapeLiteral(verifier)}`);
+    }), `resetting the password of ${principal}`);
+    return { principal, secrets: { password }, details: this.details(plan.resource, principal) };
+  }
+
   // ---------------------------------------------------------------- revoke
 
   /**
@@ -759,7 +784,7 @@ export class PostgresProvisioner implements Provisioner {
    * group role names (it removes every membership and the role), so a permission that has
    * since been edited or dropped from the config can never hold up a revoke or an extension.
    */
-  private plan(input: RevokeInput, purpose: 'grant' | 'check' | 'extend' | 'revoke'): GrantPlan {
+  private plan(input: RevokeInput, purpose: 'grant' | 'check' | 'extend' | 'revoke' | 'reset'): GrantPlan {
     if (input.integration.name !== this.integration.name) {
       throw new PostgresProvisionerError(`grant ${input.grantId} belongs to integration "${input.integration.name}", not "${this.integration.name}"`);
     }

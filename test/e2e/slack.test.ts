@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { postToSlackEvents, slashCommandBody } from '../support/slack-signing.js';
-import { SIGNING_SECRET, U, startSlackE2E, type SlackE2E } from './slack-harness.js';
+import { SIGNING_SECRET, U, replyTo, startSlackE2E, type SlackE2E } from './slack-harness.js';
 
 let e2e: SlackE2E;
 afterEach(async () => e2e?.close());
@@ -251,5 +251,61 @@ describe('Slack: App Home and the end of access', () => {
     const now = e2e.slack.message(U.alice, String(e2e.slack.tsOf(credentials)));
     expect(JSON.stringify(now)).not.toContain('pw-');
     expect(JSON.stringify(now)).toContain('credentials were removed');
+  });
+});
+
+describe('Slack: /access credentials', () => {
+  const resetSecrets = (env: SlackE2E): Call[] => env.slack.calls.filter((call: Call) => textOf(call).includes('pw-reset-'));
+
+  it('sends the grantee of active access new credentials by DM only, and records it without the secret', async () => {
+    e2e = await startSlackE2E();
+    const id = await requestProdRead(e2e);
+    await e2e.click(U.lead, 'latch.approve', id);
+    await e2e.settle();
+    await e2e.settle();
+    const before = await e2e.latch.store.getRequest(id);
+    expect(before?.request.state).toBe('active');
+
+    expect(await replyTo(e2e, U.alice, `credentials ${id.toLowerCase()}`)).toBe(`New credentials for ${id} are in your direct messages; they replace the ones you had.`);
+    const dms = resetSecrets(e2e);
+    expect(dms.map((call: Call) => `${call.method}:${String(call.args.channel)}`)).toEqual([`chat.postMessage:${U.alice}`]);
+    const password = /pw-reset-[A-Za-z0-9_-]+/.exec(textOf(dms[0]))?.[0] ?? 'missing';
+    // The same DM as on approval: the integration's access-details template, filled in.
+    expect(textOf(dms[0])).toContain(`psql -h memory.local -U ${before?.grants[0]?.principal ?? ''} orders`);
+    expect(e2e.provisioner.resets).toBe(1);
+
+    const after = await e2e.latch.store.getRequest(id);
+    expect(after?.request).toEqual(before?.request);
+    expect(after?.grants).toEqual(before?.grants);
+    const events = await e2e.latch.store.auditEvents({});
+    const reset = events.filter((event) => event.type === 'credentials.reset');
+    expect(reset).toEqual([expect.objectContaining({
+      requestId: id, actor: 'alice@example.com',
+      data: { via: 'slack', delivered: `slack:D${U.alice}`, grants: [{ grant: before?.grants[0]?.id, integration: 'orders', resource: 'orders-prod', permission: 'read', principal: before?.grants[0]?.principal }] },
+    })]);
+    expect(JSON.stringify(events)).not.toContain(password);
+    expect(JSON.stringify(await e2e.latch.store.listRequests({}))).not.toContain(password);
+  });
+
+  it('refuses someone else\'s request, access that is not active, and a backend that cannot reset, changing nothing', async () => {
+    e2e = await startSlackE2E();
+    const id = await requestProdRead(e2e);
+    const audited = async () => (await e2e.latch.store.auditEvents({})).length;
+    let events = await audited();
+
+    expect(await replyTo(e2e, U.alice, `credentials ${id}`)).toBe(`${id} is pending, not active: new credentials are issued only for access you have now.`);
+    await e2e.click(U.lead, 'latch.approve', id);
+    await e2e.settle();
+    await e2e.settle();
+    events = await audited();
+
+    expect(await replyTo(e2e, U.bob, `credentials ${id}`)).toBe(`Request ${id} is not yours: only the person who has the access can get new credentials for it.`);
+    e2e.provisioner.resetCredentials = undefined;
+    expect(await replyTo(e2e, U.alice, `credentials ${id}`)).toBe(`orders cannot issue new credentials, so Latch cannot reset them for ${id}. Revoke the access and request it again if you lost them.`);
+    expect(await replyTo(e2e, U.alice, 'credentials AR-00000000')).toBe('There is no request AR-00000000.');
+
+    expect(resetSecrets(e2e)).toEqual([]);
+    expect(await audited()).toBe(events);
+    expect((await e2e.latch.store.getRequest(id))?.request.state).toBe('active');
   });
 });

@@ -83,6 +83,19 @@ export class MemoryProvisioner implements Provisioner {
     this.record({ op: 'extend', grantId: input.grantId, principal: input.principal, effect: 'updated', at: Date.now(), expiresAt: input.expiresAt });
   }
 
+  /**
+   * A new password for a held grant, every time a different one. A test sets this to
+   * undefined for a backend that cannot issue credentials again.
+   */
+  resetCredentials?: (input: RevokeInput) => Promise<GrantOutput> = async (input) => {
+    if (!this.held.has(input.grantId)) throw new Error(`${input.principal} holds nothing here; there is no password to reset`);
+    this.resets += 1;
+    return { principal: input.principal, secrets: { password: `pw-reset-${input.grantId}-${this.resets}` }, details: { host: 'memory.local' } };
+  };
+
+  /** How many times credentials were reset. */
+  resets = 0;
+
   async check(input: RevokeInput): Promise<'present' | 'absent'> {
     return this.held.has(input.grantId) ? 'present' : 'absent';
   }

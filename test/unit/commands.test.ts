@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCommand } from '../../bot/commands.js';
+import { helpText, parseCommand } from '../../bot/commands.js';
 
 describe('the chat command grammar', () => {
   it('reads a fully typed request', () => {
@@ -19,6 +19,7 @@ describe('the chat command grammar', () => {
     expect(parseCommand('extend ar-7k3m9qx2 by 30m because still digging')).toEqual({ kind: 'extend', id: 'AR-7K3M9QX2', durationMs: 1_800_000, reason: 'still digging' });
     expect(parseCommand('revoke AR-7K3M9QX2')).toEqual({ kind: 'revoke', id: 'AR-7K3M9QX2' });
     expect(parseCommand('cancel 7K3M9QX2')).toEqual({ kind: 'cancel', id: 'AR-7K3M9QX2' });
+    expect(parseCommand('Credentials ar-7k3m9qx2')).toEqual({ kind: 'credentials', id: 'AR-7K3M9QX2' });
   });
 
   it('reads the simple words, and help for nothing at all', () => {
@@ -38,6 +39,9 @@ describe('the chat command grammar', () => {
     ['extend AR-7K3M9QX2', 'Say how much longer you need.\nUsage: `/access extend ID DURATION [because REASON]`'],
     ['revoke everything', '"everything" is not a request id; ids look like AR-7K3M9QX2.\nUsage: `/access revoke ID [because REASON]`'],
     ['cancel AR-7K3M9QX2 now', 'Unexpected words after the id: now.\nUsage: `/access cancel ID`'],
+    ['credentials', 'Say which access needs new credentials.\nUsage: `/access credentials ID`'],
+    ['credentials my-db', '"my-db" is not a request id; ids look like AR-7K3M9QX2.\nUsage: `/access credentials ID`'],
+    ['credentials AR-7K3M9QX2 please', 'Unexpected words after the id: please.\nUsage: `/access credentials ID`'],
     ['list all', '`list` takes no arguments.\nUsage: `/access list`'],
     ['audit 1000', 'The count must be a whole number from 1 to 100.\nUsage: `/access audit [COUNT]`'],
   ];
@@ -46,6 +50,11 @@ describe('the chat command grammar', () => {
       expect(parseCommand(text)).toEqual({ kind: 'invalid', message });
     });
   }
+
+  it('names credentials in the help, for Slack and for the Teams bot', () => {
+    expect(helpText('/access ')).toContain('• `/access credentials ID`  new credentials for your active access, by direct message');
+    expect(helpText('')).toContain('• `credentials ID`  new credentials for your active access, by direct message');
+  });
 
   it('lists every command for an unknown word', () => {
     const result = parseCommand('sudo request');
