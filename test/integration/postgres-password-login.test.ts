@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
@@ -8,6 +8,7 @@ import { startLatch, type RunningLatch } from '../../bot/latch.js';
 import { Integration as IntegrationSchema, type Integration } from '../../config/schema.js';
 import { newId, newRequestId } from '../../core/ids.js';
 import { requestAccess } from '../../handlers/request-access.js';
+import { resetCredentials } from '../../handlers/reset-credentials.js';
 import { revokeAccess } from '../../handlers/revoke.js';
 import { PostgresProvisioner, verifyScramPassword } from '../../provisioners/postgres.js';
 import { principalName } from '../../provisioners/principal-name.js';
@@ -219,6 +220,45 @@ describe('PostgreSQL provisioner against a server that checks passwords', () => 
   });
 });
 
+describe('resetting the credentials of a login role', () => {
+  it('a new password logs in, the old one is refused; group roles and VALID UNTIL stay', async () => {
+    const input = grantFor({ grantee: 'reset@example.com' });
+    const first = await grant(input);
+    const before = await db.role(input.principal);
+    const reset = await provisioner.resetCredentials(input);
+    const password = reset.secrets?.password ?? '';
+    issued.push(password);
+    expect(reset).toEqual({ principal: input.principal, secrets: { password }, details: { host: '127.0.0.1', port: String(cluster.port), database: db.database, username: input.principal } });
+    expect(password).not.toBe(first.password);
+
+    expect((await (await login(input.principal, password)).query('SELECT note FROM public.items')).rows).toEqual([{ note: 'first' }]);
+    expect(await refusal(input.principal, first.password)).toEqual(refusedFor(input.principal));
+    // Only the verifier changed: the same group roles, the same VALID UNTIL.
+    const after = await db.role(input.principal);
+    expect(after).toEqual({ ...before, password: expect.stringMatching(/^SCRAM-SHA-256\$4096:/) });
+    expect(after?.password).not.toBe(before?.password);
+    await provisioner.revoke(input);
+  });
+
+  it('refuses a role that is gone, and a resource of existing roles, whose passwords are not Latch\'s', async () => {
+    await expect(provisioner.resetCredentials(grantFor({ grantee: 'gone@example.com' }))).rejects.toThrow(/role "[a-z0-9_]+" does not exist, so it has no password to reset/);
+    const mapped = IntegrationSchema.parse({
+      name: 'orders-pg', type: 'postgresql', owner: 'group:leads', credentials: { env: CONNECTOR_PASSWORD },
+      connection: { host: cluster.host, port: cluster.port, user: cluster.user, instance: db.instance },
+      resources: [{ name: 'own', settings: { databases: [db.database], mode: 'existing_role', existingRoles: { 'erin@example.com': 'erin' } }, permissions: { read: { roles: [db.readRole] } } }],
+    });
+    const own = new PostgresProvisioner(mapped, { [CONNECTOR_PASSWORD]: cluster.password });
+    try {
+      const resource = mapped.resources[0];
+      if (!resource) throw new Error('no resource');
+      const input = { ...grantFor({ grantee: 'erin@example.com' }), integration: mapped, resource, permissionSettings: resource.permissions.read ?? {} };
+      await expect(own.resetCredentials(input)).rejects.toThrow('integration "orders-pg" resource "own" gives access to the person\'s existing role, whose password is theirs, not Latch\'s: there are no Latch credentials to reset');
+    } finally {
+      await own.close();
+    }
+  });
+});
+
 describe('the life cycle against a server that checks passwords', () => {
   let latch: RunningLatch;
   let dir: string;
@@ -292,5 +332,33 @@ flows:
     await eventually(async () => (await latch.store.getRequest(id))?.request.state === 'revoked', 'the grant to be revoked');
     expect(await refusal(principal, password)).toEqual(refusedFor(principal));
     expect(cluster.log().includes(password)).toBe(false);
+  });
+
+  it('/access credentials: the reset password delivered by DM logs in, the old one no longer does, and it is kept nowhere', async () => {
+    const { id, principal, password: old } = await activeGrant('dave@example.com');
+    const lines: string[] = [];
+    const log = { info: (fields: object, message: string) => void lines.push(JSON.stringify(fields), message), warn: (fields: object, message: string) => void lines.push(JSON.stringify(fields), message), error: (fields: object, message: string) => void lines.push(JSON.stringify(fields), message) };
+    const deliveries = notifier.deliveries.length;
+
+    const result = await resetCredentials({ ...latch.ctx, log }, { email: 'dave@example.com', via: 'test' }, id);
+    expect(result).toMatchObject({ ok: true, unsupported: [] });
+    const delivered = notifier.deliveries.slice(deliveries);
+    expect(delivered.map((delivery) => delivery.grantee)).toEqual(['dave@example.com']);
+    const password = delivered[0]?.items[0]?.secrets.password ?? '';
+    issued.push(password);
+    expect(password).not.toBe(old);
+
+    expect((await (await login(principal, password)).query('SELECT note FROM public.items')).rows).toEqual([{ note: 'first' }]);
+    expect(await refusal(principal, old)).toEqual(refusedFor(principal));
+    expect((await latch.store.getRequest(id))?.request.state).toBe('active');
+
+    // Not in the audit, the store's files, Latch's log or the server's log.
+    const audit = await latch.store.auditEvents({});
+    expect(audit.filter((event) => event.type === 'credentials.reset').map((event) => event.requestId)).toEqual([id]);
+    expect(JSON.stringify(audit)).not.toContain(password);
+    for (const file of readdirSync(dir).filter((name) => name.startsWith('latch.db'))) expect(readFileSync(join(dir, file)).includes(password)).toBe(false);
+    expect(lines.join('\n')).not.toContain(password);
+    expect(cluster.log().includes(password)).toBe(false);
+    await revokeAccess(latch.ctx, { email: 'dave@example.com', via: 'test' }, id);
   });
 });
