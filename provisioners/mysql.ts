@@ -266,7 +266,8 @@ export class MysqlProvisioner implements Provisioner {
 
   /** A new random password for the account, set as grant sets it; roles and privileges stay. */
   async resetCredentials(input: RevokeInput): Promise<GrantOutput> {
-    const plan = this.plan(input, false);
+    // The permission is read for the database name the DM shows, as grant reports it.
+    const plan = this.plan(input, true);
     const { principal } = plan;
     const host = this.connection.userHost;
     const password = generatePassword();

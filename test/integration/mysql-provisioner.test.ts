@@ -153,6 +153,23 @@ describe('MySQL/MariaDB provisioner: grant', () => {
     await provisioner.revoke(retry);
   });
 
+  it('resetting the credentials gives a new password that logs in with the same roles; the old one is denied', async () => {
+    const input = grantFor(config, { grantee: 'reset@example.com' });
+    const granted = await provisioner.grant(input);
+    const reset = await provisioner.resetCredentials(input);
+    expect(reset.principal).toBe(input.principal);
+    expect(reset.secrets?.password).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(reset.secrets?.password).not.toBe(granted.secrets?.password);
+    expect(reset.details).toEqual(granted.details);
+
+    await expect(connectAs({ user: input.principal, password: granted.secrets?.password ?? '' })).rejects.toThrow(/denied/i);
+    const conn = await loginAs(input.principal, reset.secrets?.password ?? '');
+    expect(await selectNotes(conn)).toContain('first');
+    expect(await provisioner.check(input)).toBe('present');
+    await provisioner.revoke(input);
+    await expect(provisioner.resetCredentials(input)).rejects.toThrow(/does not exist, so it has no password to reset/);
+  });
+
   it('two racing attempts of the same grant leave one account whose last password works', async () => {
     const input = grantFor(config, { permission: 'read', grantee: 'judy@example.com' });
     const [a, b] = await Promise.all([provisioner.grant(input), provisioner.grant(input)]);
