@@ -1,3 +1,5 @@
+import { offeredItems } from '../core/policy.js';
+import { notifyPlan } from '../core/routing.js';
 import { levelRank, PERMISSION_LEVELS, type LatchConfig, type Principal } from './schema.js';
 
 /** A mistake found after the shape was valid: a name that points nowhere, a cycle, a contradiction. */
@@ -201,7 +203,46 @@ export function checkReferences(config: LatchConfig): ReferenceIssue[] {
     if (rule.when.window && rule.when.window.from === rule.when.window.to) issues.push({ path: at('window', 'to'), message: 'the window opens and closes at the same time' });
     if (rule.decision === 'deny' && !rule.reason) issues.push({ path: ['autoDecisions', index, 'decision'], message: 'a deny rule needs a reason: it is what the requester is told' });
   });
+  checkRouting(config, issues);
   return issues;
+}
+
+/** Routing rules must point at what exists, and change something; a rule that can never match is a mistake. */
+function checkRouting(config: LatchConfig, issues: ReferenceIssue[]): void {
+  const routes = config.settings.routing ?? [];
+  const names = new Set<string>();
+  routes.forEach((route, index) => {
+    if (names.has(route.name)) issues.push({ path: ['settings', 'routing', index, 'name'], message: `routing rule "${route.name}" is declared twice` });
+    names.add(route.name);
+  });
+  const flows = new Set(config.flows.map((flow) => flow.name));
+  const integrations = new Set(config.integrations.map((integration) => integration.name));
+  const resources = config.integrations.flatMap((integration) => integration.resources);
+  const labels = new Set(resources.flatMap((resource) => resource.labels));
+  const levels = new Set(resources.flatMap((resource) => Object.values(resource.levels)));
+  routes.forEach((route, index) => {
+    const at = (...rest: (string | number)[]): (string | number)[] => ['settings', 'routing', index, ...rest];
+    route.when.flows?.forEach((name, i) => { if (!flows.has(name)) issues.push({ path: at('when', 'flows', i), message: `flow "${name}" is not declared under flows` }); });
+    route.when.integrations?.forEach((name, i) => { if (!integrations.has(name)) issues.push({ path: at('when', 'integrations', i), message: `integration "${name}" is not declared under integrations` }); });
+    route.when.resources?.forEach((name, i) => { if (!resources.some((resource) => resource.name === name)) issues.push({ path: at('when', 'resources', i), message: `no integration has a resource "${name}"` }); });
+    route.when.labels?.forEach((name, i) => { if (!labels.has(name)) issues.push({ path: at('when', 'labels', i), message: `no resource has the label "${name}"` }); });
+    route.when.levels?.forEach((level, i) => { if (!levels.has(level)) issues.push({ path: at('when', 'levels', i), message: `no permission has level ${level}, so this rule never matches (set level: on the permissions)` }); });
+    if (route.approverDMs === undefined && route.channels === undefined && route.quietWhenAutomatic === undefined) {
+      issues.push({ path: at('name'), message: 'the rule changes nothing: set approverDMs, channels or quietWhenAutomatic' });
+    }
+  });
+  // Fail closed: an approval card that reaches nobody leaves the request waiting until it times out.
+  config.flows.forEach((flow, index) => {
+    if (flow.approval.steps.length === 0) return;
+    for (const item of offeredItems(config, flow)) {
+      const plan = notifyPlan(config, flow, [item]);
+      if (plan.approverDMs || plan.channels.length > 0) continue;
+      const where = plan.rule === null ? ['flows', index, 'notify'] : ['settings', 'routing', routes.findIndex((route) => route.name === plan.rule)];
+      const by = plan.rule === null ? `flow "${flow.name}"` : `routing rule "${plan.rule}"`;
+      issues.push({ path: where, message: `${by} sends the approval cards for ${item.permission} on ${item.integration}/${item.resource} nowhere: approverDMs is false and no channel is named` });
+      return;
+    }
+  });
 }
 
 /** Resource patterns are globs: `*` is any run of characters, `?` one character. */

@@ -186,7 +186,15 @@ export type ApprovalStep = z.output<typeof ApprovalStep>;
 export const ChannelTarget = z.object({
   platform: z.enum(['slack', 'teams']),
   id: z.string().min(1),
-}).strict();
+}).strict().superRefine((target, ctx) => {
+  // A channel name (#approvals) is the mistake people make: Slack and Teams both want the id.
+  if (target.platform === 'slack' && !/^[CG][A-Z0-9]{2,}$/.test(target.id)) {
+    ctx.addIssue({ code: 'custom', path: ['id'], message: `"${target.id}" is not a Slack channel id; it looks like C0123456789 (the channel's details show it), not #name` });
+  }
+  if (target.platform === 'teams' && !/^19:[^\s;]+@thread\.[a-z0-9]+$/.test(target.id)) {
+    ctx.addIssue({ code: 'custom', path: ['id'], message: `"${target.id}" is not a Teams channel id; it looks like 19:...@thread.tacv2 (Get link to channel shows it)` });
+  }
+});
 export type ChannelTarget = z.output<typeof ChannelTarget>;
 
 export const Flow = z.object({
@@ -236,6 +244,8 @@ export const Flow = z.object({
   notify: z.object({
     approverDMs: z.boolean().default(true),
     channels: z.array(ChannelTarget).default([]),
+    /** Requests decided without a person (autoApprove, an automatic decision) post nothing to the channels. */
+    quietWhenAutomatic: z.boolean().optional(),
   }).strict().default({ approverDMs: true, channels: [] }),
 }).strict();
 export type Flow = z.output<typeof Flow>;
@@ -283,6 +293,26 @@ export const AutoDecision = z.object({
 }).strict();
 export type AutoDecision = z.output<typeof AutoDecision>;
 
+/**
+ * Where a request's messages go, by what it is for. The first rule (in file order) that
+ * matches a request replaces the keys it sets in the flow's `notify`; the rest stay the flow's.
+ */
+export const NotifyRoute = z.object({
+  name: z.string().min(1).max(100),
+  /** Every condition given must hold; item conditions hold when any item of the request meets them all. */
+  when: z.object({
+    flows: z.array(Name).min(1).optional(),
+    integrations: z.array(Name).min(1).optional(),
+    resources: z.array(Name).min(1).optional(),
+    labels: z.array(Name).min(1).optional(),
+    levels: z.array(z.enum(PERMISSION_LEVELS, { error: `use ${PERMISSION_LEVELS.join(', ')}` })).min(1).optional(),
+  }).strict().default({}),
+  approverDMs: z.boolean().optional(),
+  channels: z.array(ChannelTarget).optional(),
+  quietWhenAutomatic: z.boolean().optional(),
+}).strict();
+export type NotifyRoute = z.output<typeof NotifyRoute>;
+
 export const Settings = z.object({
   /** Who may see the audit trail, revoke anyone's access and receives alerts. */
   admins: z.array(Owner).default([]),
@@ -302,6 +332,8 @@ export const Settings = z.object({
   auditRetention: Duration.prefault('400d'),
   grantAttempts: z.number().int().min(1).max(50).default(5),
   revokeAttemptsBeforeAlert: z.number().int().min(1).max(50).default(5),
+  /** Ordered rules that send a request's cards and updates elsewhere than its flow's `notify` says; none when left out. */
+  routing: z.array(NotifyRoute).optional(),
 }).strict();
 export type Settings = z.output<typeof Settings>;
 

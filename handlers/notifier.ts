@@ -15,7 +15,7 @@ export interface Notification {
   record: RequestRecord;
   /** People, by e-mail, who should be told directly. */
   recipients: string[];
-  /** Channels that should be told (approval channels of the flow). */
+  /** Channels that should be told: the flow's notify, or a routing rule. */
   channels: ChannelTarget[];
   /** A plain-text summary, for logs and for platforms without rich rendering. */
   text: string;

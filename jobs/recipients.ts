@@ -1,11 +1,21 @@
-import type { LatchConfig } from '../config/schema.js';
+import type { ChannelTarget, LatchConfig } from '../config/schema.js';
 import type { Directory } from '../core/directory.js';
 import { currentApprovers, findResource } from '../core/policy.js';
+import { notifyPlan } from '../core/routing.js';
 import type { RequestRecord } from '../core/types.js';
-import type { ChannelTarget } from '../config/schema.js';
 import type { NotificationEvent } from '../handlers/notifier.js';
 
 const FOR_APPROVERS: readonly NotificationEvent[] = ['approval_requested', 'approval_reminder', 'extension_requested'];
+
+/**
+ * What a channel hears of: the card when approvers are asked (or, for a request nobody had
+ * to approve, at its first change), kept up to date as the request changes. What only the
+ * requester needs (submitted, expiry warnings) stays in their DMs.
+ */
+const FOR_CHANNELS: readonly NotificationEvent[] = [
+  ...FOR_APPROVERS, 'approval_escalated', 'step_approved', 'approved', 'denied', 'cancelled', 'timed_out',
+  'activation_ready', 'lapsed', 'granted', 'failed', 'extended', 'revoked', 'expired', 'revoke_failed_alert',
+];
 
 function ownersOf(config: LatchConfig, directory: Directory, record: RequestRecord): string[] {
   return record.grants.flatMap((grant) => {
@@ -15,16 +25,20 @@ function ownersOf(config: LatchConfig, directory: Directory, record: RequestReco
   });
 }
 
-/** Who hears about an event: approvers for "please decide", the people involved for outcomes, admins for alerts. */
+/** Latch decided it without a person: the flow's autoApprove or an automatic decision rule. */
+export function decidedAutomatically(record: RequestRecord): boolean {
+  return record.request.decidedBy === 'latch';
+}
+
+/** Who hears about an event: approvers for "please decide", the people involved for outcomes, admins for alerts; channels by routing. */
 export function recipientsFor(config: LatchConfig, directory: Directory, record: RequestRecord, event: NotificationEvent): { people: string[]; channels: ChannelTarget[] } {
   const { request } = record;
   const flow = config.flows.find((candidate) => candidate.name === request.flow);
+  const plan = flow ? notifyPlan(config, flow, record.grants) : null;
   const involved = [request.requester, request.grantee];
   let people: string[];
-  let channels: ChannelTarget[] = [];
   if (FOR_APPROVERS.includes(event)) {
-    people = flow?.notify.approverDMs === false ? [] : [...currentApprovers(config, directory, request, record.grants, record.decisions)];
-    channels = flow?.notify.channels ?? [];
+    people = plan?.approverDMs === false ? [] : [...currentApprovers(config, directory, request, record.grants, record.decisions)];
   } else if (event === 'approval_escalated') {
     people = [...ownersOf(config, directory, record), ...directory.admins()].filter((email) => !involved.includes(email));
   } else if (event === 'revoke_failed_alert') {
@@ -32,5 +46,6 @@ export function recipientsFor(config: LatchConfig, directory: Directory, record:
   } else {
     people = involved;
   }
-  return { people: [...new Set(people)], channels };
+  const quiet = !plan || !FOR_CHANNELS.includes(event) || (plan.quietWhenAutomatic && decidedAutomatically(record));
+  return { people: [...new Set(people)], channels: quiet ? [] : plan.channels };
 }

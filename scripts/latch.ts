@@ -20,6 +20,9 @@ Commands:
   config check [FILE]     Check a config file and print the report the server prints when
                           it refuses one (file:line:column key: message).
                           FILE defaults to $LATCH_CONFIG, then ${DEFAULT_CONFIG_FILE}.
+      --explain           Also say, for every flow, who could ask, who would be asked to
+                          approve at each step, and where each message would go, with
+                          the number of people it notifies.
   config reload           Make the running server load its config file again: it is sent
                           SIGHUP (its pid is in latch.pid next to the store), and this
                           prints what changed, or the errors the server refused it for.
@@ -73,6 +76,7 @@ interface Options {
   platform?: string;
   user?: string;
   email?: string;
+  explain?: boolean;
 }
 
 /** A database URL fit to print: a password in it is masked. */
@@ -117,7 +121,7 @@ async function withStore<T>(url: string, work: (store: Store) => Promise<T>): Pr
   }
 }
 
-function configCheck(io: Io, rest: readonly string[], env: NodeJS.ProcessEnv): number {
+async function configCheck(io: Io, rest: readonly string[], env: NodeJS.ProcessEnv, explain: boolean): Promise<number> {
   const [file = env.LATCH_CONFIG ?? DEFAULT_CONFIG_FILE, ...extra] = rest;
   noMoreArguments('config check', extra);
   const loaded = loadConfigFile(file);
@@ -126,6 +130,10 @@ function configCheck(io: Io, rest: readonly string[], env: NodeJS.ProcessEnv): n
     return 1;
   }
   io.out(`${file}: OK (${loaded.config.flows.length} flows, ${loaded.config.integrations.length} integrations)\n`);
+  if (explain) {
+    const [{ explainConfig }, { directoryFromConfig }] = await Promise.all([import('../config/explain.js'), import('../config/directory.js')]);
+    io.out(`\n${explainConfig(loaded.config, directoryFromConfig(loaded.config))}`);
+  }
   return 0;
 }
 
@@ -339,7 +347,7 @@ function parse(argv: readonly string[]) {
       strict: true,
       options: {
         database: { type: 'string' }, since: { type: 'string' }, format: { type: 'string' }, config: { type: 'string' },
-        platform: { type: 'string' }, user: { type: 'string' }, email: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        platform: { type: 'string' }, user: { type: 'string' }, email: { type: 'string' }, explain: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (error) {
@@ -350,7 +358,7 @@ function parse(argv: readonly string[]) {
 
 async function run(io: Io, argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { positionals, values } = parse(argv);
-  const options: Options = { database: values.database, since: values.since, format: values.format, config: values.config, platform: values.platform, user: values.user, email: values.email };
+  const options: Options = { database: values.database, since: values.since, format: values.format, config: values.config, platform: values.platform, user: values.user, email: values.email, explain: values.explain };
   const [command, subcommand, ...rest] = positionals;
   if (values.help || command === 'help') {
     io.out(USAGE);
@@ -369,8 +377,8 @@ async function run(io: Io, argv: readonly string[], env: NodeJS.ProcessEnv): Pro
         return configReload(io, database);
       }
       if (subcommand !== 'check') throw new UsageError(subcommand ? `Unknown command "config ${subcommand}".` : 'config needs a subcommand: config check FILE, or config reload');
-      only('config check', options, []);
-      return configCheck(io, rest, env);
+      only('config check', options, ['explain']);
+      return configCheck(io, rest, env, options.explain === true);
     case 'audit':
       if (subcommand === 'verify') {
         only('audit verify', options, ['database']);

@@ -24,8 +24,9 @@ export interface SlackNotifierDeps {
 }
 
 /**
- * Tells people in Slack. Approval cards go to each approver's DM (and the flow's
- * channels); each copy is recorded so every later state change edits it in place.
+ * Tells people in Slack. Approval cards go to each approver's DM (and the routed
+ * channels); each copy is recorded so every later state change edits it in place. A
+ * channel gets one card per request.
  */
 export class SlackNotifier implements Notifier {
   constructor(private readonly deps: SlackNotifierDeps) {}
@@ -67,10 +68,7 @@ export class SlackNotifier implements Notifier {
         }
         await this.record(request.id, await this.post(userId, approvalCard(view, true)), email, purpose);
       }
-      for (const channel of notification.channels.filter((target) => target.platform === 'slack')) {
-        if (this.alreadySent(sent, `#${channel.id}`, purpose)) continue;
-        await this.record(request.id, await this.post(channel.id, approvalCard(view, true)), `#${channel.id}`, purpose);
-      }
+      await this.tellChannels(notification, view, sent);
     } else {
       await this.updateCards(record, view, sent);
       const purpose = `${PURPOSE.update}:${notification.key}`;
@@ -80,9 +78,22 @@ export class SlackNotifier implements Notifier {
         if (!userId) continue;
         await this.record(request.id, await this.post(userId, requesterUpdate(view, event, notification.text)), email, purpose);
       }
+      // After the DMs: a channel Latch cannot post in makes the job retry, and the people were told already.
+      await this.tellChannels(notification, view, sent);
       if (ENDED.includes(event)) await this.scrubCredentials(view, sent);
     }
     await this.refreshHomes(record, notification.recipients);
+  }
+
+  /** The request's card in each channel, posted if the channel has none yet: a request nobody had to approve gets one at its first change. */
+  private async tellChannels(notification: Notification, view: RequestView, sent: ChatMessage[]): Promise<void> {
+    const { record, key } = notification;
+    for (const channel of notification.channels.filter((target) => target.platform === 'slack')) {
+      const recipient = `#${channel.id}`;
+      if (sent.some((message) => message.recipient === recipient && message.purpose.startsWith(`${PURPOSE.approval}:`))) continue;
+      // Buttons show while the request waits, as on every channel copy (see updateCards).
+      await this.record(record.request.id, await this.post(channel.id, approvalCard(view, true)), recipient, `${PURPOSE.approval}:${key}`);
+    }
   }
 
   /** Every copy of the approval card shows the current state; buttons stay only where their reader can still decide. */

@@ -25,7 +25,10 @@ export interface TeamsNotifierDeps {
   defaultServiceUrl: string;
 }
 
-/** Proactive Teams messages: approval cards, updates of every copy, requester news and credentials. */
+/**
+ * Proactive Teams messages: approval cards, updates of every copy, requester news and
+ * credentials. A channel gets one card per request.
+ */
 export class TeamsNotifier implements Notifier {
   constructor(private readonly deps: TeamsNotifierDeps) {}
 
@@ -88,11 +91,7 @@ export class TeamsNotifier implements Notifier {
         await this.record(record.request.id, address.reference.conversation?.id ?? '', id, email, purpose);
       }
       const channels = notification.channels.filter((target) => target.platform === 'teams');
-      for (const channel of channels) {
-        if (sent.some((message) => message.recipient === `#${channel.id}` && message.purpose === purpose)) continue;
-        const id = await this.send(this.channelReference(channel.id, requester?.reference ?? null), approvalCard(view, { decidable: true, approverIds }), notification.text);
-        await this.record(record.request.id, channel.id, id, `#${channel.id}`, purpose);
-      }
+      await this.tellChannels(notification, view, sent, requester?.reference ?? null);
       if (unreachable.length > 0 && requester && !sent.some((message) => message.purpose === `unreachable:${notification.key}`)) {
         const where = channels.length > 0 ? 'The request was posted in the approvals channel instead.' : 'Ask them to open Latch in Teams once, or remind them yourself.';
         const id = await this.send(requester.reference, requesterCard(view, event, `Latch could not reach ${unreachable.join(', ')} in Teams. ${where}`), 'Some approvers could not be reached');
@@ -110,7 +109,20 @@ export class TeamsNotifier implements Notifier {
       const id = await this.send(address.reference, requesterCard(view, event, notification.text), notification.text);
       await this.record(record.request.id, address.reference.conversation?.id ?? '', id, email, purpose);
     }
+    // After the DMs: a channel Latch cannot post in makes the job retry, and the people were told already.
+    await this.tellChannels(notification, view, sent, requester?.reference ?? null);
     if (ENDED.includes(event)) await this.scrubCredentials(view, sent);
+  }
+
+  /** The request's card in each channel, posted if the channel has none yet: a request nobody had to approve gets one at its first change. */
+  private async tellChannels(notification: Notification, view: RequestView, sent: ChatMessage[], like: Partial<ConversationReference> | null): Promise<void> {
+    const { record, key } = notification;
+    for (const channel of notification.channels.filter((target) => target.platform === 'teams')) {
+      const recipient = `#${channel.id}`;
+      if (sent.some((message) => message.recipient === recipient && message.purpose.startsWith('approval:'))) continue;
+      const id = await this.send(this.channelReference(channel.id, like), approvalCard(view, { decidable: true, approverIds: await this.approverIds(record) }), notification.text);
+      await this.record(record.request.id, channel.id, id, recipient, `approval:${key}`);
+    }
   }
 
   private async update(message: ChatMessage, content: AdaptiveCard): Promise<void> {
