@@ -15,10 +15,12 @@ export interface Notification {
   record: RequestRecord;
   /** People, by e-mail, who should be told directly. */
   recipients: string[];
-  /** Channels that should be told: the flow's notify, or a routing rule. */
+  /** Channels that should be told: the card, then each change in its thread (the flow's notify, or a routing rule). */
   channels: ChannelTarget[];
   /** A plain-text summary, for logs and for platforms without rich rendering. */
   text: string;
+  /** The line for the thread of the request's channel card; null when the event adds none. */
+  history: string | null;
   /** Idempotency key: the same key twice is the same notification. */
   key: string;
 }

@@ -9,8 +9,8 @@ const FOR_APPROVERS: readonly NotificationEvent[] = ['approval_requested', 'appr
 
 /**
  * What a channel hears of: the card when approvers are asked (or, for a request nobody had
- * to approve, at its first change), kept up to date as the request changes. What only the
- * requester needs (submitted, expiry warnings) stays in their DMs.
+ * to approve, at its first change), then every change of the request in the card's thread.
+ * What only the requester needs (submitted, expiry warnings) stays in their DMs.
  */
 const FOR_CHANNELS: readonly NotificationEvent[] = [
   ...FOR_APPROVERS, 'approval_escalated', 'step_approved', 'approved', 'denied', 'cancelled', 'timed_out',
@@ -43,6 +43,9 @@ export function recipientsFor(config: LatchConfig, directory: Directory, record:
     people = [...ownersOf(config, directory, record), ...directory.admins()].filter((email) => !involved.includes(email));
   } else if (event === 'revoke_failed_alert') {
     people = [...directory.admins(), ...ownersOf(config, directory, record)];
+  } else if (event === 'approved' && request.kind === 'extension') {
+    // The access's own "extended" message tells them, with who approved it.
+    people = [];
   } else {
     people = involved;
   }

@@ -2,7 +2,7 @@ import type { WebClient } from '@slack/web-api';
 import { currentApprovers } from '../../core/policy.js';
 import type { RequestRecord } from '../../core/types.js';
 import { requestView, type RequestView } from '../../cards/request-view.js';
-import { approvalCard, credentialsMessage, credentialsRemovedMessage, requesterUpdate, type SlackMessage } from '../../cards/slack/messages.js';
+import { approvalCard, credentialsMessage, credentialsRemovedMessage, requesterUpdate, threadReply, type SlackMessage } from '../../cards/slack/messages.js';
 import type { ActiveConfig, Logger } from '../../handlers/context.js';
 import type { CredentialDelivery, Notification, NotificationEvent, Notifier } from '../../handlers/notifier.js';
 import type { ChatMessage, Store } from '../../storage/store.js';
@@ -11,7 +11,7 @@ import type { SlackIdentities } from './identity.js';
 
 const ASK_APPROVERS: readonly NotificationEvent[] = ['approval_requested', 'approval_reminder', 'extension_requested'];
 const ENDED: readonly NotificationEvent[] = ['expired', 'revoked'];
-const PURPOSE = { approval: 'approval', credentials: 'credentials', update: 'update' } as const;
+const PURPOSE = { approval: 'approval', credentials: 'credentials', update: 'update', thread: 'thread' } as const;
 
 export interface SlackNotifierDeps {
   client: WebClient;
@@ -26,7 +26,7 @@ export interface SlackNotifierDeps {
 /**
  * Tells people in Slack. Approval cards go to each approver's DM (and the routed
  * channels); each copy is recorded so every later state change edits it in place. A
- * channel gets one card per request.
+ * channel gets one card per request, and every change as a reply in its thread.
  */
 export class SlackNotifier implements Notifier {
   constructor(private readonly deps: SlackNotifierDeps) {}
@@ -68,7 +68,7 @@ export class SlackNotifier implements Notifier {
         }
         await this.record(request.id, await this.post(userId, approvalCard(view, true)), email, purpose);
       }
-      await this.tellChannels(notification, view, sent);
+      await this.tellChannels(notification, view, sent, true);
     } else {
       await this.updateCards(record, view, sent);
       const purpose = `${PURPOSE.update}:${notification.key}`;
@@ -79,20 +79,33 @@ export class SlackNotifier implements Notifier {
         await this.record(request.id, await this.post(userId, requesterUpdate(view, event, notification.text)), email, purpose);
       }
       // After the DMs: a channel Latch cannot post in makes the job retry, and the people were told already.
-      await this.tellChannels(notification, view, sent);
+      await this.tellChannels(notification, view, sent, false);
       if (ENDED.includes(event)) await this.scrubCredentials(view, sent);
     }
     await this.refreshHomes(record, notification.recipients);
   }
 
-  /** The request's card in each channel, posted if the channel has none yet: a request nobody had to approve gets one at its first change. */
-  private async tellChannels(notification: Notification, view: RequestView, sent: ChatMessage[]): Promise<void> {
-    const { record, key } = notification;
+  /**
+   * The request's card in each channel (posted now if the channel has none yet: a request
+   * nobody had to approve gets one at its first change), then the event in its thread.
+   */
+  private async tellChannels(notification: Notification, view: RequestView, sent: ChatMessage[], asking: boolean): Promise<void> {
+    const { record, key, history } = notification;
     for (const channel of notification.channels.filter((target) => target.platform === 'slack')) {
       const recipient = `#${channel.id}`;
-      if (sent.some((message) => message.recipient === recipient && message.purpose.startsWith(`${PURPOSE.approval}:`))) continue;
-      // Buttons show while the request waits, as on every channel copy (see updateCards).
-      await this.record(record.request.id, await this.post(channel.id, approvalCard(view, true)), recipient, `${PURPOSE.approval}:${key}`);
+      let card = sent.find((message) => message.recipient === recipient && message.purpose.startsWith(`${PURPOSE.approval}:`));
+      if (!card) {
+        // Buttons show while the request waits, as on every channel copy (see updateCards).
+        const where = await this.post(channel.id, approvalCard(view, true));
+        card = { requestId: record.request.id, platform: 'slack', channel: where.channel, messageId: where.ts, recipient, purpose: `${PURPOSE.approval}:${key}`, createdAt: this.deps.now() };
+        await this.deps.store.recordMessage(card);
+        if (asking) continue; // the card is the ask; its thread starts with the first change
+      }
+      const purpose = `${PURPOSE.thread}:${key}`;
+      if (history === null || this.alreadySent(sent, recipient, purpose)) continue;
+      const answer = await this.deps.client.chat.postMessage({ channel: card.channel, thread_ts: card.messageId, ...threadReply(history), unfurl_links: false, unfurl_media: false });
+      if (!answer.ts || !answer.channel) throw new Error('Slack answered chat.postMessage without a message id');
+      await this.record(record.request.id, { channel: answer.channel, ts: answer.ts }, recipient, purpose);
     }
   }
 

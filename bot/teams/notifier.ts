@@ -1,6 +1,6 @@
 import type { CloudAdapter, ConversationReference, TurnContext } from 'botbuilder';
 import { attachment, type AdaptiveCard } from '../../cards/teams/adaptive.js';
-import { approvalCard, credentialsCard, credentialsRemovedCard, requesterCard } from '../../cards/teams/cards.js';
+import { approvalCard, credentialsCard, credentialsRemovedCard, requesterCard, threadReply } from '../../cards/teams/cards.js';
 import { requestView, type RequestView } from '../../cards/request-view.js';
 import { currentApprovers } from '../../core/policy.js';
 import type { RequestRecord } from '../../core/types.js';
@@ -27,7 +27,7 @@ export interface TeamsNotifierDeps {
 
 /**
  * Proactive Teams messages: approval cards, updates of every copy, requester news and
- * credentials. A channel gets one card per request.
+ * credentials. A channel gets one card per request, and every change as a reply to it.
  */
 export class TeamsNotifier implements Notifier {
   constructor(private readonly deps: TeamsNotifierDeps) {}
@@ -91,7 +91,7 @@ export class TeamsNotifier implements Notifier {
         await this.record(record.request.id, address.reference.conversation?.id ?? '', id, email, purpose);
       }
       const channels = notification.channels.filter((target) => target.platform === 'teams');
-      await this.tellChannels(notification, view, sent, requester?.reference ?? null);
+      await this.tellChannels(notification, view, sent, requester?.reference ?? null, true);
       if (unreachable.length > 0 && requester && !sent.some((message) => message.purpose === `unreachable:${notification.key}`)) {
         const where = channels.length > 0 ? 'The request was posted in the approvals channel instead.' : 'Ask them to open Latch in Teams once, or remind them yourself.';
         const id = await this.send(requester.reference, requesterCard(view, event, `Latch could not reach ${unreachable.join(', ')} in Teams. ${where}`), 'Some approvers could not be reached');
@@ -110,18 +110,35 @@ export class TeamsNotifier implements Notifier {
       await this.record(record.request.id, address.reference.conversation?.id ?? '', id, email, purpose);
     }
     // After the DMs: a channel Latch cannot post in makes the job retry, and the people were told already.
-    await this.tellChannels(notification, view, sent, requester?.reference ?? null);
+    await this.tellChannels(notification, view, sent, requester?.reference ?? null, false);
     if (ENDED.includes(event)) await this.scrubCredentials(view, sent);
   }
 
-  /** The request's card in each channel, posted if the channel has none yet: a request nobody had to approve gets one at its first change. */
-  private async tellChannels(notification: Notification, view: RequestView, sent: ChatMessage[], like: Partial<ConversationReference> | null): Promise<void> {
-    const { record, key } = notification;
+  /**
+   * The request's card in each channel (posted now if the channel has none yet: a request
+   * nobody had to approve gets one at its first change), then the event as a reply to it:
+   * sent to the conversation `<channel>;messageid=<card>`, which Teams threads under the card.
+   */
+  private async tellChannels(notification: Notification, view: RequestView, sent: ChatMessage[], like: Partial<ConversationReference> | null, asking: boolean): Promise<void> {
+    const { record, key, history } = notification;
     for (const channel of notification.channels.filter((target) => target.platform === 'teams')) {
       const recipient = `#${channel.id}`;
-      if (sent.some((message) => message.recipient === recipient && message.purpose.startsWith('approval:'))) continue;
-      const id = await this.send(this.channelReference(channel.id, like), approvalCard(view, { decidable: true, approverIds: await this.approverIds(record) }), notification.text);
-      await this.record(record.request.id, channel.id, id, recipient, `approval:${key}`);
+      let card = sent.find((message) => message.recipient === recipient && message.purpose.startsWith('approval:'));
+      if (!card) {
+        const id = await this.send(this.channelReference(channel.id, like), approvalCard(view, { decidable: true, approverIds: await this.approverIds(record) }), notification.text);
+        card = { requestId: record.request.id, platform: TEAMS, channel: channel.id, messageId: id, recipient, purpose: `approval:${key}`, createdAt: this.deps.now() };
+        await this.deps.store.recordMessage(card);
+        if (asking) continue; // the card is the ask; its thread starts with the first change
+      }
+      const purpose = `thread:${key}`;
+      if (history === null || sent.some((message) => message.recipient === recipient && message.purpose === purpose)) continue;
+      const thread = `${card.channel};messageid=${card.messageId}`;
+      let id = '';
+      await this.withConversation(this.channelReference(thread, like), async (context) => {
+        id = (await context.sendActivity(threadReply(history)))?.id ?? '';
+      });
+      if (!id) throw new Error('Teams accepted the reply without an id');
+      await this.record(record.request.id, thread, id, recipient, purpose);
     }
   }
 

@@ -1,6 +1,6 @@
 import type { NotificationEvent } from '../../handlers/notifier.js';
 import { requestFacts, type RequestView } from '../request-view.js';
-import { actions, context, escapeMrkdwn, fields, header, section, type SlackBlock } from './block-kit.js';
+import { actions, clip, context, escapeMrkdwn, fields, header, section, type SlackBlock } from './block-kit.js';
 
 export const ACTION = {
   approve: 'latch.approve',
@@ -78,6 +78,11 @@ export function requesterUpdate(view: RequestView, event: NotificationEvent, sum
     blocks.push(actions(`mine:${view.id}`, [{ text: 'Cancel request', actionId: ACTION.cancel, value: view.id }]));
   }
   return { text: summary, blocks };
+}
+
+/** A line of the request's history, as a reply in the thread of its channel card. Text only: Slack's 4,000 characters hold it. */
+export function threadReply(line: string): { text: string } {
+  return { text: clip(escapeMrkdwn(line), 3_900) };
 }
 
 export interface CredentialItem {

@@ -53,6 +53,11 @@ export function requesterCard(view: RequestView, event: NotificationEvent, summa
   return card([text(escapeMarkdown(summary)), text(`${view.id} · ${escapeMarkdown(view.title)} · ${view.duration}`, { isSubtle: true, size: 'Small' })], { actions });
 }
 
+/** A line of the request's history, as a reply in the thread of its channel card. Plain text: nothing in it is markup. */
+export function threadReply(line: string): { type: 'message'; text: string; textFormat: 'plain' } {
+  return { type: 'message', text: line, textFormat: 'plain' };
+}
+
 export interface CredentialItem {
   title: string;
   details: string;

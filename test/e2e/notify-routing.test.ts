@@ -40,7 +40,7 @@ async function request(text: string): Promise<string> {
 const postsOf = (env: SlackE2E, id: string): Call[] => env.slack.callsTo('chat.postMessage').filter((call: Call) => json(call.args).includes(`Request ${id}.`));
 
 describe('Slack: notification routing', () => {
-  it('sends a routed request\'s card to the channel instead of DMs, and keeps it up to date', async () => {
+  it('sends a routed request\'s card to the channel instead of DMs, and its history to the card\'s thread', async () => {
     e2e = await startSlackE2E(CONFIG);
     const id = await request('request orders-prod read for 1h because INC-50');
     expect(postsOf(e2e, id).map((call) => call.args.channel)).toEqual(['C0PRODACCESS']);
@@ -53,9 +53,10 @@ describe('Slack: notification routing', () => {
     await e2e.settle();
     await e2e.settle();
     const expiresAt = (await e2e.latch.store.getRequest(id))?.request.expiresAt ?? 0;
-    expect(expiresAt).toBeGreaterThan(0);
     expect(e2e.slack.messagesIn('C0PRODACCESS').map((message) => [message.threadTs ?? 'card', message.text])).toEqual([
       ['card', `alice@example.com asks for access: read on orders/orders-prod for 1h (Active by lead@example.com). Request ${id}.`],
+      [card.ts, 'Approved by lead@example.com.'],
+      [card.ts, `Granted, until ${new Date(expiresAt).toISOString().slice(0, 16).replace('T', ' ')} UTC.`],
     ]);
     expect(e2e.slack.dmsTo(U.alice).map((message) => message.text).filter((text) => text?.includes('approved by'))).toEqual([
       `Request ${id} (read on orders/orders-prod for 1h) was approved by lead@example.com.`,
@@ -82,10 +83,12 @@ describe('Slack: notification routing', () => {
 
     const announced = await request('request broken-db read for 1h');
     expect((await e2e.latch.store.getRequest(announced))?.request.state).toBe('active');
-    const [card, ...rest] = e2e.slack.messagesIn('C0STAGING');
+    const [card, reply, ...rest] = e2e.slack.messagesIn('C0STAGING');
     expect(rest).toEqual([]);
     expect(card?.text).toBe(`alice@example.com asks for access: read on orders/broken-db for 1h (Active (approved automatically)). Request ${announced}.`);
     expect(json(card?.blocks)).not.toContain('latch.approve');
+    expect(reply?.threadTs).toBe(card?.ts);
+    expect(reply?.text).toMatch(/^Granted \(approved automatically\), until \d{4}-\d\d-\d\d \d\d:\d\d UTC\.$/);
 
     for (const id of [quiet, announced]) {
       const { responseUrl } = await e2e.command(U.alice, `revoke ${id}`);
@@ -95,6 +98,7 @@ describe('Slack: notification routing', () => {
     await e2e.settle();
     expect(e2e.slack.messagesIn('C0STAGING').map((message) => message.text)).toEqual([
       `alice@example.com asks for access: read on orders/broken-db for 1h (Revoked by alice@example.com). Request ${announced}.`,
+      reply?.text, 'Revoked by alice@example.com.',
     ]);
   });
 });
