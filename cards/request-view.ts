@@ -80,7 +80,8 @@ export function requestView(record: RequestRecord, config: LatchConfig, director
   const stepConfig = flow?.approval.steps[request.step];
   const approvedThisStep = new Set(decisions.filter((decision) => decision.step === request.step && decision.verdict === 'approve').map((decision) => decision.approver));
   const open = request.state === 'pending' || request.state === 'approved' || request.state === 'ready' || request.state === 'granting' || request.state === 'active' || request.state === 'revoking' || request.state === 'revoke_failed';
-  let status = STATUS[request.state];
+  // An approved extension has done its work: it moved the access's expiry; nothing is granted.
+  let status = request.kind === 'extension' && request.state === 'approved' ? 'Approved: the access was extended' : STATUS[request.state];
   if (request.decidedBy && request.decidedBy !== 'latch' && (request.state === 'denied' || request.state === 'approved' || request.state === 'granting' || request.state === 'active')) {
     status += ` by ${person(directory, request.decidedBy)}`;
   } else if (request.decidedBy === 'latch' && request.state !== 'pending' && request.state !== 'timed_out') {
