@@ -250,6 +250,16 @@ export const Flow = z.object({
 }).strict();
 export type Flow = z.output<typeof Flow>;
 
+/** An IANA time zone name, checked against what this Node knows. */
+const TimeZone = z.string().refine((zone) => {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: zone });
+      return true;
+    } catch {
+      return false;
+    }
+  }, { error: (issue) => `"${String(issue.input)}" is not a time zone; use an IANA name such as Europe/Berlin or UTC` });
+
 const Clock = z.string().regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, 'write a time of day like 09:00 or 18:30');
 export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 
@@ -258,14 +268,7 @@ export const TimeWindow = z.object({
   days: z.array(z.enum(WEEKDAYS, { error: 'use mon, tue, wed, thu, fri, sat or sun' })).min(1).default(['mon', 'tue', 'wed', 'thu', 'fri']),
   from: Clock,
   to: Clock,
-  timeZone: z.string().refine((zone) => {
-    try {
-      new Intl.DateTimeFormat('en-US', { timeZone: zone });
-      return true;
-    } catch {
-      return false;
-    }
-  }, { error: (issue) => `"${String(issue.input)}" is not a time zone; use an IANA name such as Europe/Berlin or UTC` }),
+  timeZone: TimeZone,
 }).strict();
 export type TimeWindow = z.output<typeof TimeWindow>;
 
@@ -317,14 +320,7 @@ export const Settings = z.object({
   /** Who may see the audit trail, revoke anyone's access and receives alerts. */
   admins: z.array(Owner).default([]),
   /** The time zone of times people type without one (`request ... at 22:00`), an IANA name. */
-  timeZone: z.string().refine((zone) => {
-    try {
-      new Intl.DateTimeFormat('en-US', { timeZone: zone });
-      return true;
-    } catch {
-      return false;
-    }
-  }, { error: (issue) => `"${String(issue.input)}" is not a time zone; use an IANA name such as Europe/Berlin or UTC` }).default('UTC'),
+  timeZone: TimeZone.default('UTC'),
   instance: z.string().regex(/^[a-z][a-z0-9]{0,11}$/, 'use 1-12 lower-case letters or digits, starting with a letter').default('latch'),
   reminderInterval: Duration.prefault('4h'),
   escalateAfter: Duration.prefault('24h'),
