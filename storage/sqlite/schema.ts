@@ -149,3 +149,18 @@ export const deliveries = sqliteTable('deliveries', {
   id: text('id').primaryKey(),
   at: integer('at').notNull(),
 }, (table) => [index('deliveries_at').on(table.at)]);
+
+/**
+ * How far each audit sink has received the audit log: the audit log is the sink's outbox,
+ * this row its delivery record. One process streams to a sink at a time (the lease), in
+ * `seq` order, so a restart resumes after `deliveredSeq` and no event overtakes another.
+ */
+export const auditSinkCursors = sqliteTable('audit_sink_cursors', {
+  sink: text('sink').primaryKey(),
+  /** The `seq` of the last audit event the sink acknowledged (0: none yet). */
+  deliveredSeq: integer('delivered_seq').notNull(),
+  deliveredAt: integer('delivered_at'),
+  createdAt: integer('created_at').notNull(),
+  owner: text('owner'),
+  leaseUntil: integer('lease_until'),
+});
