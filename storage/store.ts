@@ -47,6 +47,22 @@ export interface AuditEvent extends AuditInput {
   hash: string;
 }
 
+/** Where an audit sink stands in the audit log. */
+export interface AuditSinkCursor {
+  sink: string;
+  /** The `seq` of the last event the sink acknowledged; it receives the events after it next. */
+  deliveredSeq: number;
+  deliveredAt: Instant | null;
+  createdAt: Instant;
+}
+
+/** What a sink has not received yet. */
+export interface AuditBacklog {
+  events: number;
+  /** When the oldest of them happened. */
+  oldestAt: Instant | null;
+}
+
 /** A conditional update: it applies only if the request is still in `expectState` at `expectVersion`. */
 export interface RequestUpdate {
   id: string;
@@ -202,6 +218,19 @@ export interface Store {
    * verifies from a recorded anchor. Returns how many events were removed.
    */
   pruneAudit(before: Instant, at: Instant): Promise<number>;
+  /**
+   * The cursor of an audit sink, made when the sink is new: after the last event in the log
+   * (`now`) or before the first (`beginning`). An existing cursor is returned as it is.
+   */
+  openAuditCursor(sink: string, from: 'now' | 'beginning', at: Instant): Promise<AuditSinkCursor>;
+  /** Takes or renews the right to stream to `sink` until `until`; false while another owner's lease runs. */
+  leaseAuditCursor(sink: string, owner: string, now: Instant, until: Instant): Promise<boolean>;
+  /** Moves the cursor from `fromSeq` to `toSeq`; false (and nothing changed) when it is elsewhere or `owner` lost the lease. */
+  advanceAuditCursor(sink: string, owner: string, fromSeq: number, toSeq: number, at: Instant): Promise<boolean>;
+  /** Gives back every sink lease this owner holds (graceful stop). */
+  releaseAuditCursors(owner: string): Promise<void>;
+  /** The events after `afterSeq`: how many, and when the oldest happened. */
+  auditBacklog(afterSeq: number): Promise<AuditBacklog>;
   /** Forgets delivery ids older than `before` (chat platforms stop retrying after minutes). */
   pruneDeliveries(before: Instant): Promise<number>;
 

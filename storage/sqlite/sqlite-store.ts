@@ -9,7 +9,7 @@ import type { RequestState } from '../../core/lifecycle.js';
 import type { AccessRequest, Decision, Grant, RequestContext, RequestRecord } from '../../core/types.js';
 import { auditHash, GENESIS_HASH } from '../audit-hash.js';
 import type {
-  AuditEvent, AuditInput, ChatMessage, ClaimOptions, CommitResult, Change, IdentityBinding, IdentityRebind, IdentitySighting, IdentityState, Job, JobKind,
+  AuditBacklog, AuditEvent, AuditInput, AuditSinkCursor, ChatMessage, ClaimOptions, CommitResult, Change, IdentityBinding, IdentityRebind, IdentitySighting, IdentityState, Job, JobKind,
   RequestQuery, SightingOutcome, Store, StoreStats,
 } from '../store.js';
 import * as schema from './schema.js';
@@ -289,6 +289,40 @@ export class SqliteStore implements Store {
       this.appendAudit(tx, [{ type: 'audit.pruned', requestId: null, actor: 'latch', at, data: { throughSeq: last.seq, lastHash: last.hash, before, removed } }]);
       return removed;
     });
+  }
+
+  async openAuditCursor(sink: string, from: 'now' | 'beginning', at: number): Promise<AuditSinkCursor> {
+    return this.write((tx) => {
+      const last = from === 'now' ? tx.select({ seq: sql<number | null>`max(${schema.auditEvents.seq})` }).from(schema.auditEvents).get()?.seq ?? 0 : 0;
+      tx.insert(schema.auditSinkCursors).values({ sink, deliveredSeq: last, createdAt: at }).onConflictDoNothing().run();
+      const row = tx.select().from(schema.auditSinkCursors).where(eq(schema.auditSinkCursors.sink, sink)).get();
+      if (!row) throw new Error(`audit sink cursor ${sink} vanished`);
+      return { sink: row.sink, deliveredSeq: row.deliveredSeq, deliveredAt: row.deliveredAt, createdAt: row.createdAt };
+    });
+  }
+
+  async leaseAuditCursor(sink: string, owner: string, now: number, until: number): Promise<boolean> {
+    const c = schema.auditSinkCursors;
+    return this.write((tx) => tx.update(c).set({ owner, leaseUntil: until })
+      .where(and(eq(c.sink, sink), or(sql`${c.owner} IS NULL`, eq(c.owner, owner), lte(c.leaseUntil, now)))).run().changes === 1);
+  }
+
+  async advanceAuditCursor(sink: string, owner: string, fromSeq: number, toSeq: number, at: number): Promise<boolean> {
+    const c = schema.auditSinkCursors;
+    return this.write((tx) => tx.update(c).set({ deliveredSeq: toSeq, deliveredAt: at })
+      .where(and(eq(c.sink, sink), eq(c.owner, owner), eq(c.deliveredSeq, fromSeq))).run().changes === 1);
+  }
+
+  async releaseAuditCursors(owner: string): Promise<void> {
+    const c = schema.auditSinkCursors;
+    this.write((tx) => tx.update(c).set({ owner: null, leaseUntil: null }).where(eq(c.owner, owner)).run());
+  }
+
+  async auditBacklog(afterSeq: number): Promise<AuditBacklog> {
+    const after = gt(schema.auditEvents.seq, afterSeq);
+    const events = this.db.select({ count: sql<number>`count(*)` }).from(schema.auditEvents).where(after).get()?.count ?? 0;
+    const oldest = this.db.select({ at: schema.auditEvents.at }).from(schema.auditEvents).where(after).orderBy(asc(schema.auditEvents.seq)).limit(1).get();
+    return { events, oldestAt: oldest?.at ?? null };
   }
 
   async pruneDeliveries(before: number): Promise<number> {
