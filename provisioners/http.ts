@@ -5,6 +5,7 @@
 // and a receiver example: docs/provisioners/http.md.
 import { createHmac, randomUUID } from 'node:crypto';
 import type { Integration } from '../config/schema.js';
+import { isLoopbackHost } from '../core/loopback.js';
 import {
   excerpt,
   Failure,
@@ -78,15 +79,7 @@ export interface HttpConnection {
   secretEnv: string;
 }
 
-/**
- * Plain HTTP is allowed only where nobody else is on the wire. Hostnames are compared as
- * the URL parser normalises them (`127.1` is `127.0.0.1`, IPv6 is bracketed).
- */
-export function isLoopbackHost(hostname: string): boolean {
-  if (hostname === 'localhost' || hostname === '[::1]') return true;
-  const octets = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(hostname);
-  return octets !== null && octets.slice(1).every((octet) => Number(octet) <= 255);
-}
+export { isLoopbackHost };
 
 /** Reads and checks `connection.url`, `connection.timeoutMs` and `credentials`. */
 export function httpConnection(integration: Integration): HttpConnection {
@@ -121,7 +114,7 @@ export function httpConnection(integration: Integration): HttpConnection {
 }
 
 /** `v1=` and the hex HMAC-SHA256 of `<timestamp>.<body>`: what a receiver recomputes and compares. */
-function signature(secret: string, timestamp: string, body: string): string {
+export function signature(secret: string, timestamp: string, body: string): string {
   return `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`, 'utf8').digest('hex')}`;
 }
 
