@@ -54,6 +54,7 @@ export function checkReferences(config: LatchConfig): ReferenceIssue[] {
   duplicates(config.integrations, (integration) => integration.name, 'integrations', 'integration', issues);
   duplicates(config.bundles, (bundle) => bundle.name, 'bundles', 'bundle', issues);
   duplicates(config.flows, (flow) => flow.name, 'flows', 'flow', issues);
+  duplicates(config.auditSinks, (sink) => sink.name, 'auditSinks', 'audit sink', issues);
 
   const groupRef = (name: string, path: (string | number)[]): void => {
     if (!groups.has(name)) issues.push({ path, message: `group "${name}" is not declared under groups` });

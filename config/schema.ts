@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
+import { isLoopbackHost } from '../core/loopback.js';
 
 // The config file is the policy. Every object is strict so a misspelt key is an error
 // with a line number, not a silently ignored setting.
@@ -316,6 +317,95 @@ export const NotifyRoute = z.object({
 }).strict();
 export type NotifyRoute = z.output<typeof NotifyRoute>;
 
+/** A secret Latch reads from the environment by name (an HMAC key, a token); the file never holds it. */
+const SecretFromEnv = z.object({
+  env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name such as LATCH_WEBHOOK_SECRET'),
+}).strict();
+
+/** https://, or plain http:// to this machine only (a local forwarder, a test double). */
+const SinkUrl = z.string().transform((text, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(text.trim());
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a URL; write it like https://siem.example.com/latch` });
+    return z.NEVER;
+  }
+  const loopback = isLoopbackHost(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    ctx.addIssue({ code: 'custom', message: `must be an https:// URL (plain http:// only to a loopback address: 127.0.0.0/8, ::1 or localhost), not ${url.protocol}//${url.hostname}` });
+    return z.NEVER;
+  }
+  if (url.username !== '' || url.password !== '') {
+    ctx.addIssue({ code: 'custom', message: 'must not hold a user name or password; name the secret with { env: VARIABLE }' });
+    return z.NEVER;
+  }
+  return url.toString();
+});
+
+/** What every audit sink has: its name (the key of its cursor, its metrics and its alerts) and where a new one starts. */
+const sinkCommon = {
+  name: Name,
+  /** Where a sink Latch has no cursor for starts: after the events already in the log (`now`), or with all of them. */
+  from: z.enum(['now', 'beginning']).default('now'),
+  /** Admins are told once when deliveries have failed this long without a success. */
+  alertAfter: Duration.prefault('5m'),
+};
+
+const SYSLOG_FACILITIES = ['kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news', 'uucp', 'cron', 'authpriv', 'ftp', 'ntp', 'audit', 'alert', 'clock',
+  'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7'] as const;
+/** RFC 5424 header fields: printable US-ASCII without spaces, of a bounded length. */
+const SyslogToken = (max: number) => z.string().regex(new RegExp(`^[!-~]{1,${max}}$`), `use 1-${max} printable ASCII characters without spaces`);
+
+/**
+ * Where audit events are forwarded, each in `seq` order, at least once. Every kind names
+ * its secrets by environment variable; the events themselves carry none.
+ */
+export const AuditSink = z.discriminatedUnion('type', [
+  z.object({
+    ...sinkCommon,
+    type: z.literal('jsonl'),
+    /** A file appended to (and synced) per batch, or `stdout`. */
+    path: z.string().min(1),
+  }).strict(),
+  z.object({
+    ...sinkCommon,
+    type: z.literal('webhook'),
+    url: SinkUrl,
+    /** The HMAC-SHA256 key the body is signed with. */
+    secret: SecretFromEnv,
+    timeout: Duration.prefault('10s'),
+  }).strict(),
+  z.object({
+    ...sinkCommon,
+    type: z.literal('syslog'),
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535),
+    /** TLS with certificate checks always on; `ca` is a PEM file to trust besides the system's. */
+    tls: z.union([z.literal(true), z.object({ ca: z.string().min(1).optional(), servername: z.string().min(1).optional() }).strict()]).optional(),
+    facility: z.enum(SYSLOG_FACILITIES, { error: `use one of ${SYSLOG_FACILITIES.join(', ')}` }).default('auth'),
+    appName: SyslogToken(48).default('latch'),
+    /** The HOSTNAME field; this machine's name when left out. */
+    hostname: SyslogToken(255).optional(),
+    timeout: Duration.prefault('10s'),
+  }).strict(),
+  z.object({
+    ...sinkCommon,
+    type: z.literal('splunk-hec'),
+    /** The collector's base URL, e.g. https://splunk.example.com:8088; events go to /services/collector/event. */
+    url: SinkUrl,
+    token: SecretFromEnv,
+    index: z.string().min(1).optional(),
+    source: z.string().min(1).default('latch'),
+    sourcetype: z.string().min(1).default('latch:audit'),
+    /** The `host` of each event; this machine's name when left out. */
+    host: z.string().min(1).optional(),
+    batchSize: z.number().int().min(1).max(1000).default(100),
+    timeout: Duration.prefault('10s'),
+  }).strict(),
+], { error: (issue) => (issue.input === undefined ? undefined : 'type must be one of jsonl, webhook, syslog, splunk-hec') });
+export type AuditSink = z.output<typeof AuditSink>;
+
 export const Settings = z.object({
   /** Who may see the audit trail, revoke anyone's access and receives alerts. */
   admins: z.array(Owner).default([]),
@@ -336,6 +426,8 @@ export type Settings = z.output<typeof Settings>;
 export const LatchConfig = z.object({
   version: z.literal(1),
   settings: Settings.prefault({}),
+  /** Where every audit event is forwarded (SIEM, log pipeline); none when left out. */
+  auditSinks: z.array(AuditSink).default([]),
   identities: z.array(Identity).default([]),
   groups: z.array(Group).default([]),
   integrations: z.array(Integration).default([]),
