@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { directoryFromConfig } from '../config/directory.js';
+import { directoryFromConfig, withOnCall } from '../config/directory.js';
 import { formatConfigErrors } from '../config/parse.js';
 import { loadConfigFile } from '../config/load.js';
 import type { ActiveConfig, LatchContext } from '../handlers/context.js';
@@ -32,6 +32,7 @@ import { integrationsHealth } from './integration-health.js';
 import { createSlackApp } from './slack/app.js';
 import { createTeamsApp } from './teams/app.js';
 import { PlatformNotifier } from './platform-notifier.js';
+import { OnCallSchedules } from './oncall/schedules.js';
 
 export interface LatchOptions {
   configFile: string;
@@ -119,9 +120,11 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   let stopping = false;
   const work = new InFlight();
   const store = await openStore(options.databaseUrl);
-  let active: ActiveConfig = { config: loaded.config, directory: directoryFromConfig(loaded.config), hash: loaded.hash, file: loaded.file };
-  const provisioners = options.provisioners ?? defaultProvisioners(env, loaded.config.settings.instance);
   const now = options.now ?? Date.now;
+  let active: ActiveConfig = { config: loaded.config, directory: directoryFromConfig(loaded.config), hash: loaded.hash, file: loaded.file };
+  const oncall = new OnCallSchedules({ env, config: () => active.config, now, log });
+  active.directory = withOnCall(active.directory, oncall);
+  const provisioners = options.provisioners ?? defaultProvisioners(env, loaded.config.settings.instance);
   let runner: JobRunner | null = null;
   const ctx: LatchContext = {
     store,
@@ -131,8 +134,14 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     log,
     now,
     wake: () => runner?.wake(),
+    oncall,
+    runJobsNow: async () => {
+      runner?.wake();
+      await runner?.idle();
+    },
   };
   const alerts = new AdminAlerts(store, () => active, log);
+  ctx.alertAdmins = (text) => alerts.alert(text);
   const closeRetired: (() => Promise<void>)[] = [];
   const reloader = new ConfigReloader({
     file: options.configFile, store, log, now, current: () => active,
@@ -140,7 +149,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     apply(next, changes) {
       const before = active.config;
       rememberConfigSecrets(next.config, env);
-      active = next;
+      active = { ...next, directory: withOnCall(next.directory, oncall) };
       // A registry handed in (tests, embedders) is kept as it is: its instances were chosen on purpose.
       if (!options.provisioners) closeRetired.push(replaceStaleProvisioners(ctx, defaultProvisioners(env, next.config.settings.instance), before, changes));
     },
@@ -152,7 +161,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   platformNotices(env, log);
 
   registerStoreMetrics(store);
-  const app = buildServer({ logger: log, ready: () => ready, accepting: () => !stopping, inFlight: work, details: () => integrationsHealth(ctx) });
+  const app = buildServer({ logger: log, ready: () => ready, accepting: () => !stopping, inFlight: work, details: () => integrationsHealth(ctx), oncall: () => oncall.health() });
   const platforms: { name: string; notifier: Notifier }[] = [];
   if (env.SLACK_SIGNING_SECRET && env.SLACK_BOT_TOKEN) {
     const slack = createSlackApp({ server: app, signingSecret: env.SLACK_SIGNING_SECRET, botToken: env.SLACK_BOT_TOKEN, apiUrl: env.SLACK_API_URL, log, ctx, alertAdmins: (text) => alerts.alert(text) });

@@ -13,6 +13,8 @@ export interface ServerOptions {
   inFlight?: InFlight;
   /** The integrations' health, for `/healthz?details=1`. */
   details?(): Promise<unknown>;
+  /** The on-call schedules as Latch sees them (fresh, stale, unavailable), for `/healthz?details=1`. */
+  oncall?(): Promise<unknown[]>;
 }
 
 // Probes and scrapes keep answering while Latch stops: the 503 from /healthz is how a load
@@ -43,7 +45,10 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   app.get<{ Querystring: { details?: string } }>('/healthz', { logLevel: 'warn' }, async (request, reply) => {
     if (!options.ready()) return reply.code(503).send({ status: options.accepting?.() === false ? 'stopping' : 'starting' });
     // Readiness does not depend on backends (one broken database must not take chat down); details say how they are.
-    if (request.query.details === '1' && options.details) return { status: 'ok', integrations: await options.details() };
+    if (request.query.details === '1' && options.details) {
+      const schedules = options.oncall ? await options.oncall() : [];
+      return { status: 'ok', integrations: await options.details(), ...(schedules.length > 0 ? { schedules } : {}) };
+    }
     return { status: 'ok' };
   });
   app.get('/metrics', { logLevel: 'warn' }, async (_request, reply) => {

@@ -36,3 +36,8 @@ export function directoryFromConfig(config: LatchConfig): Directory {
     admins: () => admins,
   };
 }
+
+/** The config's directory, with on-call schedules answered by `onCall` (a rota, PagerDuty, Opsgenie). */
+export function withOnCall(directory: Directory, onCall: { known(schedule: string): ReadonlySet<string> }): Directory {
+  return { ...directory, onCall: (schedule) => onCall.known(schedule) };
+}

@@ -1,6 +1,7 @@
 import { offeredItems } from '../core/policy.js';
 import { notifyPlan } from '../core/routing.js';
 import { levelRank, PERMISSION_LEVELS, type LatchConfig, type Principal } from './schema.js';
+import { checkOnCallReferences } from './oncall-references.js';
 
 /** A mistake found after the shape was valid: a name that points nowhere, a cycle, a contradiction. */
 export interface ReferenceIssue {
@@ -205,6 +206,7 @@ export function checkReferences(config: LatchConfig): ReferenceIssue[] {
     if (rule.decision === 'deny' && !rule.reason) issues.push({ path: ['autoDecisions', index, 'decision'], message: 'a deny rule needs a reason: it is what the requester is told' });
   });
   checkRouting(config, issues);
+  issues.push(...checkOnCallReferences(config));
   return issues;
 }
 

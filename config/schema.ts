@@ -297,6 +297,58 @@ export const AutoDecision = z.object({
 }).strict();
 export type AutoDecision = z.output<typeof AutoDecision>;
 
+/** A wall-clock time in the settings' time zone, e.g. "2026-12-24 09:00". */
+const LocalDateTime = z.string().regex(/^\d{4}-\d{2}-\d{2}[ T]([01][0-9]|2[0-3]):[0-5][0-9]$/, 'write a date and time like 2026-12-24 09:00 (in settings.timeZone)');
+
+/** A weekly moment the shift passes to the next person, in the settings' time zone. */
+export const HandOver = z.object({
+  day: z.enum(WEEKDAYS, { error: 'use mon, tue, wed, thu, fri, sat or sun' }),
+  at: Clock,
+}).strict();
+export type HandOver = z.output<typeof HandOver>;
+
+/**
+ * A rota kept in the config: `people` take turns, one shift each, passing it on at every
+ * hand-over; `people[0]` takes the first shift that starts on or after `startsOn`.
+ * An override puts someone else on call for a while (holidays, swaps).
+ */
+export const Rota = z.object({
+  people: z.array(Email).min(1, 'a rota needs at least one person'),
+  handovers: z.array(HandOver).min(1, 'say when the shift passes on, e.g. { day: mon, at: "09:00" }'),
+  startsOn: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'write a date like 2026-01-05'),
+  overrides: z.array(z.object({ person: Email, from: LocalDateTime, to: LocalDateTime }).strict()).default([]),
+}).strict();
+export type Rota = z.output<typeof Rota>;
+
+/** Provider ids are opaque; these shapes are what PagerDuty and Opsgenie use (PABC123, a UUID). */
+const ProviderId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be the provider\'s id (letters, digits, "-" or "_"), not a name or URL');
+
+/**
+ * Who is on call, from one source: the config's own rota, a PagerDuty schedule or escalation
+ * policy, or an Opsgenie schedule. Provider tokens come from the environment
+ * (PAGERDUTY_TOKEN, OPSGENIE_API_KEY), never from this file.
+ */
+export const Schedule = z.object({
+  name: Name,
+  description: z.string().optional(),
+  rota: Rota.optional(),
+  pagerduty: z.object({
+    schedule: ProviderId.optional(),
+    escalationPolicy: ProviderId.optional(),
+    /** For an escalation policy: which levels count as on call (1: the first responder). */
+    levels: z.array(z.number().int().min(1).max(20)).min(1).default([1]),
+  }).strict().refine((source) => (source.schedule === undefined) !== (source.escalationPolicy === undefined), 'name exactly one of schedule or escalationPolicy').optional(),
+  opsgenie: z.object({ schedule: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be the Opsgenie schedule id or name') }).strict().optional(),
+  /** How long an answer from the provider is trusted before it is asked again. */
+  cacheFor: Duration.prefault('1m'),
+  /** While the provider cannot be reached, the last answer is used for at most this long. */
+  staleFor: Duration.prefault('30m'),
+}).strict().superRefine((schedule, ctx) => {
+  const sources = [schedule.rota, schedule.pagerduty, schedule.opsgenie].filter((source) => source !== undefined).length;
+  if (sources !== 1) ctx.addIssue({ code: 'custom', message: 'a schedule needs exactly one source: rota, pagerduty or opsgenie' });
+});
+export type Schedule = z.output<typeof Schedule>;
+
 /**
  * Where a request's messages go, by what it is for. The first rule (in file order) that
  * matches a request replaces the keys it sets in the flow's `notify`; the rest stay the flow's.
@@ -434,5 +486,7 @@ export const LatchConfig = z.object({
   bundles: z.array(Bundle).default([]),
   flows: z.array(Flow).default([]),
   autoDecisions: z.array(AutoDecision).default([]),
+  /** On-call schedules, for `oncall:NAME` requesters and approvers and for emergency flows. */
+  schedules: z.array(Schedule).default([]),
 }).strict();
 export type LatchConfig = z.output<typeof LatchConfig>;

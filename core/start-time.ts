@@ -15,7 +15,7 @@ function zoneOffsetMinutes(at: number, timeZone: string): number {
 }
 
 /** The instant a wall-clock time in `timeZone` names (the earlier one where a clock change makes two). */
-function fromLocal(year: number, month: number, day: number, hour: number, minute: number, timeZone: string): number {
+export function fromLocal(year: number, month: number, day: number, hour: number, minute: number, timeZone: string): number {
   const guess = Date.UTC(year, month - 1, day, hour, minute);
   const first = guess - zoneOffsetMinutes(guess, timeZone) * 60_000;
   return guess - zoneOffsetMinutes(first, timeZone) * 60_000;

@@ -1,5 +1,6 @@
 import type { LatchConfig } from '../config/schema.js';
 import type { Directory } from '../core/directory.js';
+import type { OnCall } from '../core/oncall.js';
 import type { ProvisionerRegistry } from '../provisioners/registry.js';
 import type { Store } from '../storage/store.js';
 import type { Notifier } from './notifier.js';
@@ -28,4 +29,13 @@ export interface LatchContext {
   now(): number;
   /** Tells the scheduler that jobs were enqueued, so it re-arms its timer. */
   wake(): void;
+  /** On-call schedules (the config's rotas, PagerDuty, Opsgenie); without it nobody is on call. */
+  oncall?: OnCall;
+  /**
+   * Runs the jobs due now and resolves when they are done: an emergency grant is in place
+   * before its answer goes back to the chat.
+   */
+  runJobsNow?(): Promise<void>;
+  /** Writes to Latch's admins directly (bot/admin-alert.ts). */
+  alertAdmins?(text: string): Promise<void>;
 }
