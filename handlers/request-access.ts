@@ -1,5 +1,5 @@
 import { newId, newRequestId } from '../core/ids.js';
-import { checkRequest, type CheckedRequest, type RequestInput } from '../core/policy.js';
+import { checkRequest, findResource, type CheckedRequest, type RequestInput } from '../core/policy.js';
 import { transition } from '../core/lifecycle.js';
 import { reasonLink } from '../core/reason-rule.js';
 import { automaticDecision, type AutomaticDecision } from '../core/auto-decision.js';
@@ -57,6 +57,27 @@ function whileAvailable(checked: ReturnType<typeof checkRequest>, now: number): 
   return checked;
 }
 
+/**
+ * A grant the backend already knows it would refuse (an AWS session policy too large) is
+ * refused now, with what to remove, before anyone approves it. A backend that cannot even be
+ * set up says so at grant time, with its own message.
+ */
+function backendAccepts(ctx: LatchContext, checked: CheckedRequest): CheckedRequest | Failure<'backend_refuses'> {
+  const { config } = ctx.current();
+  for (const item of checked.items) {
+    const found = findResource(config, item.integration, item.resource);
+    if (!found || !ctx.provisioners.supports(found.integration)) continue;
+    let problem: string | null = null;
+    try {
+      problem = ctx.provisioners.for(found.integration).checkRequest?.(found.resource, item.permission, found.resource.permissions[item.permission] ?? {}) ?? null;
+    } catch {
+      continue;
+    }
+    if (problem !== null) return fail('backend_refuses', `${item.permission} on ${item.integration}/${item.resource} cannot be granted as configured: ${problem} Nothing was submitted.`);
+  }
+  return checked;
+}
+
 /** How far ahead a start may be scheduled: far enough for a planned change, short enough that the approval still means something. */
 export const MAX_SCHEDULE_AHEAD_MS = 30 * 86_400_000;
 
@@ -81,7 +102,8 @@ export async function requestAccess(ctx: LatchContext, actor: Actor, input: Requ
   const { config, directory } = active;
   const now = ctx.now();
   const evaluated = startWithinReach(whileAvailable(checkRequest(config, directory, actor.email, input), now), input, now);
-  const checked = evaluated.ok ? await withoutOverlap(ctx, evaluated, now) : evaluated;
+  const accepted = evaluated.ok ? backendAccepts(ctx, evaluated) : evaluated;
+  const checked = accepted.ok ? await withoutOverlap(ctx, accepted, now) : accepted;
   if (!checked.ok) {
     await ctx.store.commit({
       deliveryId: actor.deliveryId,

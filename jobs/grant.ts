@@ -26,7 +26,7 @@ export function grantInput(ctx: LatchContext, record: RequestRecord, grant: Gran
 export function credentialItem(input: GrantInput, grant: Grant, output: GrantOutput): CredentialDelivery['items'][number] {
   // What the backend says about how to connect (e.g. user@server) wins over Latch's own guesses.
   const values = { ...input.integration.connection, username: output.principal, resource: grant.resource, permission: grant.permission, ...output.details };
-  const details = input.integration.accessDetails ? renderAccessDetails(input.integration.accessDetails, values) : `user ${output.principal}`;
+  const details = input.integration.accessDetails ? renderAccessDetails(input.integration.accessDetails, values) : output.instructions ?? `user ${output.principal}`;
   return { grantId: grant.id, title: describeItem(grant), details, secrets: output.secrets ?? {} };
 }
 

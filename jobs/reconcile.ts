@@ -126,7 +126,7 @@ export async function reconcile(ctx: LatchContext): Promise<{ reports: Reconcile
         }
       }
       for (const { grant, request } of grants) {
-        if (request.state === 'active' && grant.state === 'active' && grant.principal && !present.has(grant.principal)) report.missing.push(grant.principal);
+        if (provisioner.listsGrants !== false && request.state === 'active' && grant.state === 'active' && grant.principal && !present.has(grant.principal)) report.missing.push(grant.principal);
       }
       const health = provisioner.checkHealth ? await provisioner.checkHealth() : { ok: true, checks: [] };
       const failed = health.checks.filter((check) => !check.ok).map((check) => check.detail ?? check.name);

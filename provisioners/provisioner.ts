@@ -25,6 +25,8 @@ export interface GrantOutput {
   secrets?: Record<string, string>;
   /** Non-secret facts for the access-details template (host, port, database, username...). */
   details?: Record<string, string>;
+  /** How to use this access, for the DM when the integration has no accessDetails template (what a role session is, when it ends). */
+  instructions?: string;
 }
 
 /** A permission the same grantee still holds through another active grant in the same integration. */
@@ -103,6 +105,18 @@ export interface Provisioner {
    * grant has no secret Latch could issue (e.g. the person's own, existing login).
    */
   resetCredentials?(input: RevokeInput): Promise<GrantOutput>;
+  /**
+   * Why a grant of this permission would certainly fail, known before anyone is asked (an
+   * AWS session policy too large for AssumeRole), as a sentence for the requester saying
+   * what to remove; null when it can be granted. Quick and without I/O: it runs on every
+   * request, before the request exists.
+   */
+  checkRequest?(resource: Resource, permission: string, permissionSettings: Record<string, unknown>): string | null;
+  /**
+   * False when the backend cannot enumerate what it granted (STS sessions cannot be
+   * listed): reconcile then does not report active grants as missing from listManaged.
+   */
+  readonly listsGrants?: boolean;
   /** What the backend offers, to compare with what the config names. Absent: the type cannot tell. */
   listResources?(): Promise<ResourceOffer[]>;
   /** Can the connector log in, and does it hold the privileges it needs (checked, not assumed)? */
