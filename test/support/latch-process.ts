@@ -15,9 +15,12 @@ export interface LatchProcess {
 
 const ROOT = join(import.meta.dirname, '../..');
 
-/** Starts `bot/main.ts` with `env` on top of this process's environment; resolves once it logs that it is ready. */
-export function startLatchProcess(env: NodeJS.ProcessEnv, readyWithinMs = 20_000): Promise<LatchProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bot/main.ts')], {
+/**
+ * Starts `bot/main.ts` with `env` on top of this process's environment; resolves once it logs
+ * that it is ready. `nodeArgs` go to node itself (`--cpu-prof`, which NODE_OPTIONS refuses).
+ */
+export function startLatchProcess(env: NodeJS.ProcessEnv, readyWithinMs = 20_000, nodeArgs: readonly string[] = []): Promise<LatchProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, 'bot/main.ts')], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
