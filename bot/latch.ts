@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { directoryFromConfig, withOnCall } from '../config/directory.js';
@@ -10,6 +9,7 @@ import { jobHandlers } from '../jobs/handlers.js';
 import { pruneAuditJob } from '../jobs/prune-audit.js';
 import { reconcileJob } from '../jobs/reconcile.js';
 import { JobRunner, type RunnerOptions } from '../jobs/runner.js';
+import { localOwnerId } from '../jobs/job-owner.js';
 import { ProvisionerRegistry } from '../provisioners/registry.js';
 import { createPostgresProvisioner } from '../provisioners/postgres.js';
 import { createMysqlProvisioner } from '../provisioners/mysql.js';
@@ -181,7 +181,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : (options.port ?? 3000);
 
-  runner = new JobRunner(ctx, jobHandlers, { owner: `latch-${randomUUID()}`, ...options.runner });
+  runner = new JobRunner(ctx, jobHandlers, { owner: localOwnerId(), ...options.runner });
   runner.start();
   ready = true;
   if (options.watchConfig !== false) reloader.watch();

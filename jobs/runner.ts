@@ -3,6 +3,7 @@ import type { LatchContext, Logger } from '../handlers/context.js';
 import type { Job, JobKind } from '../storage/store.js';
 import { backoffDelay } from './backoff.js';
 import { errorText, type JobHandler } from './job-handler.js';
+import { isDeadLocalOwner } from './job-owner.js';
 
 export interface RunnerOptions {
   /** Identifies this process's claims; a crashed owner's jobs return after their lease. */
@@ -68,7 +69,20 @@ export class JobRunner {
     this.sweepTask = schedule(this.options.sweep ?? '*/5 * * * * *', () => this.wake(), { noOverlap: true });
     this.heartbeat = setInterval(() => void this.renewLeases(), Math.max(250, Math.floor(this.leaseMs / 3)));
     this.heartbeat.unref();
-    this.wake();
+    void this.takeOverDeadOwners().finally(() => this.wake());
+  }
+
+  /** Claims left by a crashed Latch on this host run now rather than after their lease. */
+  private async takeOverDeadOwners(): Promise<void> {
+    try {
+      for (const owner of await this.ctx.store.jobClaimants()) {
+        if (!isDeadLocalOwner(owner, this.options.owner)) continue;
+        const taken = await this.ctx.store.endLeases(owner, this.ctx.now());
+        if (taken > 0) this.ctx.log.info({ owner, jobs: taken }, `job runner: ${taken} job(s) claimed by ${owner}, which no longer runs, are taken over`);
+      }
+    } catch (error) {
+      this.ctx.log.warn({ err: errorText(error) }, 'job runner: could not look for claims of stopped processes; they return when their lease ends');
+    }
   }
 
   /** Run what is due now and re-arm the timer for what comes next. */

@@ -208,6 +208,10 @@ export interface Store {
   finishJob(id: number, owner: string, at: Instant): Promise<void>;
   /** Gives back every job this owner holds (graceful stop). */
   releaseJobs(owner: string): Promise<void>;
+  /** The owners holding claims on running jobs now. */
+  jobClaimants(): Promise<string[]>;
+  /** Ends `owner`'s leases now: its jobs are claimed again as if the leases had run out (the attempt counts). */
+  endLeases(owner: string, now: Instant): Promise<number>;
   nextJobAt(): Promise<Instant | null>;
   jobsFor(requestId: string): Promise<Job[]>;
 

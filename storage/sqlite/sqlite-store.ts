@@ -259,6 +259,16 @@ export class SqliteStore implements Store {
       .where(and(eq(schema.jobs.claimedBy, owner), eq(schema.jobs.state, 'running'))).run());
   }
 
+  async jobClaimants(): Promise<string[]> {
+    return this.db.selectDistinct({ owner: schema.jobs.claimedBy }).from(schema.jobs).where(eq(schema.jobs.state, 'running')).all()
+      .flatMap((row) => (row.owner ? [row.owner] : []));
+  }
+
+  async endLeases(owner: string, now: number): Promise<number> {
+    return this.write((tx) => tx.update(schema.jobs).set({ leaseUntil: now })
+      .where(and(eq(schema.jobs.claimedBy, owner), eq(schema.jobs.state, 'running'))).run().changes);
+  }
+
   async nextJobAt(): Promise<number | null> {
     const pending = this.db.select({ at: sql<number | null>`min(${schema.jobs.runAt})` }).from(schema.jobs).where(eq(schema.jobs.state, 'pending')).get();
     const leased = this.db.select({ at: sql<number | null>`min(${schema.jobs.leaseUntil})` }).from(schema.jobs).where(eq(schema.jobs.state, 'running')).get();
