@@ -12,6 +12,7 @@ import { JobRunner, type RunnerOptions } from '../jobs/runner.js';
 import { localOwnerId } from '../jobs/job-owner.js';
 import { ProvisionerRegistry } from '../provisioners/registry.js';
 import { createPostgresProvisioner } from '../provisioners/postgres.js';
+import { createAwsIamRoleProvisioner } from '../provisioners/aws-iam-role.js';
 import { createMysqlProvisioner } from '../provisioners/mysql.js';
 import { createCommandProvisioner } from '../provisioners/command.js';
 import { createHttpProvisioner } from '../provisioners/http.js';
@@ -82,6 +83,7 @@ export function defaultProvisioners(env: NodeJS.ProcessEnv, instance = 'latch'):
     .registerType('postgresql', withInstance(createPostgresProvisioner))
     .registerType('mysql', withInstance(createMysqlProvisioner))
     .registerType('azure-postgresql', withInstance(createAzurePostgresProvisioner))
+    .registerType('aws-iam-role', withInstance(createAwsIamRoleProvisioner))
     .registerType('command', createCommandProvisioner)
     .registerType('http', createHttpProvisioner);
 }

@@ -14,7 +14,7 @@ export const REDACTED = '[REDACTED]';
  * (`password`, `dbPassword`, `client_secret`, `x-slack-signature`, `botToken`...). Numbers
  * and booleans stay: `withSecrets: 2` is a count, not a secret.
  */
-const SECRET_KEY_ENDINGS = ['password', 'passwd', 'pwd', 'secret', 'secrets', 'token', 'tokens', 'apikey', 'privatekey', 'credential', 'credentials', 'signature', 'connectionstring'];
+const SECRET_KEY_ENDINGS = ['password', 'passwd', 'pwd', 'secret', 'secrets', 'token', 'tokens', 'apikey', 'privatekey', 'credential', 'credentials', 'signature', 'connectionstring', 'accesskey', 'sessionkey'];
 const SECRET_KEYS = new Set(['authorization', 'proxyauthorization', 'cookie', 'setcookie', 'dsn', 'pass']);
 
 export function isSecretKey(key: string): boolean {
@@ -23,7 +23,7 @@ export function isSecretKey(key: string): boolean {
 }
 
 /** Environment variables whose value is a secret, by name: SLACK_BOT_TOKEN, MICROSOFT_APP_PASSWORD, ORDERS_PG_PASSWORD... */
-const SECRET_ENV_NAME = /(PASSWORD|PASSWD|PWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIALS?|CONNECTION_?STRING)$/i;
+const SECRET_ENV_NAME = /(PASSWORD|PASSWD|PWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|SECRET_?ACCESS_?KEY|CREDENTIALS?|CONNECTION_?STRING)$/i;
 /** Shorter values would blank ordinary words; none of the secrets Latch holds is this short. */
 const MIN_LITERAL = 8;
 
@@ -33,9 +33,9 @@ const PATTERNS: [RegExp, string][] = [
   // scheme://user:password@host (postgres, postgresql, mysql, mariadb, mongodb, redis, amqp, https...).
   [/\b([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@"'\\]*:)[^\s"'\\]+@/gi, `$1${REDACTED}@`],
   // key=value: libpq and ADO.NET connection strings, query strings (PGPASSWORD=, client_secret=, sig=).
-  [/\b([\w-]*(?:password|passwd|pwd|secret|token|api[_-]?key)|sig)(=)([^\s"'\\&;,]+)/gi, `$1$2${REDACTED}`],
+  [/\b([\w-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|session[_-]?key)|sig)(=)([^\s"'\\&;,]+)/gi, `$1$2${REDACTED}`],
   // "key": "value" with the value quoted (JSON quoted in an error text); unquoted values are left, so JSON stays JSON.
-  [/\b([\w-]*(?:password|passwd|pwd|secret|token|api[_-]?key))((?:\\?["'])?\s*:\s*\\?["'])([^"'\\]+)/gi, `$1$2${REDACTED}`],
+  [/\b([\w-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|session[_-]?key))((?:\\?["'])?\s*:\s*\\?["'])([^"'\\]+)/gi, `$1$2${REDACTED}`],
   // SQL password literals: PASSWORD '...', IDENTIFIED BY '...', and SCRAM verifiers.
   [/\b(PASSWORD|IDENTIFIED\s+(?:WITH\s+\S+\s+)?BY)(\s+)'(?:[^'"\\]|'')*'/gi, `$1$2'${REDACTED}'`],
   [/SCRAM-SHA-256\$[0-9]+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+/g, REDACTED],
@@ -49,6 +49,8 @@ const PATTERNS: [RegExp, string][] = [
   [/(hooks\.slack\.com\/(?:services|workflows|triggers)\/)[A-Za-z0-9/_-]+/g, `$1${REDACTED}`],
   // Microsoft Entra (Azure AD) client secrets, which Teams app passwords are: "abc8Q~..." .
   [/\b[A-Za-z0-9_~.-]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34}/g, REDACTED],
+  // AWS STS session tokens, whatever they are labelled (a role session's third credential).
+  [/\b(?:FwoGZXIvYXdz|IQoJb3JpZ2lu)[A-Za-z0-9+/=]{16,}/g, REDACTED],
   // PEM private keys (in a JSON line their newlines are \n escapes).
   [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, REDACTED],
 ];

@@ -1,0 +1,103 @@
+import { z } from 'zod';
+import type { Integration, Resource } from '../../config/schema.js';
+import { parseSettings as parseShared } from '../settings.js';
+
+// The AWS provisioners' part of the config (`connection`, resource `settings`, permission
+// settings are free-form maps in config/schema.ts; only these backends know what they mean).
+// Every ARN, account id and region is checked against its real shape here, so a typo is a
+// config error naming the integration and key before any AWS call is made.
+
+export class AwsSettingsError extends Error {
+  override name = 'AwsSettingsError';
+}
+
+/** Shows a rejected value without letting it run on: quoted, escaped, shortened. */
+export function show(value: unknown): string {
+  const text = typeof value === 'string' ? value : String(value);
+  return JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text);
+}
+
+export function parseSettings<T extends z.ZodType>(schema: T, value: unknown, where: string): z.output<T> {
+  return parseShared(schema, value, where, AwsSettingsError);
+}
+
+/** `arn:aws:iam::123456789012:role/path/name` (other partitions too: aws-cn, aws-us-gov). */
+export const ROLE_ARN = /^arn:aws(?:-[a-z]+)*:iam::(\d{12}):role\/(?:[\w+=,.@-]+\/)*([\w+=,.@-]{1,64})$/;
+export const POLICY_ARN = /^arn:aws(?:-[a-z]+)*:iam::(?:\d{12}|aws):policy\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,128}$/;
+export const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/;
+
+export const RoleArn = z.string({ error: 'must be an IAM role ARN' })
+  .regex(ROLE_ARN, { error: (issue) => `${show(issue.input)} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME, a 12-digit account id)` });
+export const Region = z.string({ error: 'must be an AWS region' })
+  .regex(REGION, { error: (issue) => `${show(issue.input)} is not an AWS region such as eu-west-1` });
+/** sts:ExternalId: 2-1224 characters of [\w+=,.@:/-]. */
+export const ExternalId = z.string({ error: 'must be a string' })
+  .regex(/^[\w+=,.@:/-]{2,1224}$/, { error: 'must be 2-1224 characters of letters, digits and + = , . @ : / - _' });
+
+const Seconds = (min: number, max: number) => z.preprocess(
+  (value) => (typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value),
+  z.number({ error: 'must be a number of seconds' }).int('must be whole seconds').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`),
+);
+
+/** What every AWS integration says about where and as whom Latch calls AWS. */
+export const AwsConnection = z.strictObject({
+  /** The region of the STS endpoint (regional, as AWS recommends) and of the resources. */
+  region: Region.default('us-east-1'),
+  /**
+   * A role the connector assumes first (an Organization's management or a hub account's
+   * role), whose session then assumes the target roles. Role chaining caps every session
+   * Latch issues at one hour.
+   */
+  via: RoleArn.optional(),
+  viaExternalId: ExternalId.optional(),
+  /** The profile name the DM's instructions use (`aws --profile latch ...`). */
+  profile: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be a profile name of letters, digits, "_", "." or "-"').default('latch'),
+  /** Where the console sign-in link lands. */
+  consoleDestination: z.string().regex(/^https:\/\/[A-Za-z0-9.-]+\.aws\.amazon\.com(\/\S*)?$|^https:\/\/[A-Za-z0-9.-]+\.amazonaws\.cn(\/\S*)?$/, 'must be an https URL of the AWS console').default('https://console.aws.amazon.com/'),
+  /** Latch's settings.instance (filled in by Latch): the name of the revocation policy carries it. */
+  instance: z.string().regex(/^[a-z][a-z0-9]{0,11}$/).default('latch'),
+});
+export type AwsConnection = z.output<typeof AwsConnection>;
+
+/** aws-iam-role: a resource is one role. */
+export const RoleResourceSettings = z.strictObject({
+  roleArn: RoleArn,
+  externalId: ExternalId.optional(),
+  /**
+   * The role's MaxSessionDuration, when the connector may not read it (iam:GetRole). Set
+   * lower than the role's to keep sessions shorter; higher fails at AssumeRole.
+   */
+  maxSessionDuration: Seconds(900, 43200).optional(),
+});
+export type RoleResourceSettings = z.output<typeof RoleResourceSettings>;
+
+/** An inline session policy as written in the config: a JSON object, or its text. */
+const InlinePolicy = z.union([z.string().min(1), z.record(z.string(), z.unknown())], { error: 'must be an IAM policy document (a JSON object with Version and Statement, or its text)' });
+
+/** A permission of a role: session policies that narrow what the role may do in this session. */
+export const RolePermissionSettings = z.strictObject({
+  /** An inline session policy. */
+  policy: InlinePolicy.optional(),
+  /** Managed policies (at most 10) whose intersection with the role's own the session gets. */
+  policyArns: z.array(z.string().regex(POLICY_ARN, { error: (issue) => `${show(issue.input)} is not a managed policy ARN (arn:aws:iam::aws:policy/NAME or arn:aws:iam::123456789012:policy/NAME)` })).optional(),
+});
+export type RolePermissionSettings = z.output<typeof RolePermissionSettings>;
+
+export function parseAwsConnection(integration: Integration, schema: z.ZodType = AwsConnection): AwsConnection {
+  return parseSettings(schema, integration.connection, `integration "${integration.name}": connection`) as AwsConnection;
+}
+
+export function parseRoleResource(integration: Integration, resource: Resource): RoleResourceSettings {
+  return parseSettings(RoleResourceSettings, resource.settings, `integration "${integration.name}" resource "${resource.name}": settings`);
+}
+
+export function parseRolePermission(integration: Integration, resource: Resource, permission: string, settings: unknown): RolePermissionSettings {
+  return parseSettings(RolePermissionSettings, settings, `integration "${integration.name}" resource "${resource.name}" permission "${permission}"`);
+}
+
+/** The account and name in a role ARN (checked by ROLE_ARN before). */
+export function roleParts(arn: string): { account: string; name: string; partition: string } {
+  const match = ROLE_ARN.exec(arn);
+  if (!match) throw new AwsSettingsError(`${show(arn)} is not an IAM role ARN`);
+  return { account: match[1] ?? '', name: match[2] ?? '', partition: arn.split(':')[1] ?? 'aws' };
+}

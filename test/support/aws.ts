@@ -1,0 +1,165 @@
+import nock from 'nock';
+
+// A fake AWS for the provisioner tests: nock on the real endpoints, answering with the
+// bodies AWS sends (query-protocol XML for STS, IAM and RDS, REST-XML for S3, JSON for KMS
+// and Secrets Manager), and recording every call's parameters so a test asserts on exactly
+// what Latch sent.
+
+export const CONNECTOR_ACCOUNT = '111122223333';
+export const ACCOUNT = '123456789012';
+
+/** Fake connector keys from the environment, as the standard provider chain reads them. */
+export function useFakeAwsEnvironment(): () => void {
+  const saved = { ...process.env };
+  process.env.AWS_ACCESS_KEY_ID = 'AKIAIOSFODNN7EXAMPLE';
+  process.env.AWS_SECRET_ACCESS_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+  process.env.AWS_REGION = 'eu-west-1';
+  process.env.AWS_EC2_METADATA_DISABLED = 'true';
+  delete process.env.AWS_SESSION_TOKEN;
+  delete process.env.AWS_PROFILE;
+  return () => {
+    for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+    Object.assign(process.env, saved);
+  };
+}
+
+export interface QueryCall {
+  action: string;
+  params: Record<string, string>;
+}
+
+/** Records query-protocol calls (form bodies) per host. */
+export class QueryLog {
+  readonly calls: QueryCall[] = [];
+
+  record(body: unknown): QueryCall {
+    const text = typeof body === 'string' ? body : '';
+    const params = Object.fromEntries(new URLSearchParams(text));
+    const call = { action: params.Action ?? '', params };
+    this.calls.push(call);
+    return call;
+  }
+
+  of(action: string): QueryCall[] {
+    return this.calls.filter((call) => call.action === action);
+  }
+}
+
+export function xmlEscape(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+export function queryResponse(action: string, namespace: string, result: string): string {
+  return `<${action}Response xmlns="${namespace}">
+  <${action}Result>
+${result}
+  </${action}Result>
+  <ResponseMetadata>
+    <RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId>
+  </ResponseMetadata>
+</${action}Response>`;
+}
+
+export function queryError(namespace: string, code: string, message: string, type = 'Sender'): string {
+  return `<ErrorResponse xmlns="${namespace}">
+  <Error>
+    <Type>${type}</Type>
+    <Code>${code}</Code>
+    <Message>${xmlEscape(message)}</Message>
+  </Error>
+  <RequestId>4d5b6c07-2f5e-4a0b-9d7a-5e0f1e2d3c4b</RequestId>
+</ErrorResponse>`;
+}
+
+export const STS_NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
+export const IAM_NS = 'https://iam.amazonaws.com/doc/2010-05-08/';
+export const RDS_NS = 'http://rds.amazonaws.com/doc/2014-10-31/';
+
+/** A session token of the length AWS issues with tags and a session policy (they grow with both). */
+export function fakeSessionToken(seed: string): string {
+  const base = Buffer.from(`IQoJb3JpZ2luX2VjE${seed}`).toString('base64');
+  return `FwoGZXIvYXdzE${base.repeat(Math.ceil(700 / base.length)).slice(0, 700)}`;
+}
+
+export interface IssuedCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken: string;
+}
+
+export function assumeRoleResult(roleArn: string, sessionName: string, credentials: IssuedCredentials, expiration: Date, sourceIdentity?: string): string {
+  const roleName = roleArn.split('/').pop() ?? 'role';
+  const account = roleArn.split(':')[4] ?? ACCOUNT;
+  return queryResponse('AssumeRole', STS_NS, `    ${sourceIdentity ? `<SourceIdentity>${xmlEscape(sourceIdentity)}</SourceIdentity>` : ''}
+    <AssumedRoleUser>
+      <Arn>arn:aws:sts::${account}:assumed-role/${roleName}/${xmlEscape(sessionName)}</Arn>
+      <AssumedRoleId>AROA3XFRBF535PLBIFPI4:${xmlEscape(sessionName)}</AssumedRoleId>
+    </AssumedRoleUser>
+    <Credentials>
+      <AccessKeyId>${credentials.accessKeyId}</AccessKeyId>
+      <SecretAccessKey>${credentials.secretAccessKey}</SecretAccessKey>
+      <SessionToken>${credentials.sessionToken}</SessionToken>
+      <Expiration>${expiration.toISOString()}</Expiration>
+    </Credentials>
+    <PackedPolicySize>9</PackedPolicySize>`);
+}
+
+export function callerIdentityResult(arn: string): string {
+  const account = arn.split(':')[4] ?? CONNECTOR_ACCOUNT;
+  return queryResponse('GetCallerIdentity', STS_NS, `    <Arn>${arn}</Arn>
+    <UserId>AIDASAMPLEUSERID</UserId>
+    <Account>${account}</Account>`);
+}
+
+export function trustPolicy(connectorArn: string, actions: string[]): string {
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Principal: { AWS: connectorArn }, Action: actions.length === 1 ? actions[0] : actions }],
+  });
+}
+
+export function getRoleResult(roleArn: string, maxSessionDuration: number, trust: string): string {
+  const roleName = roleArn.split('/').pop() ?? 'role';
+  return queryResponse('GetRole', IAM_NS, `    <Role>
+      <Path>/</Path>
+      <AssumeRolePolicyDocument>${encodeURIComponent(trust)}</AssumeRolePolicyDocument>
+      <MaxSessionDuration>${maxSessionDuration}</MaxSessionDuration>
+      <RoleId>AROA3XFRBF535PLBIFPI4</RoleId>
+      <RoleName>${roleName}</RoleName>
+      <Arn>${roleArn}</Arn>
+      <CreateDate>2024-03-18T09:12:44Z</CreateDate>
+      <RoleLastUsed/>
+    </Role>`);
+}
+
+export function iamEmptyResponse(action: string): string {
+  return `<${action}Response xmlns="${IAM_NS}">
+  <ResponseMetadata>
+    <RequestId>7a62c49f-347e-4fc4-9331-6e8eEXAMPLE</RequestId>
+  </ResponseMetadata>
+</${action}Response>`;
+}
+
+export function getRolePolicyResult(roleName: string, policyName: string, document: string): string {
+  return queryResponse('GetRolePolicy', IAM_NS, `    <PolicyName>${policyName}</PolicyName>
+    <RoleName>${roleName}</RoleName>
+    <PolicyDocument>${encodeURIComponent(document)}</PolicyDocument>`);
+}
+
+/** Every query-protocol call to `origin` lands in `log` and is answered by `answer`. */
+export function fakeQueryService(origin: string, log: QueryLog, answer: (call: QueryCall) => [number, string]): nock.Scope {
+  return nock(origin).persist().post('/').reply((_uri, body) => {
+    const call = log.record(body);
+    const [status, text] = answer(call);
+    return [status, text, { 'content-type': 'text/xml' }];
+  });
+}
+
+/** The federation endpoint: getSigninToken answers with a token; the calls are recorded. */
+export function fakeFederation(log: URLSearchParams[], token = 'VCQgs5qZZt3Q6fn8Tr5EXAMPLE-signin-token-0123456789'): nock.Scope {
+  return nock('https://signin.aws.amazon.com').persist().get('/federation').query(true).reply((uri) => {
+    const query = new URLSearchParams(uri.split('?')[1] ?? '');
+    log.push(query);
+    return [200, JSON.stringify({ SigninToken: token }), { 'content-type': 'application/json' }];
+  });
+}
