@@ -9,6 +9,8 @@ import { jobHandlers } from '../jobs/handlers.js';
 import { pruneAuditJob } from '../jobs/prune-audit.js';
 import { reconcileJob } from '../jobs/reconcile.js';
 import { JobRunner, type RunnerOptions } from '../jobs/runner.js';
+import { AuditStreamer, type AuditStreamOptions } from '../jobs/audit-stream.js';
+import { registerAuditSinkMetrics } from '../jobs/audit-stream-metrics.js';
 import { localOwnerId } from '../jobs/job-owner.js';
 import { ProvisionerRegistry } from '../provisioners/registry.js';
 import { createPostgresProvisioner } from '../provisioners/postgres.js';
@@ -48,12 +50,16 @@ export interface LatchOptions {
   now?: () => number;
   /** Reload the config when its file changes (default true). */
   watchConfig?: boolean;
+  /** Audit streaming's timing (tests): how often caught-up sinks look, and the retry backoff. */
+  auditStream?: Partial<Pick<AuditStreamOptions, 'pollMs' | 'retryBaseMs' | 'retryMaxMs' | 'leaseMs'>>;
 }
 
 export interface RunningLatch {
   app: FastifyInstance;
   ctx: LatchContext;
   runner: JobRunner;
+  /** Forwards the audit log to the config's `auditSinks`. */
+  auditStream: AuditStreamer;
   store: Store;
   /** The port the server listens on (useful when started on port 0). */
   port: number;
@@ -128,6 +134,9 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   active.directory = withOnCall(active.directory, oncall);
   const provisioners = options.provisioners ?? defaultProvisioners(env, loaded.config.settings.instance);
   let runner: JobRunner | null = null;
+  const auditStream = new AuditStreamer({
+    store, log, now, env, instance: () => active.config.settings.instance, alertAdmins: (text) => alerts.alert(text), ...options.auditStream,
+  });
   const ctx: LatchContext = {
     store,
     current: () => active,
@@ -135,7 +144,10 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     notifier: options.notifier ?? new LogNotifier(log),
     log,
     now,
-    wake: () => runner?.wake(),
+    wake: () => {
+      runner?.wake();
+      auditStream.wake();
+    },
     oncall,
     runJobsNow: async () => {
       runner?.wake();
@@ -152,6 +164,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
       const before = active.config;
       rememberConfigSecrets(next.config, env);
       active = { ...next, directory: withOnCall(next.directory, oncall) };
+      auditStream.configure(next.config.auditSinks);
       // A registry handed in (tests, embedders) is kept as it is: its instances were chosen on purpose.
       if (!options.provisioners) closeRetired.push(replaceStaleProvisioners(ctx, defaultProvisioners(env, next.config.settings.instance), before, changes));
     },
@@ -163,7 +176,8 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   platformNotices(env, log);
 
   registerStoreMetrics(store);
-  const app = buildServer({ logger: log, ready: () => ready, accepting: () => !stopping, inFlight: work, details: () => integrationsHealth(ctx), oncall: () => oncall.health() });
+  registerAuditSinkMetrics(() => auditStream.lags());
+  const app = buildServer({ logger: log, ready: () => ready, accepting: () => !stopping, inFlight: work, details: () => integrationsHealth(ctx), oncall: () => oncall.health(), auditSinks: () => auditStream.health() });
   const platforms: { name: string; notifier: Notifier }[] = [];
   if (env.SLACK_SIGNING_SECRET && env.SLACK_BOT_TOKEN) {
     const slack = createSlackApp({ server: app, signingSecret: env.SLACK_SIGNING_SECRET, botToken: env.SLACK_BOT_TOKEN, apiUrl: env.SLACK_API_URL, log, ctx, alertAdmins: (text) => alerts.alert(text) });
@@ -185,6 +199,8 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
 
   runner = new JobRunner(ctx, jobHandlers, { owner: localOwnerId(), ...options.runner });
   runner.start();
+  // After config.loaded: a new sink that starts `from: now` begins with the first event after it.
+  auditStream.configure(loaded.config.auditSinks);
   ready = true;
   if (options.watchConfig !== false) reloader.watch();
   log.info({ port, config: loaded.file, store: store.dialect }, `Latch is ready on port ${port}`);
@@ -199,6 +215,8 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     reloader.close();
     const [jobsFinished, workFinished] = await Promise.all([runner?.stop(left()) ?? true, work.settled(left())]);
     if (!workFinished) log.warn({ inFlight: work.size }, 'shutdown deadline reached with chat work still in flight');
+    // Each sink finishes the delivery in progress; what is left goes out after the restart, from the cursor.
+    await auditStream.stop(left());
     await closeWithin(app, left());
     await Promise.all(closeRetired.map((close) => close()));
     await ctx.provisioners.close();
@@ -206,7 +224,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     log.info({ jobsFinished, workFinished }, 'Latch stopped');
   };
   return {
-    app, ctx, runner, store, port,
+    app, ctx, runner, store, port, auditStream,
     stop(stopOptions = {}) {
       stopped ??= stop(stopOptions.timeoutMs ?? SHUTDOWN_TIMEOUT_MS);
       return stopped;

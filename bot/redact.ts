@@ -6,6 +6,7 @@
 // hex digits, a Teams app password random text).
 import { stdSerializers } from 'pino';
 import type { LatchConfig } from '../config/schema.js';
+import { sinkSecretEnv } from '../jobs/audit-sinks/create.js';
 
 export const REDACTED = '[REDACTED]';
 
@@ -82,10 +83,13 @@ export function rememberSecretsFrom(env: NodeJS.ProcessEnv): void {
   }
 }
 
-/** The values of the variables a config names as credentials (`credentials: { env: ORDERS_PG_PASSWORD }`), whatever they are called. */
+/** The values of the variables a config names as credentials (`credentials: { env: ORDERS_PG_PASSWORD }`, an audit sink's key or token), whatever they are called. */
 export function rememberConfigSecrets(config: LatchConfig, env: NodeJS.ProcessEnv): void {
   for (const integration of config.integrations) {
     if ('env' in integration.credentials) rememberSecret(env[integration.credentials.env]);
+  }
+  for (const sink of config.auditSinks) {
+    for (const name of sinkSecretEnv(sink)) rememberSecret(env[name]);
   }
 }
 

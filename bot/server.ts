@@ -15,6 +15,8 @@ export interface ServerOptions {
   details?(): Promise<unknown>;
   /** The on-call schedules as Latch sees them (fresh, stale, unavailable), for `/healthz?details=1`. */
   oncall?(): Promise<unknown[]>;
+  /** Each audit sink's state and lag, for `/healthz?details=1`. */
+  auditSinks?(): Promise<unknown[]>;
 }
 
 // Probes and scrapes keep answering while Latch stops: the 503 from /healthz is how a load
@@ -47,7 +49,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     // Readiness does not depend on backends (one broken database must not take chat down); details say how they are.
     if (request.query.details === '1' && options.details) {
       const schedules = options.oncall ? await options.oncall() : [];
-      return { status: 'ok', integrations: await options.details(), ...(schedules.length > 0 ? { schedules } : {}) };
+      const auditSinks = options.auditSinks ? await options.auditSinks() : [];
+      return { status: 'ok', integrations: await options.details(), ...(schedules.length > 0 ? { schedules } : {}), ...(auditSinks.length > 0 ? { auditSinks } : {}) };
     }
     return { status: 'ok' };
   });

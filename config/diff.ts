@@ -18,6 +18,8 @@ export interface ConfigChanges {
   settings: string[];
   /** People whose identity entry (manager, ...) was added, removed or changed. */
   identities: NamedChanges;
+  /** Audit sinks added, removed or with other settings (restarted from their cursor). */
+  auditSinks: NamedChanges;
 }
 
 function named<T>(before: readonly T[], after: readonly T[], name: (item: T) => string): NamedChanges {
@@ -39,6 +41,7 @@ export function configChanges(before: LatchConfig, after: LatchConfig): ConfigCh
     groups: named(before.groups, after.groups, (group) => group.name),
     settings: [...settingKeys].filter((key) => !isDeepStrictEqual(before.settings[key], after.settings[key])),
     identities: named(before.identities, after.identities, (identity) => identity.email),
+    auditSinks: named(before.auditSinks, after.auditSinks, (sink) => sink.name),
   };
 }
 
@@ -50,8 +53,11 @@ export function staleIntegrations(changes: ConfigChanges): string[] {
 /** One line for the log: "flows +prod-admin ~staging; integrations ~orders; settings reminderInterval". */
 export function describeChanges(changes: ConfigChanges): string {
   const parts: string[] = [];
-  for (const key of ['flows', 'integrations', 'bundles', 'groups', 'identities'] as const) {
-    const { added, removed, changed } = changes[key];
+  for (const key of ['flows', 'integrations', 'bundles', 'groups', 'identities', 'auditSinks'] as const) {
+    // A config.loaded recorded by an older Latch has no entry for what it did not know (auditSinks).
+    const entry = changes[key] as NamedChanges | undefined;
+    if (!entry) continue;
+    const { added, removed, changed } = entry;
     const words = [...added.map((name) => `+${name}`), ...removed.map((name) => `-${name}`), ...changed.map((name) => `~${name}`)];
     if (words.length > 0) parts.push(`${key} ${words.join(' ')}`);
   }

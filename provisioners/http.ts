@@ -313,7 +313,7 @@ function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
 }
 
 /** fetch says only "fetch failed"; the reason (refused, DNS, a bad certificate) is in its cause. */
-function describeFetchError(error: unknown): string {
+export function describeFetchError(error: unknown): string {
   const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
   if (!(cause instanceof Error)) return String(cause);
   const code = (cause as NodeJS.ErrnoException).code;
