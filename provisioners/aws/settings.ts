@@ -101,3 +101,29 @@ export function roleParts(arn: string): { account: string; name: string; partiti
   if (!match) throw new AwsSettingsError(`${show(arn)} is not an IAM role ARN`);
   return { account: match[1] ?? '', name: match[2] ?? '', partition: arn.split(':')[1] ?? 'aws' };
 }
+
+/** The role every S3 (and RDS IAM) grant of an integration assumes, narrowed per grant by its session policy. */
+const AccessRole = {
+  roleArn: RoleArn,
+  externalId: ExternalId.optional(),
+  maxSessionDuration: Seconds(900, 43200).optional(),
+};
+
+/** aws-s3: the connection names the access role (s3 and KMS rights on the buckets); resources are buckets. */
+export const S3Connection = AwsConnection.extend(AccessRole);
+export type S3Connection = z.output<typeof S3Connection>;
+
+export const S3ResourceSettings = z.strictObject({
+  bucket: z.string({ error: 'is required: the bucket name' })
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: (issue) => `${show(issue.input)} is not an S3 bucket name (3-63 lower-case letters, digits, "." and "-")` }),
+  /** Only objects under this key prefix (e.g. finance/2026/); no wildcards: they would widen the grant. */
+  prefix: z.string().regex(/^(?!\/)[A-Za-z0-9!_.'()\/=+@,-]{0,512}$/, 'must be an object key prefix such as finance/2026/ (no leading "/", no wildcards)').default(''),
+  /** The bucket's region; default the connection's. */
+  region: Region.optional(),
+});
+export type S3ResourceSettings = z.output<typeof S3ResourceSettings>;
+
+export const S3PermissionSettings = z.strictObject({
+  /** read: list and get; write: also put, delete and multipart uploads. Default: the permission's name or level. */
+  access: z.enum(['read', 'write'], { error: 'must be "read" or "write"' }).optional(),
+});
