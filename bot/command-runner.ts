@@ -7,6 +7,7 @@ import { cancelRequest } from '../handlers/cancel.js';
 import { formatInstant, parseStartTime } from '../core/start-time.js';
 import type { LatchContext } from '../handlers/context.js';
 import { decide } from '../handlers/decide.js';
+import { emergencyAccess } from '../handlers/emergency.js';
 import { extendAccess } from '../handlers/extend.js';
 import { listApprovals, listMine } from '../handlers/queries.js';
 import { requestAccess } from '../handlers/request-access.js';
@@ -29,7 +30,14 @@ export type CommandReply =
 const text = (value: string): CommandReply => ({ kind: 'text', text: value });
 const refused = (value: string): CommandReply => ({ kind: 'text', text: value, refused: true });
 
-export async function runCommand(ctx: LatchContext, actor: Actor, command: ChatCommand, prefix: string): Promise<CommandReply> {
+/** Where a command was typed: an emergency grant is checked against, and announced in, its channel. */
+export interface CommandPlace {
+  platform: 'slack' | 'teams';
+  /** The channel id; null in a direct message or the bot's own chat. */
+  channel: string | null;
+}
+
+export async function runCommand(ctx: LatchContext, actor: Actor, command: ChatCommand, prefix: string, place?: CommandPlace): Promise<CommandReply> {
   const { config, directory } = ctx.current();
   const view = (record: Parameters<typeof requestView>[0]): RequestView => requestView(record, config, directory, ctx.now());
   switch (command.kind) {
@@ -68,7 +76,13 @@ export async function runCommand(ctx: LatchContext, actor: Actor, command: ChatC
       const skipped = result.unsupported.length > 0 ? ` ${result.unsupported.map((grant) => grant.integration).join(', ')} cannot issue new credentials; those stay as they were.` : '';
       return text(`New credentials for ${result.record.request.id} are in your direct messages; they replace the ones you had.${skipped}`);
     }
-    case 'emergency': return text('Emergency (break-glass) access is not enabled in this Latch yet. Request access the usual way, or ask an admin.');
+    case 'emergency': {
+      const { kind: _kind, ...typed } = command;
+      const channel = place?.channel ? { platform: place.platform, id: place.channel } : null;
+      const result = await emergencyAccess(ctx, actor, { ...typed, channel });
+      if (!result.ok) return result.reason === 'duplicate_delivery' ? { kind: 'silent' } : refused(result.message);
+      return text(emergencyAnswer(result.record.request, result.record.grants, config.settings.timeZone));
+    }
     case 'audit': {
       if (!directory.isAdmin(actor.email)) return text('Only Latch admins can read the audit log.');
       const events = (await ctx.store.auditEvents({})).slice(-command.limit);
@@ -119,4 +133,14 @@ export function requestAnswer(record: { request: { id: string; state: string; ou
     return `Approved automatically${rule ? ` by rule "${rule}"` : ''}: ${request.id}.${waits} I'll message you as it moves.`;
   }
   return `Sent for approval: ${request.id}.${starts} I'll message you as it moves.`;
+}
+
+/** What the on-call engineer is told: granted (and until when), or why not yet. */
+export function emergencyAnswer(request: { id: string; state: string; expiresAt: number | null; outcome: string | null }, grants: readonly { permission: string; integration: string; resource: string }[], timeZone: string): string {
+  const what = grants.map((grant) => `${grant.permission} on ${grant.integration}/${grant.resource}`).join(', ');
+  if (request.state === 'active' && request.expiresAt !== null) {
+    return `Emergency access granted: ${what} until ${formatInstant(request.expiresAt, timeZone)} (${request.id}). Your credentials are in your direct messages. The grant is announced and will be reviewed.`;
+  }
+  if (request.state === 'failed') return `Emergency access ${request.id} could not be granted: ${request.outcome ?? 'the backend refused'}.`;
+  return `Emergency access ${request.id} (${what}) is being granted; your credentials will arrive in your direct messages.`;
 }

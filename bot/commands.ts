@@ -11,7 +11,7 @@ export const USAGE: Record<string, string> = {
   revoke: 'revoke ID [because REASON]   give access back early',
   credentials: 'credentials ID   new credentials for your active access, by direct message',
   cancel: 'cancel ID   withdraw a request that is still pending',
-  emergency: 'emergency ...   break-glass access for people on call',
+  emergency: 'emergency RESOURCE [PERMISSION] [for DURATION] because REASON [incident ID]   break-glass access for people on call, granted at once and announced',
   audit: 'audit [COUNT]   recent audit events (admins)',
   help: 'help   this list',
 };
@@ -25,7 +25,7 @@ export type ChatCommand =
   | { kind: 'revoke'; id: string; reason?: string }
   | { kind: 'cancel'; id: string }
   | { kind: 'credentials'; id: string }
-  | { kind: 'emergency'; text: string }
+  | { kind: 'emergency'; resource?: string; permission?: string; bundle?: string; durationMs?: number; reason?: string; incident?: string }
   | { kind: 'audit'; limit: number }
   | { kind: 'invalid'; message: string };
 
@@ -43,6 +43,38 @@ function splitReason(words: string[]): { words: string[]; reason?: string } {
   if (at < 0) return { words };
   const reason = words.slice(at + 1).join(' ').trim();
   return { words: words.slice(0, at), ...(reason ? { reason } : {}) };
+}
+
+/**
+ * `emergency RESOURCE [PERMISSION] [for DURATION] because REASON [incident ID]`: the
+ * incident id, when given, is the last two words, so a reason may say anything before it.
+ */
+function parseEmergency(words: string[], prefix: string): ChatCommand {
+  const { words: rest, reason: told } = splitReason(words);
+  let reason = told;
+  let incident: string | undefined;
+  const tail = /^(.*?)\s*\bincident\s+([A-Za-z0-9][A-Za-z0-9_.:-]{0,63})$/i.exec(reason ?? '');
+  if (tail) {
+    incident = tail[2];
+    reason = tail[1]?.trim() || undefined;
+  }
+  if (!reason) return invalid('Say why after `because`: emergency access is announced and reviewed with its reason.', 'emergency', prefix);
+  const forAt = rest.findIndex((word) => word.toLowerCase() === 'for');
+  let durationMs: number | undefined;
+  if (forAt >= 0) {
+    const parsed = parseDuration(rest.slice(forAt + 1).join(''));
+    if (parsed === null) return invalid(`"${rest.slice(forAt + 1).join(' ') || '(nothing)'}" is not a duration; write it like 30m or 1h.`, 'emergency', prefix);
+    durationMs = parsed;
+    rest.splice(forAt);
+  }
+  const extras = { ...(durationMs !== undefined ? { durationMs } : {}), reason, ...(incident ? { incident } : {}) };
+  if (rest[0]?.toLowerCase() === 'bundle') {
+    if (!rest[1] || rest.length > 2) return invalid('Name one bundle after `bundle`.', 'emergency', prefix);
+    return { kind: 'emergency', bundle: rest[1], ...extras };
+  }
+  if (!rest[0]) return invalid('Say which resource you need.', 'emergency', prefix);
+  if (rest.length > 2) return invalid(`Too many words before "for"/"because": ${rest.slice(2).join(' ')}.`, 'emergency', prefix);
+  return { kind: 'emergency', resource: rest[0], ...(rest[1] ? { permission: rest[1].toLowerCase() } : {}), ...extras };
 }
 
 export function parseCommand(text: string, prefix = '/access '): ChatCommand {
@@ -114,8 +146,7 @@ export function parseCommand(text: string, prefix = '/access '): ChatCommand {
       if (words.length > 1) return invalid(`Unexpected words after the id: ${words.slice(1).join(' ')}.`, 'credentials', prefix);
       return { kind: 'credentials', id };
     }
-    case 'emergency':
-      return { kind: 'emergency', text: words.join(' ') };
+    case 'emergency': return parseEmergency(words, prefix);
     case 'audit': {
       const limit = words[0] === undefined ? 20 : Number(words[0]);
       if (!Number.isInteger(limit) || limit < 1 || limit > 100 || words.length > 1) return invalid('The count must be a whole number from 1 to 100.', 'audit', prefix);

@@ -39,6 +39,18 @@ export interface RequestView {
   extension: { allowed: boolean; by: string };
   /** For an extension: where the access stood when it was asked for, in words. */
   history: string | null;
+  /** An emergency (break-glass) grant: why it needed no approver, and the incident it is for. */
+  emergency: { because: string; incident: string | null; until: string | null } | null;
+}
+
+function emergencyFacts(request: RequestRecord['request']): RequestView['emergency'] {
+  const facts = request.context?.emergency;
+  if (!facts) return null;
+  const because = facts.matched.startsWith('oncall:')
+    ? `on call for "${facts.matched.slice(7)}"${facts.onCall?.state === 'stale' ? ' (by the last answer of its provider, which could not be reached)' : ''}`
+    : facts.matched.startsWith('group:') ? `in ${facts.matched}` : 'named in the emergency flow';
+  const incident = facts.incident ? `${facts.incident.id}${facts.incident.provider ? ` (${facts.incident.provider === 'pagerduty' ? 'PagerDuty' : 'Opsgenie'}${facts.incident.open === false ? ', not open' : ''})` : ''}` : null;
+  return { because, incident, until: request.expiresAt !== null ? `${new Date(request.expiresAt).toISOString().slice(0, 16).replace('T', ' ')} UTC` : null };
 }
 
 function historyText(request: RequestRecord['request']): string | null {
@@ -86,7 +98,8 @@ export function requestView(record: RequestRecord, config: LatchConfig, director
     status += ` by ${person(directory, request.decidedBy)}`;
   } else if (request.decidedBy === 'latch' && request.state !== 'pending' && request.state !== 'timed_out') {
     const rule = request.context?.automatic?.rule;
-    if (request.state === 'approved' || request.state === 'active' || request.state === 'granting') status += rule ? ` (approved automatically by rule "${rule}")` : ' (approved automatically)';
+    if (request.context?.emergency && (request.state === 'approved' || request.state === 'active' || request.state === 'granting')) status += ' (emergency access, no approver)';
+    else if (request.state === 'approved' || request.state === 'active' || request.state === 'granting') status += rule ? ` (approved automatically by rule "${rule}")` : ' (approved automatically)';
     else if (request.state === 'denied' && rule) status += ` automatically by rule "${rule}"`;
   }
   if (request.state === 'ready' && request.startAt !== null) status = `Approved, starts at ${new Date(request.startAt).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
@@ -118,6 +131,7 @@ export function requestView(record: RequestRecord, config: LatchConfig, director
     open,
     extension: { allowed: flow?.extensions.allowed ?? false, by: flow ? formatDuration(defaultExtension(flow)) : '1h' },
     history: historyText(request),
+    emergency: emergencyFacts(request),
   };
 }
 
@@ -131,6 +145,9 @@ export function requestFacts(view: RequestView): [string, string][] {
     ['Reason', view.reason ?? ''],
     ['Flow', view.policy ? `${view.flow} (policy ${view.policy})` : view.flow],
     ...(view.history ? [['History', view.history] as [string, string]] : []),
+    ...(view.emergency ? [['Emergency', `granted without approval: ${view.emergency.because}`] as [string, string]] : []),
+    ...(view.emergency?.incident ? [['Incident', view.emergency.incident] as [string, string]] : []),
+    ...(view.emergency?.until ? [['Until', view.emergency.until] as [string, string]] : []),
   ];
   if (view.step) {
     const needed = view.step.approvalsNeeded === 1 ? '1 more approval needed' : `${view.step.approvalsNeeded} more approvals needed`;

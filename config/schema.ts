@@ -350,6 +350,40 @@ export const Schedule = z.object({
 export type Schedule = z.output<typeof Schedule>;
 
 /**
+ * An emergency (break-glass) flow: the people it names (on call for a schedule, or in a
+ * group) get its access at once, without an approver, with `/access emergency ...`. Every
+ * grant is announced, noted on the incident, counted against a daily limit and reviewed.
+ */
+export const EmergencyFlow = z.object({
+  name: Name,
+  description: z.string().optional(),
+  /** Who may use it: `oncall:SCHEDULE` for whoever is on call, `group:NAME` or people. */
+  requesters: z.array(Principal).min(1, 'say who may use it (oncall:SCHEDULE, group:NAME, ...)'),
+  access: z.array(z.union([ResourceGrant, BundleGrant])).min(1, 'say what it grants'),
+  /** Short on purpose: an emergency grant is for the incident, not the week. */
+  maxDuration: Duration.prefault('1h'),
+  /** What `for DURATION` is when left out; maxDuration when unset. */
+  defaultDuration: Duration.optional(),
+  /** The channels it may be asked for in; anywhere (channels and the bot's chat) when left out. */
+  invokeIn: z.array(ChannelTarget).optional(),
+  /** Channels told of every grant, besides the one it was asked for in. */
+  announceIn: z.array(ChannelTarget).default([]),
+  /** The security team's channels: every grant is announced there too, loudly. */
+  securityChannels: z.array(ChannelTarget).default([]),
+  /** Who may end a grant early with "Revoke now" besides the admins and the grantee (e.g. oncall:SCHEDULE of the leads). */
+  leads: z.array(Principal).default([]),
+  /** Who reviews each grant afterwards; the admins when empty. */
+  reviewers: z.array(Principal).default([]),
+  /** How many emergency grants one person may get from this flow in 24 hours. */
+  dailyLimit: z.number().int().min(1).max(100).default(3),
+  /** Where incident ids given with `incident ID` live; the matched schedule's provider when unset. */
+  incidents: z.enum(['pagerduty', 'opsgenie']).optional(),
+  /** How often reviewers are reminded of a review nobody has done. */
+  reviewReminder: Duration.prefault('24h'),
+}).strict();
+export type EmergencyFlow = z.output<typeof EmergencyFlow>;
+
+/**
  * Where a request's messages go, by what it is for. The first rule (in file order) that
  * matches a request replaces the keys it sets in the flow's `notify`; the rest stay the flow's.
  */
@@ -488,5 +522,7 @@ export const LatchConfig = z.object({
   autoDecisions: z.array(AutoDecision).default([]),
   /** On-call schedules, for `oncall:NAME` requesters and approvers and for emergency flows. */
   schedules: z.array(Schedule).default([]),
+  /** Emergency (break-glass) flows, for `/access emergency ...`. */
+  emergency: z.array(EmergencyFlow).default([]),
 }).strict();
 export type LatchConfig = z.output<typeof LatchConfig>;

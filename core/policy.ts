@@ -50,7 +50,7 @@ export function findResource(config: LatchConfig, integration: string, resource:
   return found && match ? { integration: found, resource: match } : null;
 }
 
-function matchesPrincipal(principal: Principal, email: string, directory: Directory): boolean {
+export function matchesPrincipal(principal: Principal, email: string, directory: Directory): boolean {
   switch (principal.kind) {
     case 'user': return principal.email === email;
     case 'group': return directory.membersOf(principal.group).has(email);
@@ -64,7 +64,7 @@ export function mayRequest(flow: Flow, email: string, directory: Directory): boo
 }
 
 /** Every resource + permission a flow offers, bundles included, in config order. */
-export function offeredItems(config: LatchConfig, flow: Flow): AccessItem[] {
+export function offeredItems(config: LatchConfig, flow: Pick<Flow, 'access'>): AccessItem[] {
   const items: AccessItem[] = [];
   const seen = new Set<string>();
   const add = (item: AccessItem): void => {
@@ -107,7 +107,7 @@ export function flowsFor(config: LatchConfig, email: string, directory: Director
   return config.flows.filter((flow) => mayRequest(flow, email, directory));
 }
 
-function resolveItem(config: LatchConfig, resourceText: string, permission: string): { ok: true; item: AccessItem } | RequestRefusal {
+export function resolveItem(config: LatchConfig, resourceText: string, permission: string): { ok: true; item: AccessItem } | RequestRefusal {
   const [first, second] = resourceText.split('/', 2);
   const candidates = second !== undefined
     ? config.integrations.filter((integration) => integration.name === first).flatMap((integration) => integration.resources.filter((resource) => resource.name === second).map((resource) => ({ integration, resource })))

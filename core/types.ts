@@ -50,6 +50,8 @@ export interface AccessRequest {
 export interface RequestContext {
   /** The automatic decision rule that decided the request, if one did. */
   automatic?: { rule: string; verdict: 'approve' | 'deny' };
+  /** An emergency (break-glass) grant: granted without an approver because of `matched`. */
+  emergency?: EmergencyContext;
   /** For an extension: where the access stood when it was asked for. */
   extension?: {
     /** This is extension number `number` of the access. */
@@ -61,6 +63,19 @@ export interface RequestContext {
     /** The access's expiry when the extension was asked for. */
     parentExpiresAt: number | null;
   };
+}
+
+export interface EmergencyContext {
+  /** The emergency flow (config `emergency[].name`); also the request's `flow`. */
+  flow: string;
+  /** The principal that let the person in: `oncall:db-primary`, `group:sre` or their e-mail. */
+  matched: string;
+  /** For an on-call match: how sure Latch was (`stale`: the provider was down and its last answer was used). */
+  onCall: { schedule: string; state: 'fresh' | 'stale'; readAt: number | null } | null;
+  /** The incident the person named, where it lives, and whether the provider said it was open. */
+  incident: { provider: 'pagerduty' | 'opsgenie' | null; id: string; open: boolean | null } | null;
+  /** Where it was asked for: the grant is announced there. */
+  channel: { platform: 'slack' | 'teams'; id: string } | null;
 }
 
 export type GrantState = 'pending' | 'active' | 'revoked' | 'failed';

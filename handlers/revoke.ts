@@ -1,3 +1,4 @@
+import { isEmergencyLead } from '../core/emergency.js';
 import { transition } from '../core/lifecycle.js';
 import type { Actor, RequestRecord } from '../core/types.js';
 import type { LatchContext } from './context.js';
@@ -20,11 +21,17 @@ export async function revokeAccess(ctx: LatchContext, actor: Actor, idText: stri
     if (!loaded.ok) return loaded;
     const { request } = loaded.record;
     if (request.kind === 'extension') return fail('illegal_transition', `${request.id} is an extension; revoke the access it extends, ${request.parentId ?? ''}.`);
+    const { config, directory } = ctx.current();
+    // The leads an emergency flow names may end its grants as an admin would ("Revoke now" on the announcement).
+    const emergencyFlow = request.context?.emergency ? config.emergency.find((flow) => flow.name === request.context?.emergency?.flow) : undefined;
     const roles = [
       ...(isInvolved(loaded.record, actor.email) ? (['requester'] as const) : []),
-      ...(ctx.current().directory.isAdmin(actor.email) ? (['admin'] as const) : []),
+      ...(directory.isAdmin(actor.email) || isEmergencyLead(emergencyFlow, directory, actor.email) ? (['admin'] as const) : []),
     ];
-    if (roles.length === 0) return fail('not_allowed', `Request ${request.id} is not yours to revoke; only the person who has the access, the requester or an admin can.`);
+    if (roles.length === 0) {
+      const who = request.context?.emergency ? 'the person who has the access, the emergency flow\'s leads or an admin' : 'the person who has the access, the requester or an admin';
+      return fail('not_allowed', `Request ${request.id} is not yours to revoke; only ${who} can.`);
+    }
     const moved = transition(request.state, 'revoke', roles);
     if (!moved.ok) {
       const hint = STATE_HINTS[request.state];

@@ -1,6 +1,7 @@
 import { transition } from '../core/lifecycle.js';
 import type { Grant, RequestRecord } from '../core/types.js';
 import type { LatchContext } from '../handlers/context.js';
+import { incidentNoteJob } from '../handlers/emergency-jobs.js';
 import { notifyJob } from '../handlers/jobs.js';
 import type { Change, Job } from '../storage/store.js';
 import { revokeInputFactory, type RevokeReason } from './revoke-input.js';
@@ -107,7 +108,7 @@ export const runRevoke: JobHandler = async (job: Job, ctx: LatchContext) => {
         { type: `request.${moved.to}`, requestId: request.id, actor: event === 'expired' ? 'latch' : (request.endedBy ?? 'latch'), at: now, data: { expiresAt: request.expiresAt, lagMs: request.expiresAt !== null ? now - request.expiresAt : null } },
         ...extensions.flatMap((change) => change.audit ?? []),
       ],
-      enqueue: [notifyJob(request.id, moved.to === 'expired' ? 'expired' : 'revoked', now)],
+      enqueue: [notifyJob(request.id, moved.to === 'expired' ? 'expired' : 'revoked', now), ...incidentNoteJob(request, 'ended', now)],
     },
   };
 };

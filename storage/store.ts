@@ -3,7 +3,7 @@
 import type { RequestState } from '../core/lifecycle.js';
 import type { AccessRequest, Decision, Grant, Instant, RequestKind, RequestRecord } from '../core/types.js';
 
-export const JOB_KINDS = ['grant', 'revoke', 'extend', 'timeout', 'notify', 'remind', 'expiry_warning', 'prune_audit', 'reconcile', 'activate', 'lapse'] as const;
+export const JOB_KINDS = ['grant', 'revoke', 'extend', 'timeout', 'notify', 'remind', 'expiry_warning', 'prune_audit', 'reconcile', 'activate', 'lapse', 'incident_note'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 export type JobState = 'pending' | 'running' | 'done' | 'dead' | 'cancelled';
 export type JobPayload = Record<string, unknown>;

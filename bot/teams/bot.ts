@@ -57,7 +57,10 @@ export class TeamsBot {
     // A card submitted with Action.Submit in older clients arrives as a message with a value; Latch only uses Action.Execute.
     const text = TurnContext.removeRecipientMention(context.activity as Partial<Activity>)?.trim() ?? '';
     try {
-      const reply = await runCommand(this.ctx, actor, parseCommand(text, ''), '');
+      // In a channel the conversation id names the thread too (`19:…@thread.tacv2;messageid=…`); the channel is the part before it.
+      const conversation = context.activity.conversation;
+      const channel = conversation?.conversationType === 'channel' ? (conversation.id.split(';')[0] ?? null) : null;
+      const reply = await runCommand(this.ctx, actor, parseCommand(text, ''), '', { platform: 'teams', channel });
       await this.render(context, actor, reply);
     } catch (error) {
       this.log.error({ err: error instanceof Error ? error.message : String(error), user: actor.email }, 'Teams command failed');
@@ -140,8 +143,15 @@ export class TeamsBot {
           if (refusal && !(await showRequest(this.ctx, actor, requestId)).ok) return this.answer(context, confirmationCard(refusal));
           return this.answer(context, await this.approvalFor(context, actor, requestId, refusal));
         }
+        case VERB.revoke: {
+          const reply = await runButton(this.ctx, actor, verb, requestId);
+          const said = reply.kind === 'text' ? reply.text : 'Already done.';
+          // "Revoke now" on an emergency announcement: the announcement stays, showing the new state (and a refusal, if it was one).
+          const loaded = await loadRequest(this.ctx, requestId);
+          if (loaded.ok && loaded.record.request.context?.emergency) return this.answer(context, await this.approvalFor(context, actor, requestId, said));
+          return this.answer(context, confirmationCard(said));
+        }
         case VERB.cancel:
-        case VERB.revoke:
         case VERB.activate: {
           const reply = await runButton(this.ctx, actor, verb, requestId);
           return this.answer(context, confirmationCard(reply.kind === 'text' ? reply.text : 'Already done.'));

@@ -42,6 +42,7 @@ function statusLine(view: RequestView): string {
  * every later state re-renders it without buttons, showing the outcome and who decided.
  */
 export function approvalCard(view: RequestView, decidable: boolean): SlackMessage {
+  if (view.emergency) return emergencyCard(view, decidable);
   const verb = view.kind === 'extension' ? 'asks to extend access' : 'asks for access';
   const blocks: SlackBlock[] = [
     header(view.kind === 'extension' ? `Extension ${view.id}` : `Access request ${view.id}`),
@@ -57,6 +58,23 @@ export function approvalCard(view: RequestView, decidable: boolean): SlackMessag
   }
   if (view.approvals.length > 0) blocks.push(context(`Approved so far by ${escapeMrkdwn(view.approvals.join(', '))}`));
   return { text: `${view.requester} ${verb}: ${view.title} for ${view.duration} (${view.status}). Request ${view.id}.`, blocks };
+}
+
+/**
+ * The announcement of an emergency grant, in the channel it was asked in, the flow's
+ * channels and the security channels: loud, with who, what, why and until when, and
+ * "Revoke now" while it is active (the leads and admins may use it; others are refused).
+ */
+function emergencyCard(view: RequestView, decidable: boolean): SlackMessage {
+  const blocks: SlackBlock[] = [
+    header(`:rotating_light: EMERGENCY ACCESS ${view.id}`),
+    section(`*${escapeMrkdwn(view.requester)}* took emergency access: *${escapeMrkdwn(view.title)}* for ${view.duration}, without approval.`),
+    fields(facts(view)),
+    section(statusLine(view), `status:${view.id}`),
+    context('Break-glass access is granted at once to the people on call, announced here and to security, and reviewed afterwards.'),
+  ];
+  if (decidable && view.state === 'active') blocks.push(actions(`emergency:${view.id}`, [{ text: 'Revoke now', actionId: ACTION.revoke, value: view.id, style: 'danger' }]));
+  return { text: `EMERGENCY ACCESS: ${view.requester} took ${view.title} for ${view.duration} without approval (${view.status}). Request ${view.id}.`, blocks };
 }
 
 /** What the requester is told as their request moves. */

@@ -26,6 +26,7 @@ function status(view: RequestView): CardElement {
  * Teams fetch their personal version (with buttons) while everyone else sees the status.
  */
 export function approvalCard(view: RequestView, options: { decidable: boolean; approverIds: string[]; notice?: string }): AdaptiveCard {
+  if (view.emergency) return emergencyCard(view, options);
   const body: CardElement[] = [
     text(view.kind === 'extension' ? `Extension ${view.id}` : `Access request ${view.id}`, { size: 'Medium', weight: 'Bolder' }),
     text(`${escapeMarkdown(view.requester)} ${view.kind === 'extension' ? 'asks to extend access' : 'asks for access'}: **${escapeMarkdown(view.title)}** for ${view.duration}.`),
@@ -40,6 +41,19 @@ export function approvalCard(view: RequestView, options: { decidable: boolean; a
     actions: open ? [execute('Approve', VERB.approve, { requestId: view.id }, 'positive'), execute('Deny', VERB.deny, { requestId: view.id }, 'destructive')] : [],
     ...(view.state === 'pending' && options.approverIds.length > 0 ? { refresh: { action: execute('Refresh', VERB.refresh, { requestId: view.id }), userIds: options.approverIds.slice(0, 60) } } : {}),
   });
+}
+
+/** The announcement of an emergency grant (see the Slack card): loud, with "Revoke now" while it is active. */
+function emergencyCard(view: RequestView, options: { decidable: boolean; notice?: string }): AdaptiveCard {
+  const body: CardElement[] = [
+    text(`🚨 EMERGENCY ACCESS ${view.id}`, { size: 'Large', weight: 'Bolder', color: 'Attention' }),
+    text(`${escapeMarkdown(view.requester)} took emergency access: **${escapeMarkdown(view.title)}** for ${view.duration}, without approval.`),
+    facts(factsOf(view)),
+    status(view),
+    text('Break-glass access is granted at once to the people on call, announced here and to security, and reviewed afterwards.', { isSubtle: true, size: 'Small' }),
+  ];
+  if (options.notice) body.push(text(escapeMarkdown(options.notice), { color: 'Attention' }));
+  return card(body, { actions: options.decidable && view.state === 'active' ? [execute('Revoke now', VERB.revoke, { requestId: view.id }, 'destructive')] : [] });
 }
 
 export function requesterCard(view: RequestView, event: NotificationEvent, summary: string): AdaptiveCard {

@@ -52,8 +52,8 @@ describe('Slack: /access', () => {
     const malformed = await e2e.command(U.alice, 'extend AR-12 soon');
     expect(String((await e2e.slack.waitFor('response_url', (call: Call) => call.args.url === malformed.responseUrl)).args.text))
       .toBe('"AR-12" is not a request id; ids look like AR-7K3M9QX2.\nUsage: `/access extend ID DURATION [because REASON]`');
-    const emergency = await e2e.command(U.alice, 'emergency orders-prod');
-    expect(String((await e2e.slack.waitFor('response_url', (call: Call) => call.args.url === emergency.responseUrl)).args.text)).toContain('not enabled');
+    const emergency = await e2e.command(U.alice, 'emergency orders-prod because the database is down');
+    expect(String((await e2e.slack.waitFor('response_url', (call: Call) => call.args.url === emergency.responseUrl)).args.text)).toContain('No emergency access is set up in this Latch.');
   });
 
   it('submits a fully typed request directly and sends the card to every approver of the step', async () => {

@@ -44,14 +44,14 @@ export interface TeamsE2E {
   close(): Promise<void>;
 }
 
-export async function startTeamsE2E(options: { withSlack?: boolean; config?: string; clockOffsetMs?: number } = {}): Promise<TeamsE2E> {
+export async function startTeamsE2E(options: { withSlack?: boolean; config?: string; clockOffsetMs?: number; env?: Record<string, string> } = {}): Promise<TeamsE2E> {
   const dir = mkdtempSync(join(tmpdir(), 'latch-teams-'));
   writeFileSync(join(dir, 'latch.yaml'), options.config ?? orgConfig());
   const identity = await startTeamsIdentityDouble({ appId: APP_ID });
   const connector = await startBotConnectorDouble();
   for (const person of Object.values(T)) connector.addMember({ id: person.id, aadObjectId: person.aadObjectId, email: person.email, name: person.name });
   const slack = options.withSlack ? await startSlackDouble() : null;
-  const env: Record<string, string> = { ...identity.env(), TEAMS_SERVICE_URL: connector.serviceUrl };
+  const env: Record<string, string> = { ...identity.env(), TEAMS_SERVICE_URL: connector.serviceUrl, ...options.env };
   if (slack) {
     Object.assign(env, { SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_API_URL: slack.apiUrl });
   }

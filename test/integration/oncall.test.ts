@@ -183,6 +183,20 @@ describe('PagerDuty and Opsgenie', () => {
     expect(lines.some((line) => String(line.msg).includes('pagerduty answers again'))).toBe(true);
   });
 
+  it('adds alert notes in Opsgenie and reads whether the alert is open', async () => {
+    let sent: { auth: string | string[] | undefined; body: unknown } | undefined;
+    nock(OG).post('/v2/alerts/8418d193-2dab-4490-b331-8c02cdd196b7/notes').query({ identifierType: 'id' }).reply(202, function (_uri, body) {
+      sent = { auth: this.req.headers.authorization, body };
+      return { result: 'Request will be processed', took: 0.302, requestId: '43a29c5c-3dbf-4fa4-9c26-f4f71023e120' };
+    });
+    nock(OG).get('/v2/alerts/1234').query({ identifierType: 'tiny' }).reply(200, { data: { id: '8418d193-2dab-4490-b331-8c02cdd196b7', tinyId: '1234', status: 'closed', acknowledged: true }, took: 0.1, requestId: 'r2' });
+    const alerts = schedulesFor().oncall.incidents('opsgenie');
+    await alerts?.addNote('8418d193-2dab-4490-b331-8c02cdd196b7', 'Latch: emergency access granted', 'alice@example.com');
+    expect(sent).toEqual({ auth: 'GenieKey og-key-secret-value', body: { user: 'alice@example.com', source: 'Latch', note: 'Latch: emergency access granted' } });
+    expect(await alerts?.isOpen('1234')).toBe(false);
+    expect(schedulesFor({}).oncall.incidents('pagerduty')).toBeNull();
+  });
+
   it('says a missing token is why nobody is on call', async () => {
     const { oncall } = schedulesFor({});
     expect(await oncall.lookup('platform')).toMatchObject({ state: 'unavailable', error: 'OPSGENIE_API_KEY is not set' });

@@ -28,13 +28,18 @@ describe('the chat command grammar', () => {
     expect(parseCommand('')).toEqual({ kind: 'help' });
     expect(parseCommand('audit')).toEqual({ kind: 'audit', limit: 20 });
     expect(parseCommand('audit 5')).toEqual({ kind: 'audit', limit: 5 });
-    expect(parseCommand('emergency orders-prod write')).toEqual({ kind: 'emergency', text: 'orders-prod write' });
+    expect(parseCommand('emergency orders-prod write for 30m because orders are stuck incident Q1W2E3')).toEqual({ kind: 'emergency', resource: 'orders-prod', permission: 'write', durationMs: 1_800_000, reason: 'orders are stuck', incident: 'Q1W2E3' });
+    expect(parseCommand('emergency orders-prod because the incident channel says so')).toEqual({ kind: 'emergency', resource: 'orders-prod', reason: 'the incident channel says so' });
+    expect(parseCommand('emergency bundle oncall-kit because INC-9')).toEqual({ kind: 'emergency', bundle: 'oncall-kit', reason: 'INC-9' });
   });
 
   const mistakes: [string, string][] = [
     ['request orders-prod read for ages', '"ages" is not a duration; write it like 30m, 2h or 1h30m.\nUsage: `/access request [resource] [permission] [at START] [for DURATION] [because REASON]`'],
     ['request orders-prod read now please', 'Too many words before "for"/"because": now please.\nUsage: `/access request [resource] [permission] [at START] [for DURATION] [because REASON]`'],
     ['request bundle', 'Name one bundle after `bundle`.\nUsage: `/access request [resource] [permission] [at START] [for DURATION] [because REASON]`'],
+    ['emergency orders-prod write', 'Say why after `because`: emergency access is announced and reviewed with its reason.\nUsage: `/access emergency RESOURCE [PERMISSION] [for DURATION] because REASON [incident ID]`'],
+    ['emergency orders-prod write because incident P123', 'Say why after `because`: emergency access is announced and reviewed with its reason.\nUsage: `/access emergency RESOURCE [PERMISSION] [for DURATION] because REASON [incident ID]`'],
+    ['emergency orders-prod for ever because down', '"ever" is not a duration; write it like 30m or 1h.\nUsage: `/access emergency RESOURCE [PERMISSION] [for DURATION] because REASON [incident ID]`'],
     ['extend', 'Say which access to extend.\nUsage: `/access extend ID DURATION [because REASON]`'],
     ['extend AR-7K3M9QX2', 'Say how much longer you need.\nUsage: `/access extend ID DURATION [because REASON]`'],
     ['revoke everything', '"everything" is not a request id; ids look like AR-7K3M9QX2.\nUsage: `/access revoke ID [because REASON]`'],
