@@ -316,21 +316,42 @@ export interface HecRequest {
 export interface HecDouble {
   url: string;
   requests: HecRequest[];
+  /** Starts listening on its port (when made with `listening: false`). */
+  up(): Promise<void>;
   close(): Promise<void>;
 }
 
 /** Answers like a collector that indexed the batch. */
-export async function startHecDouble(): Promise<HecDouble> {
+export async function startHecDouble(options: { listening?: boolean } = {}): Promise<HecDouble> {
   const requests: HecRequest[] = [];
-  const server = createHttpServer((request, response) => {
-    void readBody(request).then((body) => {
-      requests.push({ method: request.method ?? '', url: request.url ?? '', headers: request.headers, body });
-      response.writeHead(200, { 'content-type': 'application/json' }).end('{"text":"Success","code":0}');
+  const make = (): { server: HttpServer; sockets: Set<Socket> } => {
+    const server = createHttpServer((request, response) => {
+      void readBody(request).then((body) => {
+        requests.push({ method: request.method ?? '', url: request.url ?? '', headers: request.headers, body });
+        response.writeHead(200, { 'content-type': 'application/json' }).end('{"text":"Success","code":0}');
+      });
     });
-  });
-  const sockets = track(server);
-  const port = await listen(server);
-  return { url: `http://127.0.0.1:${port}`, requests, close: () => closeServer(server, sockets) };
+    return { server, sockets: track(server) };
+  };
+  let current: { server: HttpServer; sockets: Set<Socket> } | null = make();
+  const port = await listen(current.server);
+  if (options.listening === false) {
+    await closeServer(current.server, current.sockets);
+    current = null;
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    async up() {
+      if (current) return;
+      current = make();
+      await listen(current.server, port);
+    },
+    async close() {
+      if (current) await closeServer(current.server, current.sockets);
+      current = null;
+    },
+  };
 }
 
 /** Latch on a temp SQLite file with a memory backend, quick retries and a fast poll. */
