@@ -5,7 +5,6 @@
 // cursor, so a crash or a restart sends the unacknowledged events again (at least once)
 // and nothing overtakes anything (in order, per request and overall). Deliveries never
 // run inside a life-cycle transaction: a sink that is down delays only itself.
-import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { AuditSink } from '../config/schema.js';
 import type { Logger } from '../handlers/context.js';
@@ -15,13 +14,14 @@ import { streamedEvent } from './audit-sinks/event.js';
 import type { SinkTransport } from './audit-sinks/transport.js';
 import { auditSinkDelivered, auditSinkFailures, type SinkLag } from './audit-stream-metrics.js';
 import { backoffDelay } from './backoff.js';
+import { isDeadLocalOwner, localOwnerId } from './job-owner.js';
 import { errorText } from './job-handler.js';
 
 export interface AuditStreamOptions {
   store: Store;
   log: Logger;
   now(): number;
-  /** Identifies this process's sink leases, like the job runner's owner (default: a fresh id). */
+  /** Identifies this process's sink leases, like the job runner's owner (default: host, pid and a fresh id). */
   owner?: string;
   env: NodeJS.ProcessEnv;
   /** `settings.instance` of the config in force, carried by every event. */
@@ -170,11 +170,20 @@ class SinkWorker {
     return 0;
   }
 
-  /** A sink seen for the first time has no cursor row to lease yet. */
+  /**
+   * When the lease was refused: a sink seen for the first time has no cursor row yet, and a
+   * lease left by a Latch that crashed on this host is taken over at once, not waited out.
+   */
   private async openAndLease(at: number): Promise<boolean> {
-    const { store, owner, leaseMs } = this.options;
-    this.cursor = await store.openAuditCursor(this.definition.name, this.definition.from, at);
-    return store.leaseAuditCursor(this.definition.name, owner, at, at + leaseMs);
+    const { store, owner, leaseMs, log } = this.options;
+    const sink = this.definition.name;
+    this.cursor = await store.openAuditCursor(sink, this.definition.from, at);
+    const holder = this.cursor.owner;
+    if (holder && isDeadLocalOwner(holder, owner)) {
+      await store.releaseAuditCursors(holder);
+      log.info({ sink, owner: holder }, `audit sink ${sink}: taken over from ${holder}, which no longer runs`);
+    }
+    return store.leaseAuditCursor(sink, owner, at, at + leaseMs);
   }
 
   private failed(error: unknown): number {
@@ -219,7 +228,7 @@ export class AuditStreamer {
   private stopping = false;
 
   constructor(options: AuditStreamOptions) {
-    this.options = { ...DEFAULTS, ...options, owner: options.owner ?? `latch-audit-${randomUUID()}` };
+    this.options = { ...DEFAULTS, ...options, owner: options.owner ?? localOwnerId() };
   }
 
   /**

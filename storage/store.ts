@@ -54,6 +54,9 @@ export interface AuditSinkCursor {
   deliveredSeq: number;
   deliveredAt: Instant | null;
   createdAt: Instant;
+  /** Who streams to the sink, until when (null: nobody). */
+  owner: string | null;
+  leaseUntil: Instant | null;
 }
 
 /** What a sink has not received yet. */

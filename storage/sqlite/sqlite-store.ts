@@ -307,7 +307,7 @@ export class SqliteStore implements Store {
       tx.insert(schema.auditSinkCursors).values({ sink, deliveredSeq: last, createdAt: at }).onConflictDoNothing().run();
       const row = tx.select().from(schema.auditSinkCursors).where(eq(schema.auditSinkCursors.sink, sink)).get();
       if (!row) throw new Error(`audit sink cursor ${sink} vanished`);
-      return { sink: row.sink, deliveredSeq: row.deliveredSeq, deliveredAt: row.deliveredAt, createdAt: row.createdAt };
+      return row;
     });
   }
 

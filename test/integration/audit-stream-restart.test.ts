@@ -7,15 +7,22 @@ import { SqliteStore } from '../../storage/sqlite/sqlite-store.js';
 import { eventually } from '../support/harness.js';
 import { orgConfig } from '../support/configs.js';
 import { runLifecycle, sinkMetric, startStreamingLatch, startWebhookReceiver, type ReceivedEvent, type WebhookReceiver } from '../support/audit-receivers.js';
+import { startLatchProcess, type LatchProcess } from '../support/latch-process.js';
 
 const SECRET = 'whsec-restart-0a1b2c3d4e5f60718293';
 
 let latch: RunningLatch | null = null;
 let receiver: WebhookReceiver | null = null;
+let child: LatchProcess | null = null;
 let dir = '';
 afterEach(async () => {
   await latch?.stop();
   latch = null;
+  if (child && child.child.exitCode === null && child.child.signalCode === null) {
+    child.child.kill('SIGKILL');
+    await child.exited;
+  }
+  child = null;
   await receiver?.close();
   receiver = null;
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -100,5 +107,40 @@ describe('audit streaming across restarts', () => {
     expect(await sinkMetric(running, 'latch_audit_sink_lag_events', 'soc')).toBeNull();
     const health = await (await fetch(`http://127.0.0.1:${running.port}/healthz?details=1`)).json() as { auditSinks: { sink: string }[] };
     expect(health.auditSinks.map((sink) => sink.sink)).toEqual(['archive']);
+  });
+
+  it('writes JSON lines to stdout beside the logs of `npm start`, and after a SIGKILL sends again what was not acknowledged: de-duplicated by id, nothing is missing', { timeout: 60_000 }, async () => {
+    dir = mkdtempSync(join(tmpdir(), 'latch-audit-stdout-'));
+    const configFile = join(dir, 'latch.yaml');
+    const dbFile = join(dir, 'latch.db');
+    writeFileSync(configFile, orgConfig({ extra: 'auditSinks:\n  - { name: console, type: jsonl, path: stdout, from: beginning }\n' }));
+    const env = { LATCH_CONFIG: configFile, DATABASE_URL: `sqlite:${dbFile}` };
+    const audited = (process: LatchProcess): ReceivedEvent[] => process.lines.filter((line) => line.schema === 'latch.audit/1') as unknown as ReceivedEvent[];
+
+    const first = await startLatchProcess(env);
+    child = first;
+    await eventually(() => audited(first).some((event) => event.type === 'config.loaded'), 'the start-up event on stdout', 15_000);
+    // SIGHUP reloads the unchanged file, which is recorded: two more events, then the process is killed outright.
+    first.child.kill('SIGHUP');
+    await eventually(() => audited(first).length >= 2, 'the reload event on stdout', 15_000);
+    first.child.kill('SIGHUP');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    const second = await startLatchProcess(env);
+    child = second;
+    const store = new SqliteStore({ path: dbFile });
+    const stored = await store.auditEvents({});
+    await store.close();
+    await eventually(() => audited(second).some((event) => event.seq === stored.at(-1)?.seq), 'the second process caught up', 15_000);
+    const seen = new Map<string, ReceivedEvent>();
+    for (const event of [...audited(first), ...audited(second)]) if (!seen.has(event.id)) seen.set(event.id, event);
+    expect([...seen.values()].map((event) => event.seq)).toEqual(stored.map((event) => event.seq));
+    expect([...seen.values()].map((event) => event.id)).toEqual(stored.map((event) => event.hash));
+    // Audit lines and log lines are told apart by `schema`; logs never carry it.
+    expect(second.lines.some((line) => line.msg === 'audit sink console (jsonl) streaming')).toBe(true);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toEqual({ code: 0, signal: null });
   });
 });
