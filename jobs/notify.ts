@@ -8,6 +8,7 @@ import { describeAccess } from '../handlers/describe.js';
 import { NOTIFICATION_EVENTS, type NotificationEvent } from '../handlers/notifier.js';
 import type { Job } from '../storage/store.js';
 import { errorText, type JobHandler, type JobOutcome } from './job-handler.js';
+import { alertWindowOf } from './alert-window.js';
 import { recipientsFor } from './recipients.js';
 
 const NOTIFY_ATTEMPTS = 10;
@@ -83,13 +84,29 @@ async function oneAtATime(requestId: string, work: () => Promise<void>): Promise
 
 export async function sendNotification(ctx: LatchContext, record: RequestRecord, event: NotificationEvent, key: string): Promise<void> {
   const { config, directory } = ctx.current();
-  const { people, channels } = recipientsFor(config, directory, record, event);
+  const routed = recipientsFor(config, directory, record, event);
+  const { channels } = routed;
+  let { people } = routed;
   const flow = config.flows.find((candidate) => candidate.name === record.request.flow);
   const extension = event === 'extended' ? await latestExtension(ctx, record) : null;
   const history = channels.length > 0 ? historyLine(record, event, config, directory, { extension }) : null;
+  let text = summary(record, event, ctx.now(), flow, extension);
+  if (event === 'revoke_failed_alert') {
+    const failing = await failingRevocationsBeside(ctx, record);
+    if (failing.others > 0) text += ` ${failing.others} other revocation(s) on ${failing.integrations.join(', ')} are failing too.`;
+    if (!alertWindowOf(ctx.store).admit(failing.integrations.map((name) => `revoke:${name}`), ctx.now())) people = [];
+  }
   // Every event still reaches the notifier, which keeps the cards already posted up to date.
   if (people.length === 0 && channels.length === 0 && !(await hasCards(ctx, record))) return;
-  await oneAtATime(record.request.id, () => ctx.notifier.notify({ event, record, recipients: people, channels, text: summary(record, event, ctx.now(), flow, extension), history, key }));
+  await oneAtATime(record.request.id, () => ctx.notifier.notify({ event, record, recipients: people, channels, text, history, key }));
+}
+
+/** The integrations a failing revocation is stuck on, and how many other requests are stuck on them. */
+async function failingRevocationsBeside(ctx: LatchContext, record: RequestRecord): Promise<{ integrations: string[]; others: number }> {
+  const integrations = [...new Set(record.grants.filter((grant) => grant.state !== 'revoked').map((grant) => grant.integration))];
+  const stuck = await ctx.store.listRequests({ states: ['revoke_failed'] });
+  const others = stuck.filter((other) => other.request.id !== record.request.id && other.grants.some((grant) => grant.state !== 'revoked' && integrations.includes(grant.integration))).length;
+  return { integrations, others };
 }
 
 export const runNotify: JobHandler = async (job: Job, ctx: LatchContext): Promise<JobOutcome> => {
