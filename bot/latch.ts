@@ -51,8 +51,8 @@ export interface LatchOptions {
   now?: () => number;
   /** Reload the config when its file changes (default true). */
   watchConfig?: boolean;
-  /** Audit streaming's timing (tests): how often caught-up sinks look, and the retry backoff. */
-  auditStream?: Partial<Pick<AuditStreamOptions, 'pollMs' | 'retryBaseMs' | 'retryMaxMs' | 'leaseMs'>>;
+  /** Audit streaming's timing (tests): how often caught-up sinks look, the retry backoff, and who holds the sinks' leases. */
+  auditStream?: Partial<Pick<AuditStreamOptions, 'pollMs' | 'retryBaseMs' | 'retryMaxMs' | 'leaseMs' | 'owner'>>;
 }
 
 export interface RunningLatch {

@@ -61,7 +61,7 @@ export interface SinkHealth extends SinkStatus {
   lagSeconds: number | null;
 }
 
-const DEFAULTS = { pollMs: 1_000, retryBaseMs: 1_000, retryMaxMs: 60_000, leaseMs: 60_000 };
+const DEFAULTS = { pollMs: 1_000, retryBaseMs: 1_000, retryMaxMs: 60_000, leaseMs: 30_000 };
 type Settled = Omit<AuditStreamOptions, 'owner'> & typeof DEFAULTS & { owner: string };
 
 function minutes(ms: number): string {

@@ -10,9 +10,12 @@ import { runLifecycle, sinkMetric, startStreamingLatch, startWebhookReceiver, st
 const SECRET = 'whsec-test-5f1c0a9e7d3b2a4c6e8f';
 
 let latch: RunningLatch | null = null;
+let second: RunningLatch | null = null;
 let receiver: WebhookReceiver | null = null;
 let dir = '';
 afterEach(async () => {
+  await second?.stop();
+  second = null;
   await latch?.stop();
   latch = null;
   await receiver?.close();
@@ -127,5 +130,25 @@ describe('the webhook audit sink', () => {
     expect(live.requests.every((request) => request.status === 401 && !request.verified)).toBe(true);
     // Refused deliveries are not acknowledged: the same first event is offered again.
     expect(new Set(live.requests.map((request) => request.headers['x-latch-event-id'])).size).toBe(1);
+  });
+
+  it('is streamed by one of two Latch processes on the same store at a time: the other stands by, and every event arrives once', async () => {
+    receiver = await startWebhookReceiver(SECRET);
+    dir = mkdtempSync(join(tmpdir(), 'latch-webhook-'));
+    writeFileSync(join(dir, 'latch.yaml'), webhookConfig(receiver.url));
+    const env = { LATCH_AUDIT_WEBHOOK_SECRET: SECRET };
+    latch = await startStreamingLatch(join(dir, 'latch.yaml'), join(dir, 'latch.db'), env, undefined, 'latch-one');
+    const firstSeq = (await latch.store.auditEvents({})).at(-1)?.seq ?? 0;
+    second = await startStreamingLatch(join(dir, 'latch.yaml'), join(dir, 'latch.db'), env, undefined, 'latch-two');
+    const [one, other] = [latch, second];
+    await runLifecycle(one);
+    await runLifecycle(other, 'bob@example.com');
+    const expected = await storedAfter(one, firstSeq);
+    const live = receiver;
+    await eventually(() => live.accepted().length >= expected.length, 'every event accepted');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(live.accepted().map((event) => event.seq)).toEqual(expected.map((event) => event.seq));
+    const states = [(await one.auditStream.health())[0]?.state, (await other.auditStream.health())[0]?.state];
+    expect(states).toContain('standby');
   });
 });

@@ -355,11 +355,12 @@ export async function startHecDouble(options: { listening?: boolean } = {}): Pro
 }
 
 /** Latch on a temp SQLite file with a memory backend, quick retries and a fast poll. */
-export async function startStreamingLatch(configFile: string, dbFile: string, env: NodeJS.ProcessEnv = {}, logger = pino({ level: 'silent' })): Promise<RunningLatch> {
+export async function startStreamingLatch(configFile: string, dbFile: string, env: NodeJS.ProcessEnv = {}, logger = pino({ level: 'silent' }), owner?: string): Promise<RunningLatch> {
   return startLatch({
     configFile, databaseUrl: `sqlite:${dbFile}`, port: 0, host: '127.0.0.1', logger, env, notifier: new RecordingNotifier(),
     provisioners: new ProvisionerRegistry({}).use('orders', new MemoryProvisioner()), runner: { sweep: '*/1 * * * * *' },
-    auditStream: { pollMs: 50, retryBaseMs: 100, retryMaxMs: 400 }, watchConfig: false,
+    // Two Latches in one test process share a pid, so each is named as another process would be.
+    auditStream: { pollMs: 50, retryBaseMs: 100, retryMaxMs: 400, ...(owner ? { owner } : {}) }, watchConfig: false,
   });
 }
 
