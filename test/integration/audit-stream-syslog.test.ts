@@ -34,6 +34,7 @@ async function start(sink: string): Promise<RunningLatch> {
 const AUTH = 4;
 const LOCAL3 = 19;
 const INFO = 6;
+const WARNING = 4;
 
 describe('the syslog audit sink', () => {
   it('sends each event as an RFC 5424 message over TCP, octet-counted, with the event id in structured data and the event as JSON', async () => {
@@ -41,7 +42,11 @@ describe('the syslog audit sink', () => {
     latch = await start(`  - { name: rsyslog, type: syslog, host: 127.0.0.1, port: ${receiver.port}, facility: local3, appName: latch-audit, hostname: jit.example.com }\n`);
     const firstSeq = (await latch.store.auditEvents({})).at(-1)?.seq ?? 0;
     const id = await runLifecycle(latch);
+    // A refused reload is recorded as config.refused: something went wrong, so it goes out as a warning.
+    writeFileSync(join(dir, 'latch.yaml'), 'version: 1\nflows: [ { name: broken } ]\n');
+    expect(await latch.reload()).toMatchObject({ ok: false });
     const expected = await storedAfter(latch, firstSeq);
+    expect(expected.at(-1)?.type).toBe('config.refused');
     const live = receiver;
     await eventually(() => live.messages.length >= expected.length, 'every event received');
     expect(live.garbage).toEqual([]);
@@ -52,7 +57,7 @@ describe('the syslog audit sink', () => {
       const event = expected[index];
       if (!event) throw new Error('more messages than events');
       expect(message).toMatchObject({
-        version: 1, facility: LOCAL3, severity: INFO, timestamp: new Date(event.at).toISOString(), hostname: 'jit.example.com', appName: 'latch-audit',
+        version: 1, facility: LOCAL3, severity: event.type === 'config.refused' ? WARNING : INFO, timestamp: new Date(event.at).toISOString(), hostname: 'jit.example.com', appName: 'latch-audit',
         procId: String(process.pid), msgId: event.type,
       });
       expect(message.structuredData).toEqual({
