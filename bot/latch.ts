@@ -14,6 +14,7 @@ import { registerAuditSinkMetrics } from '../jobs/audit-stream-metrics.js';
 import { localOwnerId } from '../jobs/job-owner.js';
 import { ProvisionerRegistry } from '../provisioners/registry.js';
 import { createPostgresProvisioner } from '../provisioners/postgres.js';
+import { createAwsRdsProvisioner } from '../provisioners/aws-rds.js';
 import { createAwsS3Provisioner } from '../provisioners/aws-s3.js';
 import { createAwsIamRoleProvisioner } from '../provisioners/aws-iam-role.js';
 import { createMysqlProvisioner } from '../provisioners/mysql.js';
@@ -91,6 +92,7 @@ export function defaultProvisioners(env: NodeJS.ProcessEnv, instance = 'latch'):
     .registerType('mysql', withInstance(createMysqlProvisioner))
     .registerType('azure-postgresql', withInstance(createAzurePostgresProvisioner))
     .registerType('aws-iam-role', withInstance(createAwsIamRoleProvisioner))
+    .registerType('aws-rds', withInstance(createAwsRdsProvisioner))
     .registerType('aws-s3', withInstance(createAwsS3Provisioner))
     .registerType('command', createCommandProvisioner)
     .registerType('http', createHttpProvisioner);

@@ -47,6 +47,22 @@ const ER_KILL_DENIED = 1095;
 /** Global privileges that turn a role into an administrator's; Latch never grants such a role. */
 const ADMIN_COLUMNS = ['Super_priv', 'Grant_priv', 'Create_user_priv', 'File_priv', 'Shutdown_priv', 'Reload_priv'] as const;
 
+/** How the people Latch grants access to log in, and how the connector itself does. */
+export interface MysqlLoginOptions {
+  /**
+   * password (default): a generated password per grant. rds-iam: Amazon RDS IAM database
+   * authentication: the account is IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS' and
+   * the person logs in with a token from `aws rds generate-db-auth-token` (provisioners/aws-rds.ts).
+   */
+  userAuth?: 'password' | 'rds-iam';
+  /** The connector's password for each new connection (an RDS IAM token, sent in clear text over TLS); default: credentials.env. */
+  connectorPassword?: () => Promise<string>;
+}
+
+/** RDS for MySQL and MariaDB: the plugin behind IAM database authentication. */
+export const RDS_IAM_AUTHENTICATION = "IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'";
+const ER_PLUGIN_IS_NOT_LOADED = 1524;
+
 export class MysqlProvisionerError extends Error {
   override name = 'MysqlProvisionerError';
 }
@@ -164,8 +180,12 @@ export class MysqlProvisioner implements Provisioner {
   private defaultRoleForAccount: boolean | null = null;
   private closed = false;
 
-  constructor(private readonly integration: Integration, private readonly env: NodeJS.ProcessEnv = process.env) {
+  constructor(private readonly integration: Integration, private readonly env: NodeJS.ProcessEnv = process.env, private readonly login: MysqlLoginOptions = {}) {
     this.connection = parseConnection(integration);
+  }
+
+  private get iamUsers(): boolean {
+    return this.login.userAuth === 'rds-iam';
   }
 
   // ---------------------------------------------------------------- grant
@@ -175,9 +195,12 @@ export class MysqlProvisioner implements Provisioner {
     const { principal, permission } = plan;
     const host = this.connection.userHost;
     // A new password on every call, also on a retry after a crash: the one issued before
-    // may never have reached the grantee, and Latch keeps no copy to send again.
-    const password = generatePassword();
-    await this.withLock(principal, `granting ${input.permission} on ${input.resource.name} to ${principal}`, [password], async (conn) => {
+    // may never have reached the grantee, and Latch keeps no copy to send again. An RDS IAM
+    // account has none: its tokens come from AWS.
+    const password = this.iamUsers ? null : generatePassword();
+    const secrets = password === null ? [] : [password];
+    const identified = password === null ? { sql: RDS_IAM_AUTHENTICATION, values: [] } : { sql: 'IDENTIFIED BY ?', values: [password] };
+    await this.withLock(principal, `granting ${input.permission} on ${input.resource.name} to ${principal}`, secrets, async (conn) => {
       const server = await this.serverFacts(conn);
       if (server.flavour === 'mariadb' && permission.roles.length > 1) {
         throw new MysqlSettingsError(`integration "${this.integration.name}" resource "${input.resource.name}" permission "${input.permission}": `
@@ -191,7 +214,7 @@ export class MysqlProvisioner implements Provisioner {
         // A retry: the config may have changed since the first attempt, so the account is
         // emptied and then given exactly what the config says now.
         // REQUIRE NONE: an account kept after a revoke carries its marker there (mysql/retention.ts).
-        await run(conn, 'ALTER USER ?@? IDENTIFIED BY ? REQUIRE NONE ACCOUNT UNLOCK', [principal, host, password]);
+        await run(conn, `ALTER USER ?@? ${identified.sql} REQUIRE NONE ACCOUNT UNLOCK`, [principal, host, ...identified.values]);
         for (const held of await this.heldRoles(conn, server, principal, host)) {
           if (permission.roles.includes(held.role)) continue;
           if (server.flavour === 'mysql') await run(conn, 'REVOKE ?@? FROM ?@?', [held.role, held.host, principal, host]);
@@ -199,7 +222,7 @@ export class MysqlProvisioner implements Provisioner {
         }
         await run(conn, 'REVOKE ALL PRIVILEGES, GRANT OPTION FROM ?@?', [principal, host]);
       } else {
-        await run(conn, 'CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [principal, host, password]);
+        await run(conn, `CREATE USER IF NOT EXISTS ?@? ${identified.sql}`, [principal, host, ...identified.values]);
       }
 
       for (const role of permission.roles) await run(conn, `GRANT ${mysql.escapeId(role, true)} TO ?@?`, [principal, host]);
@@ -209,7 +232,7 @@ export class MysqlProvisioner implements Provisioner {
         await run(conn, `GRANT ${grant.privileges.join(', ')} ON ${grantTarget(grant.on)} TO ?@?`, [principal, host]);
       }
     });
-    return { principal, secrets: { password }, details: this.details(principal, plan.database) };
+    return { principal, ...(password === null ? {} : { secrets: { password } }), details: this.details(principal, plan.database) };
   }
 
   /**
@@ -217,7 +240,7 @@ export class MysqlProvisioner implements Provisioner {
    * FOR the account when the connector may write the mysql schema, otherwise by logging in
    * as the account once, which needs no privilege at all.
    */
-  private async setDefaultRoles(conn: Connection, server: ServerFacts, principal: string, host: string, password: string, roles: string[]): Promise<void> {
+  private async setDefaultRoles(conn: Connection, server: ServerFacts, principal: string, host: string, password: string | null, roles: string[]): Promise<void> {
     if (server.flavour === 'mysql') {
       await run(conn, 'SET DEFAULT ROLE ALL TO ?@?', [principal, host]);
       return;
@@ -233,6 +256,10 @@ export class MysqlProvisioner implements Provisioner {
         if (code === null || !ACCESS_DENIED.has(code)) throw error;
         this.defaultRoleForAccount = false;
       }
+    }
+    if (password === null) {
+      throw new MysqlProvisionerError(`integration "${this.integration.name}": cannot set the default role of ${principal}: MariaDB needs UPDATE on the mysql schema for SET DEFAULT ROLE ... FOR, `
+        + 'and an RDS IAM account cannot be logged in as to set it itself; grant the connector UPDATE ON mysql.* (see docs/provisioners/mysql.md)');
     }
     let own: Connection;
     try {
@@ -268,6 +295,7 @@ export class MysqlProvisioner implements Provisioner {
   async resetCredentials(input: RevokeInput): Promise<GrantOutput> {
     // The permission is read for the database name the DM shows, as grant reports it.
     const plan = this.plan(input, true);
+    if (this.iamUsers) throw new MysqlProvisionerError(`integration "${this.integration.name}": ${plan.principal} logs in with RDS IAM tokens, not a password; there is no password to reset`);
     const { principal } = plan;
     const host = this.connection.userHost;
     const password = generatePassword();
@@ -733,8 +761,11 @@ export class MysqlProvisioner implements Provisioner {
     if (this.closed) throw new MysqlProvisionerError(`integration "${this.integration.name}": the provisioner is closed`);
     if (this.pool) return this.pool;
     const password = this.password();
+    const token = this.login.connectorPassword;
     this.pool = mysql.createPool({
       ...this.connectionOptions(), user: this.connection.user, ...(password !== undefined ? { password } : {}),
+      // RDS IAM: the server asks for the token in clear text (over TLS), fetched fresh for each new connection.
+      ...(token ? { authPlugins: { mysql_clear_password: () => async () => Buffer.from(`${await token()}\0`) } } : {}),
       connectionLimit: this.connection.maxConnections, waitForConnections: true, queueLimit: 0,
       enableKeepAlive: true, idleTimeout: 30_000, maxIdle: this.connection.maxConnections,
     });
@@ -780,6 +811,10 @@ export class MysqlProvisioner implements Provisioner {
   /** Server errors get the integration and the step, with any secret cut out; Latch's own errors already say both. */
   private wrap(error: unknown, what: string, secrets: readonly string[]): Error {
     if (error instanceof MysqlProvisionerError || error instanceof MysqlSettingsError) return error;
+    if (errno(error) === ER_PLUGIN_IS_NOT_LOADED && this.iamUsers) {
+      return new MysqlProvisionerError(`integration "${this.integration.name}": ${what} failed: this server has no AWSAuthenticationPlugin, so it cannot authenticate with RDS IAM tokens `
+        + `(only Amazon RDS for MySQL and MariaDB with IAM database authentication enabled have it): ${redact(errorText(error), secrets)}`, { cause: safeCause(error) });
+    }
     return new MysqlProvisionerError(`integration "${this.integration.name}": ${what} failed: ${redact(errorText(error), secrets)}`, { cause: safeCause(error) });
   }
 }

@@ -42,6 +42,21 @@ export class PostgresProvisionerError extends Error {
   override name = 'PostgresProvisionerError';
 }
 
+/** How the people Latch grants access to log in, and how the connector itself does. */
+export interface PostgresLoginOptions {
+  /**
+   * password (default): a generated password per grant. rds-iam: Amazon RDS IAM database
+   * authentication: the login role gets no password and is made a member of rds_iam, and
+   * the person logs in with a token from `aws rds generate-db-auth-token` (provisioners/aws-rds.ts).
+   */
+  userAuth?: 'password' | 'rds-iam';
+  /** The connector's password for each new connection (an RDS IAM token, valid 15 minutes); default: credentials.env. */
+  connectorPassword?: () => Promise<string>;
+}
+
+/** The RDS role whose members log in with IAM tokens only. */
+export const RDS_IAM_ROLE = 'rds_iam';
+
 export interface RevokeManyOptions {
   /** Principals dropped per batch (default 25). */
   batchSize?: number;
@@ -165,8 +180,12 @@ export class PostgresProvisioner implements Provisioner {
   private connector: Promise<{ superuser: boolean; version: number }> | null = null;
   private closed = false;
 
-  constructor(private readonly integration: Integration, private readonly env: NodeJS.ProcessEnv = process.env) {
+  constructor(private readonly integration: Integration, private readonly env: NodeJS.ProcessEnv = process.env, private readonly login: PostgresLoginOptions = {}) {
     this.connection = parseConnection(integration);
+  }
+
+  private get iamUsers(): boolean {
+    return this.login.userAuth === 'rds-iam';
   }
 
   // ---------------------------------------------------------------- grant
@@ -179,29 +198,34 @@ export class PostgresProvisioner implements Provisioner {
 
     const principal = input.principal;
     // A new password on every call, also on a retry after a crash: the one issued before
-    // may never have reached the grantee, and Latch keeps no copy to send again.
-    const password = generatePassword();
-    const verifier = await scramSha256Verifier(password);
+    // may never have reached the grantee, and Latch keeps no copy to send again. An RDS IAM
+    // login has none at all (PASSWORD NULL): its tokens come from AWS, and rds_iam refuses passwords.
+    const password = this.iamUsers ? null : generatePassword();
+    const secret = password === null ? 'NULL' : escapeLiteral(await scramSha256Verifier(password));
+    const roles = this.iamUsers ? [...plan.roles, RDS_IAM_ROLE] : plan.roles;
     const validUntil = escapeLiteral(new Date(input.expiresAt).toISOString());
     await this.withClient(this.connection.database, (client) => inTransaction(client, async () => {
       await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS, principal]);
-      const found = await roleInfo(client, [principal, ...plan.roles]);
-      this.assertGroupRoles(found, plan.roles, input.permission);
+      const found = await roleInfo(client, [principal, ...roles]);
+      if (this.iamUsers && !found.has(RDS_IAM_ROLE)) {
+        throw new PostgresProvisionerError(`integration "${this.integration.name}": role ${RDS_IAM_ROLE} does not exist, so this server has no RDS IAM database authentication (only Amazon RDS and Aurora PostgreSQL do); use password authentication for it`);
+      }
+      this.assertGroupRoles(found, roles, input.permission);
       const existing = found.get(principal);
-      const login = `LOGIN PASSWORD ${escapeLiteral(verifier)} VALID UNTIL ${validUntil}`;
+      const login = `LOGIN PASSWORD ${secret} VALID UNTIL ${validUntil}`;
       if (existing) {
         this.assertManaged(existing, input.grantId);
         await client.query(`ALTER ROLE ${ident(principal)} WITH ${login}`);
         // The config may have changed since the first attempt: hold exactly what it says now.
-        const stale = existing.member_of.filter((role) => !plan.roles.includes(role));
+        const stale = existing.member_of.filter((role) => !roles.includes(role));
         if (stale.length > 0) await client.query(`REVOKE ${stale.map(escapeIdentifier).join(', ')} FROM ${ident(principal)}`);
       } else {
         await client.query(`CREATE ROLE ${ident(principal)} WITH ${login} INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`);
       }
       await client.query(`COMMENT ON ROLE ${ident(principal)} IS ${escapeLiteral(managedComment(input.requestId, input.grantId))}`);
-      await client.query(`GRANT ${plan.roles.map(ident).join(', ')} TO ${ident(principal)}`);
+      await client.query(`GRANT ${roles.map(ident).join(', ')} TO ${ident(principal)}`);
     }), `granting ${input.permission} on ${input.resource.name} to ${principal}`);
-    return { principal, secrets: { password }, details: this.details(plan.resource, principal) };
+    return { principal, ...(password === null ? {} : { secrets: { password } }), details: this.details(plan.resource, principal) };
   }
 
   private async grantExistingRole(input: GrantInput, plan: GrantPlan): Promise<GrantOutput> {
@@ -245,6 +269,7 @@ export class PostgresProvisioner implements Provisioner {
     if (plan.resource.mode === 'existing_role') {
       throw new PostgresProvisionerError(`integration "${this.integration.name}" resource "${plan.resource.resource}" gives access to the person's existing role, whose password is theirs, not Latch's: there are no Latch credentials to reset`);
     }
+    if (this.iamUsers) throw new PostgresProvisionerError(`integration "${this.integration.name}": ${input.principal} logs in with RDS IAM tokens, not a password; there is no password to reset`);
     const principal = input.principal;
     const password = generatePassword();
     const verifier = await scramSha256Verifier(password);
@@ -587,7 +612,8 @@ export class PostgresProvisioner implements Provisioner {
     if (!role) return 'absent';
     const found = await this.withClient(this.connection.database, (client) => roleInfo(client, [role]), `checking ${role}`);
     const row = found.get(role);
-    return row && plan.roles.every((group) => row.member_of.includes(group)) ? 'present' : 'absent';
+    const needed = this.iamUsers && plan.resource.mode === 'login_role' ? [...plan.roles, RDS_IAM_ROLE] : plan.roles;
+    return row && needed.every((group) => row.member_of.includes(group)) ? 'present' : 'absent';
   }
 
   /**
@@ -672,7 +698,7 @@ export class PostgresProvisioner implements Provisioner {
       connector: { user: this.connection.user, canLogin: false, superuser: false, createRole: false, serverVersion: null },
       groupRoles: [], databases: [], existingRoles: [], readLevel: [], problems: [],
     };
-    const groupRoles = new Set<string>();
+    const groupRoles = new Set<string>(this.iamUsers ? [RDS_IAM_ROLE] : []);
     const databases = new Set<string>();
     const existingRoles = new Set<string>();
     const readTargets: { resource: string; permission: string; roles: string[]; databases: string[] }[] = [];
@@ -885,7 +911,8 @@ export class PostgresProvisioner implements Provisioner {
     if (ssl === 'require') tls = { rejectUnauthorized: false };
     else if (ssl === true || ssl === 'verify-full') tls = { rejectUnauthorized: true, ...(sslRootCert ? { ca: readFileSync(sslRootCert, 'utf8') } : {}) };
     const pool = new pg.Pool({
-      host, port, database, user, password, ssl: tls, max: maxConnections,
+      // pg calls a password function for every new connection: a token is checked only at login.
+      host, port, database, user, password: this.login.connectorPassword ?? password, ssl: tls, max: maxConnections,
       application_name: 'latch', connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000, statement_timeout: 60_000,
     });
     // An idle connection the server drops must not crash the process; the pool replaces it.

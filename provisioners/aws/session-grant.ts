@@ -17,6 +17,8 @@ export interface SessionGrantPlan {
   instructions?: string[];
   /** Extra non-secret facts for the access-details template. */
   details?: Record<string, string>;
+  /** Include a console sign-in link (default true; pointless where the session only signs database tokens). */
+  console?: boolean;
 }
 
 function when(at: number): string {
@@ -38,14 +40,14 @@ export class SessionGrants {
       grantee: input.grantee, requestId: input.requestId, grantId: input.grantId, expiresAt: input.expiresAt, what,
     });
     const { connection } = this.clients;
-    const consoleUrl = await consoleSignInUrl(roleParts(plan.target.roleArn).partition, session, connection.consoleDestination, `latch-${connection.instance}`, this.fetcher);
+    const consoleUrl = plan.console === false ? null : await consoleSignInUrl(roleParts(plan.target.roleArn).partition, session, connection.consoleDestination, `latch-${connection.instance}`, this.fetcher);
     return {
       principal: session.assumedRoleArn,
       secrets: {
         AWS_ACCESS_KEY_ID: session.accessKeyId,
         AWS_SECRET_ACCESS_KEY: session.secretAccessKey,
         AWS_SESSION_TOKEN: session.sessionToken,
-        'Console sign-in (valid 15 minutes)': consoleUrl,
+        ...(consoleUrl === null ? {} : { 'Console sign-in (valid 15 minutes)': consoleUrl }),
       },
       details: {
         roleArn: plan.target.roleArn,
@@ -68,7 +70,7 @@ export class SessionGrants {
       session.refreshable
         ? `Your access lasts until ${when(input.expiresAt)}, longer than AWS allows one session${session.chained ? ' (one hour when reached through another role)' : ''}: get the next credentials with /access credentials ${input.requestId} when these run out.`
         : 'They end with your access.',
-      'If the access is revoked early, AWS stops these credentials (and the console session) within a few minutes, not at once.',
+      `If the access is revoked early, AWS stops these credentials${plan.console === false ? '' : ' (and the console session)'} within a few minutes, not at once.`,
       ...(plan.instructions ?? []),
     ];
     return lines.join('\n');

@@ -98,19 +98,22 @@ export abstract class AwsSessionProvisioner implements Provisioner {
       return { ok: false, checks: [{ name: 'connector', ok: false, detail: awsErrorMessage(error) }] };
     }
     const roles = new Map<string, string>();
+    // A permission AWS would refuse is listed, and refused when someone asks for it
+    // (checkRequest); it does not make the integration's other permissions unavailable.
+    const permissionChecks: HealthCheck[] = [];
     for (const resource of this.integration.resources) {
       for (const [permission, settings] of Object.entries(resource.permissions)) {
         try {
           const { target } = this.configPlan(resource, permission, settings);
           if (!roles.has(target.roleArn)) roles.set(target.roleArn, resource.name);
         } catch (error) {
-          checks.push({ name: `resource ${resource.name}`, ok: false, detail: awsErrorMessage(error) });
+          permissionChecks.push({ name: `permission ${resource.name}/${permission}`, ok: false, detail: awsErrorMessage(error) });
         }
       }
     }
     for (const [roleArn, resource] of roles) checks.push(...await this.roleChecks(resource, roleArn));
     checks.push(...await this.extraHealth());
-    return { ok: checks.every((check) => check.ok), checks };
+    return { ok: checks.every((check) => check.ok) && roles.size > 0, checks: [...checks, ...permissionChecks] };
   }
 
   async close(): Promise<void> {

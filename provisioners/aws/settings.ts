@@ -127,3 +127,64 @@ export const S3PermissionSettings = z.strictObject({
   /** read: list and get; write: also put, delete and multipart uploads. Default: the permission's name or level. */
   access: z.enum(['read', 'write'], { error: 'must be "read" or "write"' }).optional(),
 });
+
+/**
+ * The auth type as people and the seed's tags spell it ("iam-auth", "IAM Auth", "iam";
+ * "user-password", "User / Password", "password"), as one of two values. Null: neither.
+ */
+export function normaliseAuthType(value: string): 'iam' | 'password' | null {
+  const word = value.trim().toLowerCase().replace(/[\s_/-]+/g, '');
+  if (['iam', 'iamauth', 'iamauthentication', 'iamdatabaseauthentication'].includes(word)) return 'iam';
+  if (['password', 'userpassword', 'usernamepassword', 'passwordauth', 'passwordauthentication'].includes(word)) return 'password';
+  return null;
+}
+
+export const AuthType = z.string({ error: 'must be "iam-auth" or "user-password"' }).transform((text, ctx) => {
+  const normal = normaliseAuthType(text);
+  if (normal === null) {
+    ctx.addIssue({ code: 'custom', message: `${show(text)} is not an auth type; write iam-auth (IAM database authentication) or user-password (the connector's password from Secrets Manager)` });
+    return z.NEVER;
+  }
+  return normal;
+});
+
+/** arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-6CHARS */
+export const SECRET_ARN = /^arn:aws(?:-[a-z]+)*:secretsmanager:([a-z]{2}(?:-[a-z]+)+-\d{1,2}):(\d{12}):secret:[\w/+=.@-]{1,512}$/;
+export const SecretArn = z.string({ error: 'must be a Secrets Manager secret ARN' })
+  .regex(SECRET_ARN, { error: (issue) => `${show(issue.input)} is not a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:123456789012:secret:NAME)` });
+
+const Port = z.preprocess(
+  (value) => (typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value),
+  z.number({ error: 'must be a port number' }).int().min(1).max(65535),
+);
+
+/** aws-rds: one RDS instance (PostgreSQL, MySQL or MariaDB); resources and permissions are the database provisioners'. */
+export const RdsConnection = AwsConnection.extend({
+  instanceId: z.string({ error: 'is required: the DB instance identifier' })
+    .regex(/^[A-Za-z][A-Za-z0-9-]{0,62}$/, { error: (issue) => `${show(issue.input)} is not a DB instance identifier` }),
+  authType: AuthType,
+  /** The connector's database user: logs in with an IAM token (iam), or is the secret's username (password). */
+  user: z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,62}$/, 'must be a database user name').optional(),
+  /** The database the connector logs in to (PostgreSQL). */
+  database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,62}$/, 'must be a database name').optional(),
+  /** password: the secret holding the connector's {"username","password"}; default: the instance's latch-secret tag. */
+  secretArn: SecretArn.optional(),
+  /** iam: the role grantees' sessions are issued from, narrowed to rds-db:connect as their database user. */
+  roleArn: RoleArn.optional(),
+  externalId: ExternalId.optional(),
+  maxSessionDuration: Seconds(900, 43200).optional(),
+  /** Where Latch connects when not to the instance's endpoint (a tunnel, a proxy); tokens are still signed for the endpoint. */
+  host: z.string().min(1).optional(),
+  port: Port.optional(),
+  /** verify-full (default): TLS with the RDS CA bundle in sslRootCert. disable: only for local tests and tunnels that encrypt. */
+  ssl: z.enum(['verify-full', 'disable'], { error: 'must be "verify-full" (default) or "disable"' }).default('verify-full'),
+  sslRootCert: z.string().min(1).optional(),
+  maxConnections: Port.optional(),
+  /** MySQL/MariaDB: the host part of the accounts Latch creates. */
+  userHost: z.string().min(1).optional(),
+}).superRefine((settings, ctx) => {
+  if (settings.authType === 'iam' && !settings.roleArn) ctx.addIssue({ code: 'custom', path: ['roleArn'], message: 'iam-auth needs roleArn: the role whose sessions get rds-db:connect for the grantee\'s database user' });
+  if (settings.authType === 'iam' && !settings.user) ctx.addIssue({ code: 'custom', path: ['user'], message: 'iam-auth needs user: the connector\'s database user (GRANT rds_iam on PostgreSQL; AWSAuthenticationPlugin on MySQL)' });
+  if (settings.authType === 'iam' && settings.secretArn) ctx.addIssue({ code: 'custom', path: ['secretArn'], message: 'iam-auth logs the connector in with IAM tokens; a secret is for user-password only (one auth type per instance)' });
+});
+export type RdsConnection = z.output<typeof RdsConnection>;

@@ -163,3 +163,72 @@ export function fakeFederation(log: URLSearchParams[], token = 'VCQgs5qZZt3Q6fn8
     return [200, JSON.stringify({ SigninToken: token }), { 'content-type': 'application/json' }];
   });
 }
+
+export interface FakeRdsInstance {
+  identifier: string;
+  engine: string;
+  address?: string;
+  port?: number;
+  resourceId: string;
+  iamAuth: boolean;
+  region?: string;
+  account?: string;
+  status?: string;
+  tags?: Record<string, string>;
+}
+
+export function rdsInstanceXml(instance: FakeRdsInstance): string {
+  const region = instance.region ?? 'eu-west-1';
+  const account = instance.account ?? ACCOUNT;
+  const address = instance.address ?? `${instance.identifier}.c9akciq32rcb.${region}.rds.amazonaws.com`;
+  const port = instance.port ?? (instance.engine === 'postgres' ? 5432 : 3306);
+  const tags = Object.entries(instance.tags ?? {}).map(([key, value]) => `          <Tag><Key>${xmlEscape(key)}</Key><Value>${xmlEscape(value)}</Value></Tag>`).join('\n');
+  return `      <DBInstance>
+        <DBInstanceIdentifier>${instance.identifier}</DBInstanceIdentifier>
+        <DBInstanceClass>db.t4g.medium</DBInstanceClass>
+        <Engine>${instance.engine}</Engine>
+        <EngineVersion>${instance.engine === 'postgres' ? '16.4' : '8.0.39'}</EngineVersion>
+        <DBInstanceStatus>${instance.status ?? 'available'}</DBInstanceStatus>
+        <MasterUsername>dbadmin</MasterUsername>
+        <Endpoint>
+          <Address>${address}</Address>
+          <Port>${port}</Port>
+          <HostedZoneId>Z29XKXDKYMONMX</HostedZoneId>
+        </Endpoint>
+        <AllocatedStorage>100</AllocatedStorage>
+        <AvailabilityZone>${region}a</AvailabilityZone>
+        <MultiAZ>false</MultiAZ>
+        <PubliclyAccessible>false</PubliclyAccessible>
+        <StorageEncrypted>true</StorageEncrypted>
+        <DbiResourceId>${instance.resourceId}</DbiResourceId>
+        <DBInstanceArn>arn:aws:rds:${region}:${account}:db:${instance.identifier}</DBInstanceArn>
+        <IAMDatabaseAuthenticationEnabled>${instance.iamAuth}</IAMDatabaseAuthenticationEnabled>
+        <TagList>
+${tags}
+        </TagList>
+      </DBInstance>`;
+}
+
+export function describeDbInstancesResult(instances: FakeRdsInstance[], marker?: string): string {
+  return queryResponse('DescribeDBInstances', RDS_NS, `    ${marker ? `<Marker>${marker}</Marker>` : ''}
+    <DBInstances>
+${instances.map(rdsInstanceXml).join('\n')}
+    </DBInstances>`);
+}
+
+export function listTagsResult(tags: Record<string, string>): string {
+  return queryResponse('ListTagsForResource', RDS_NS, `    <TagList>
+${Object.entries(tags).map(([key, value]) => `      <Tag><Key>${xmlEscape(key)}</Key><Value>${xmlEscape(value)}</Value></Tag>`).join('\n')}
+    </TagList>`);
+}
+
+/** A JSON-protocol service (KMS, Secrets Manager): the X-Amz-Target and body of each call are recorded. */
+export function fakeJsonService(origin: string, log: { target: string; body: Record<string, unknown> }[], answer: (target: string, body: Record<string, unknown>) => [number, unknown]): nock.Scope {
+  return nock(origin).persist().post('/').reply(function reply(_uri, body) {
+    const target = String(this.req.headers['x-amz-target'] ?? '');
+    const parsed = (typeof body === 'string' ? JSON.parse(body) : body) as Record<string, unknown>;
+    log.push({ target, body: parsed });
+    const [status, result] = answer(target, parsed);
+    return [status, JSON.stringify(result), { 'content-type': 'application/x-amz-json-1.1' }];
+  });
+}
