@@ -1,21 +1,47 @@
 import type { Store } from './store.js';
+import { PgStore } from './postgres/pg-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 
 export const DEFAULT_DATABASE_URL = 'sqlite:./data/latch.db';
 
-/**
- * Opens the store named by DATABASE_URL (`sqlite:PATH`, `file:PATH` or a bare path) and
- * applies migrations. `postgres://` is reserved for the PostgreSQL store.
- */
-export async function openStore(url: string = DEFAULT_DATABASE_URL): Promise<Store> {
-  if (/^postgres(ql)?:\/\//.test(url)) {
-    throw new Error('DATABASE_URL names PostgreSQL, but this build of Latch stores its state only in SQLite; use sqlite:./data/latch.db');
-  }
+const POSTGRES_URL = /^postgres(ql)?:\/\//i;
+
+/** The dialect DATABASE_URL names: `postgres://` / `postgresql://` for PostgreSQL, else a SQLite file. */
+export function storeDialectOf(url: string): 'sqlite' | 'postgres' {
+  return POSTGRES_URL.test(url) ? 'postgres' : 'sqlite';
+}
+
+/** The path of a SQLite DATABASE_URL (`sqlite:PATH`, `file:PATH` or a bare path); refuses other schemes. */
+export function sqlitePathOf(url: string): string {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1];
   // Anything else with a scheme would otherwise become a file path (credentials and all) on disk.
-  if (scheme && !/^(sqlite|file)$/i.test(scheme)) throw new Error(`DATABASE_URL names a ${scheme}: database, which Latch cannot use; use sqlite:./data/latch.db`);
-  const path = url.replace(/^(sqlite|file):(\/\/)?/, '');
-  const store = new SqliteStore({ path });
-  store.migrate();
+  if (scheme && !/^(sqlite|file)$/i.test(scheme)) throw new Error(`DATABASE_URL names a ${scheme}: database, which Latch cannot use; use sqlite:./data/latch.db or postgres://…`);
+  return url.replace(/^(sqlite|file):(\/\/)?/, '');
+}
+
+export interface OpenStoreOptions {
+  /** Apply pending migrations first (default true); a reader of evidence opens without. */
+  migrate?: boolean;
+}
+
+/**
+ * Opens the store named by DATABASE_URL: `postgres://…` or `postgresql://…` the shared
+ * PostgreSQL store (several instances may use one), `sqlite:PATH`, `file:PATH` or a bare
+ * path the embedded one. Migrations are applied unless told otherwise.
+ */
+export async function openStore(url: string = DEFAULT_DATABASE_URL, options: OpenStoreOptions = {}): Promise<Store> {
+  const migrate = options.migrate ?? true;
+  if (storeDialectOf(url) === 'postgres') {
+    const store = new PgStore({ url });
+    try {
+      if (migrate) await store.migrate();
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    return store;
+  }
+  const store = new SqliteStore({ path: sqlitePathOf(url) });
+  if (migrate) store.migrate();
   return store;
 }

@@ -1,0 +1,510 @@
+import { and, asc, desc, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
+import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import pg from 'pg';
+import type { RequestState } from '../../core/lifecycle.js';
+import type { AccessRequest, Decision, Grant, RequestContext, RequestRecord } from '../../core/types.js';
+import { auditHash, GENESIS_HASH } from '../audit-hash.js';
+import type {
+  AuditBacklog, AuditEvent, AuditInput, AuditSinkCursor, ChatMessage, ClaimOptions, CommitResult, Change, IdentityBinding, IdentityRebind, IdentitySighting, IdentityState, Job, JobKind,
+  RequestQuery, SightingOutcome, Store, StoreStats,
+} from '../store.js';
+import { isRetryableConflict, isUniqueViolation } from './pg-errors.js';
+import { migratePostgres } from './pg-migrate.js';
+import * as schema from './schema.js';
+
+type Db = NodePgDatabase<typeof schema>;
+type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+/**
+ * The transaction-scoped advisory lock every audit append takes before it reads the chain's
+ * head: appends from all instances form one sequence, each linking to the one committed
+ * before it, with no gap and no fork. Held until commit, so the next append sees this one.
+ */
+const AUDIT_CHAIN_LOCK_KEY = 0x6c61746361;
+
+/** How often a transaction that hit a deadlock or serialization failure is run again. */
+const CONFLICT_ATTEMPTS = 5;
+
+/** Thrown inside a transaction to roll it back and report why; never escapes the store. */
+class Rollback extends Error {
+  constructor(readonly result: Exclude<CommitResult, { ok: true }>) {
+    super('rollback');
+  }
+}
+
+const count = sql<number>`count(*)`.mapWith(Number);
+
+function toRequest(row: typeof schema.requests.$inferSelect): AccessRequest {
+  return { ...row, kind: row.kind as AccessRequest['kind'], state: row.state as RequestState, context: row.context ? (JSON.parse(row.context) as RequestContext) : null };
+}
+
+function withoutContext<T extends { context?: unknown }>(set: T): Omit<T, 'context'> {
+  const { context: _context, ...rest } = set;
+  return rest;
+}
+
+function toGrant(row: typeof schema.grants.$inferSelect): Grant {
+  return { ...row, state: row.state as Grant['state'] };
+}
+
+function toDecision(row: typeof schema.decisions.$inferSelect): Decision {
+  return { ...row, verdict: row.verdict as Decision['verdict'] };
+}
+
+function toJob(row: typeof schema.jobs.$inferSelect): Job {
+  return {
+    id: row.id, kind: row.kind as JobKind, requestId: row.requestId, runAt: row.runAt,
+    payload: JSON.parse(row.payload) as Job['payload'], state: row.state as Job['state'], attempts: row.attempts,
+    claimedBy: row.claimedBy, leaseUntil: row.leaseUntil, lastError: row.lastError, createdAt: row.createdAt, finishedAt: row.finishedAt,
+  };
+}
+
+function toAudit(row: typeof schema.auditEvents.$inferSelect): AuditEvent {
+  return { ...row, data: JSON.parse(row.data) as Record<string, unknown> };
+}
+
+function toIdentity(row: typeof schema.identities.$inferSelect): IdentityBinding {
+  return { ...row, state: row.state as IdentityState };
+}
+
+export interface PgStoreOptions {
+  /** postgres://user:password@host:port/database (any libpq URL node-postgres accepts). */
+  url: string;
+  /** Connections this instance keeps open at most. */
+  maxConnections?: number;
+}
+
+/**
+ * The shared store: any number of Latch instances on one PostgreSQL database. Transactions
+ * run at READ COMMITTED; what must happen once is made so by the database itself: a
+ * conditional UPDATE on state and version (the second writer re-reads the row after the
+ * first commits and matches nothing), the deliveries and decisions primary and unique keys,
+ * jobs claimed with FOR UPDATE SKIP LOCKED, and the audit chain's advisory lock.
+ */
+export class PgStore implements Store {
+  readonly dialect = 'postgres' as const;
+  private readonly pool: pg.Pool;
+  private readonly db: Db;
+
+  constructor(options: PgStoreOptions) {
+    this.pool = new pg.Pool({ connectionString: options.url, max: options.maxConnections ?? 10, connectionTimeoutMillis: 10_000 });
+    // An idle connection the server dropped: the pool replaces it on the next query, which reports any real outage.
+    this.pool.on('error', () => undefined);
+    this.db = drizzle(this.pool, { schema });
+  }
+
+  /** The drizzle database, for moving rows in and out (`latch store copy`); not for handlers. */
+  get database(): Db {
+    return this.db;
+  }
+
+  /** Applies pending migrations under an advisory lock. Safe to run at every start of every instance. */
+  async migrate(): Promise<void> {
+    await migratePostgres(this.pool);
+  }
+
+  private async write<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.db.transaction(work);
+      } catch (error) {
+        if (attempt < CONFLICT_ATTEMPTS && isRetryableConflict(error)) continue;
+        throw error;
+      }
+    }
+  }
+
+  async commit(change: Change): Promise<CommitResult> {
+    try {
+      await this.write((tx) => this.apply(tx, change));
+      return { ok: true };
+    } catch (error) {
+      if (error instanceof Rollback) return error.result;
+      throw error;
+    }
+  }
+
+  private async apply(tx: Tx, change: Change): Promise<void> {
+    if (change.deliveryId) {
+      // Another instance inserting the same id waits for our commit, then inserts nothing.
+      const seen = await tx.insert(schema.deliveries).values({ id: change.deliveryId, at: Date.now() }).onConflictDoNothing();
+      if (seen.rowCount !== 1) throw new Rollback({ ok: false, conflict: 'duplicate_delivery', deliveryId: change.deliveryId });
+    }
+    if (change.finishJob) {
+      const { id, claimedBy } = change.finishJob;
+      const held = await tx.update(schema.jobs).set({ state: 'done', finishedAt: Date.now(), leaseUntil: null })
+        .where(and(eq(schema.jobs.id, id), eq(schema.jobs.state, 'running'), eq(schema.jobs.claimedBy, claimedBy)));
+      // Another instance took the job over after our lease ran out: its work wins, ours is dropped.
+      if (held.rowCount !== 1) throw new Rollback({ ok: false, conflict: 'lease', jobId: id });
+    }
+    if (change.insertRequest) {
+      const { context, ...request } = change.insertRequest.request;
+      await tx.insert(schema.requests).values({ ...request, context: context ? JSON.stringify(context) : null });
+      if (change.insertRequest.grants.length > 0) await tx.insert(schema.grants).values(change.insertRequest.grants);
+    }
+    for (const update of change.updateRequests ?? []) {
+      const result = await tx.update(schema.requests)
+        .set({ ...withoutContext(update.set), ...(update.set.context !== undefined ? { context: update.set.context ? JSON.stringify(update.set.context) : null } : {}), version: update.expectVersion + 1 })
+        .where(and(eq(schema.requests.id, update.id), eq(schema.requests.state, update.expectState), eq(schema.requests.version, update.expectVersion)));
+      if (result.rowCount !== 1) throw new Rollback({ ok: false, conflict: 'version', requestId: update.id });
+    }
+    for (const update of change.updateGrants ?? []) {
+      await tx.update(schema.grants).set(update.set).where(eq(schema.grants.id, update.id));
+    }
+    for (const decision of change.insertDecisions ?? []) {
+      try {
+        await tx.insert(schema.decisions).values(decision);
+      } catch (error) {
+        if (isUniqueViolation(error, 'decisions_once')) throw new Rollback({ ok: false, conflict: 'duplicate_decision', requestId: decision.requestId });
+        throw error;
+      }
+    }
+    for (const cancel of change.cancelJobs ?? []) {
+      await tx.update(schema.jobs).set({ state: 'cancelled', finishedAt: Date.now(), leaseUntil: null })
+        .where(and(eq(schema.jobs.requestId, cancel.requestId), inArray(schema.jobs.kind, cancel.kinds), inArray(schema.jobs.state, ['pending', 'running']),
+          change.finishJob ? sql`${schema.jobs.id} <> ${change.finishJob.id}` : undefined));
+    }
+    for (const move of change.rescheduleJobs ?? []) {
+      await tx.update(schema.jobs).set({ runAt: move.runAt })
+        .where(and(eq(schema.jobs.requestId, move.requestId), eq(schema.jobs.kind, move.kind), eq(schema.jobs.state, 'pending')));
+    }
+    const now = Date.now();
+    for (const job of change.enqueue ?? []) {
+      await tx.insert(schema.jobs).values({
+        kind: job.kind, requestId: job.requestId, runAt: job.runAt, payload: JSON.stringify(job.payload ?? {}),
+        state: 'pending', dedupeKey: job.dedupeKey ?? null, createdAt: now,
+      }).onConflictDoNothing();
+    }
+    if (change.audit && change.audit.length > 0) await this.appendAudit(tx, change.audit);
+  }
+
+  /** Appends to the chain; call last in a transaction, so the chain lock is the last lock it takes and is held briefly. */
+  private async appendAudit(tx: Tx, events: readonly AuditInput[]): Promise<void> {
+    await tx.execute(sql`SELECT pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_KEY})`);
+    const [last] = await tx.select({ seq: schema.auditEvents.seq, hash: schema.auditEvents.hash }).from(schema.auditEvents)
+      .orderBy(desc(schema.auditEvents.seq)).limit(1);
+    let seq = last?.seq ?? 0;
+    let prevHash = last?.hash ?? GENESIS_HASH;
+    const rows: (typeof schema.auditEvents.$inferInsert)[] = [];
+    for (const event of events) {
+      seq += 1;
+      const hash = auditHash(prevHash, seq, event);
+      rows.push({ seq, at: event.at, type: event.type, requestId: event.requestId, actor: event.actor, data: JSON.stringify(event.data), prevHash, hash });
+      prevHash = hash;
+    }
+    await tx.insert(schema.auditEvents).values(rows);
+  }
+
+  private async records(rows: (typeof schema.requests.$inferSelect)[]): Promise<RequestRecord[]> {
+    if (rows.length === 0) return [];
+    const ids = rows.map((row) => row.id);
+    const [grantRows, decisionRows] = await Promise.all([
+      this.db.select().from(schema.grants).where(inArray(schema.grants.requestId, ids)).orderBy(asc(schema.grants.id)),
+      this.db.select().from(schema.decisions).where(inArray(schema.decisions.requestId, ids)).orderBy(asc(schema.decisions.at), asc(schema.decisions.id)),
+    ]);
+    return rows.map((row) => ({
+      request: toRequest(row),
+      grants: grantRows.filter((grant) => grant.requestId === row.id).map(toGrant),
+      decisions: decisionRows.filter((decision) => decision.requestId === row.id).map(toDecision),
+    }));
+  }
+
+  async getRequest(id: string): Promise<RequestRecord | null> {
+    const [row] = await this.db.select().from(schema.requests).where(eq(schema.requests.id, id));
+    return row ? ((await this.records([row]))[0] ?? null) : null;
+  }
+
+  async grantsWithPrincipal(integration: string): Promise<{ grant: Grant; request: AccessRequest }[]> {
+    const rows = await this.db.select({ grant: schema.grants, request: schema.requests }).from(schema.grants)
+      .innerJoin(schema.requests, eq(schema.grants.requestId, schema.requests.id))
+      .where(and(eq(schema.grants.integration, integration), isNotNull(schema.grants.principal)));
+    return rows.map((row) => ({ grant: toGrant(row.grant), request: toRequest(row.request) }));
+  }
+
+  async listRequests(query: RequestQuery): Promise<RequestRecord[]> {
+    const conditions: (SQL | undefined)[] = [];
+    if (query.involving) conditions.push(or(eq(schema.requests.requester, query.involving), eq(schema.requests.grantee, query.involving)));
+    if (query.states) conditions.push(inArray(schema.requests.state, [...query.states]));
+    if (query.kinds) conditions.push(inArray(schema.requests.kind, [...query.kinds]));
+    if (query.parentId) conditions.push(eq(schema.requests.parentId, query.parentId));
+    const rows = await this.db.select().from(schema.requests).where(and(...conditions))
+      .orderBy(desc(schema.requests.createdAt)).limit(query.limit ?? 500);
+    return this.records(rows);
+  }
+
+  /**
+   * Locks the due rows it picks and skips rows another instance is claiming right now, so
+   * two instances never claim the same job and neither waits for the other. A running job
+   * whose lease ran out (its instance died) is due again.
+   */
+  async claimJobs(options: ClaimOptions): Promise<Job[]> {
+    const { now, limit, owner, leaseMs, kinds } = options;
+    return this.write(async (tx) => {
+      const due = await tx.select({ id: schema.jobs.id }).from(schema.jobs)
+        .where(and(
+          or(and(eq(schema.jobs.state, 'pending'), lte(schema.jobs.runAt, now)), and(eq(schema.jobs.state, 'running'), lte(schema.jobs.leaseUntil, now))),
+          kinds ? inArray(schema.jobs.kind, [...kinds]) : undefined,
+        ))
+        .orderBy(asc(schema.jobs.runAt), asc(schema.jobs.id)).limit(limit)
+        .for('update', { skipLocked: true });
+      if (due.length === 0) return [];
+      const claimed = await tx.update(schema.jobs)
+        .set({ state: 'running', claimedBy: owner, leaseUntil: now + leaseMs, attempts: sql`${schema.jobs.attempts} + 1` })
+        .where(inArray(schema.jobs.id, due.map((job) => job.id)))
+        .returning();
+      return claimed.map(toJob).sort((a, b) => a.runAt - b.runAt || a.id - b.id);
+    });
+  }
+
+  async renewLeases(ids: readonly number[], owner: string, until: number): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.update(schema.jobs).set({ leaseUntil: until })
+      .where(and(inArray(schema.jobs.id, [...ids]), eq(schema.jobs.claimedBy, owner), eq(schema.jobs.state, 'running')));
+  }
+
+  private async settle(id: number, owner: string, set: Partial<typeof schema.jobs.$inferInsert>): Promise<void> {
+    await this.db.update(schema.jobs).set({ ...set, leaseUntil: null })
+      .where(and(eq(schema.jobs.id, id), eq(schema.jobs.claimedBy, owner), eq(schema.jobs.state, 'running')));
+  }
+
+  async retryJob(id: number, owner: string, runAt: number, error: string): Promise<void> {
+    await this.settle(id, owner, { state: 'pending', runAt, lastError: error });
+  }
+
+  async buryJob(id: number, owner: string, error: string, at: number): Promise<void> {
+    await this.settle(id, owner, { state: 'dead', lastError: error, finishedAt: at });
+  }
+
+  async finishJob(id: number, owner: string, at: number): Promise<void> {
+    await this.settle(id, owner, { state: 'done', finishedAt: at });
+  }
+
+  async releaseJobs(owner: string): Promise<void> {
+    await this.db.update(schema.jobs).set({ state: 'pending', leaseUntil: null, claimedBy: null, attempts: sql`greatest(${schema.jobs.attempts} - 1, 0)` })
+      .where(and(eq(schema.jobs.claimedBy, owner), eq(schema.jobs.state, 'running')));
+  }
+
+  async jobClaimants(): Promise<string[]> {
+    const rows = await this.db.selectDistinct({ owner: schema.jobs.claimedBy }).from(schema.jobs).where(eq(schema.jobs.state, 'running'));
+    return rows.flatMap((row) => (row.owner ? [row.owner] : []));
+  }
+
+  async endLeases(owner: string, now: number): Promise<number> {
+    const ended = await this.db.update(schema.jobs).set({ leaseUntil: now })
+      .where(and(eq(schema.jobs.claimedBy, owner), eq(schema.jobs.state, 'running')));
+    return ended.rowCount ?? 0;
+  }
+
+  async nextJobAt(): Promise<number | null> {
+    const [pending] = await this.db.select({ at: sql<number | null>`min(${schema.jobs.runAt})`.mapWith(Number) }).from(schema.jobs).where(eq(schema.jobs.state, 'pending'));
+    const [leased] = await this.db.select({ at: sql<number | null>`min(${schema.jobs.leaseUntil})`.mapWith(Number) }).from(schema.jobs).where(eq(schema.jobs.state, 'running'));
+    const times = [pending?.at, leased?.at].filter((at): at is number => typeof at === 'number');
+    return times.length > 0 ? Math.min(...times) : null;
+  }
+
+  async jobsFor(requestId: string): Promise<Job[]> {
+    return (await this.db.select().from(schema.jobs).where(eq(schema.jobs.requestId, requestId)).orderBy(asc(schema.jobs.id))).map(toJob);
+  }
+
+  async auditEvents(query: { afterSeq?: number; since?: number; requestId?: string; limit?: number }): Promise<AuditEvent[]> {
+    const rows = await this.db.select().from(schema.auditEvents)
+      .where(and(
+        query.afterSeq !== undefined ? gt(schema.auditEvents.seq, query.afterSeq) : undefined,
+        query.since !== undefined ? gte(schema.auditEvents.at, query.since) : undefined,
+        query.requestId !== undefined ? eq(schema.auditEvents.requestId, query.requestId) : undefined,
+      ))
+      .orderBy(asc(schema.auditEvents.seq)).limit(query.limit ?? 10_000);
+    return rows.map(toAudit);
+  }
+
+  async pruneAudit(before: number, at: number): Promise<number> {
+    return this.write(async (tx) => {
+      // The chain lock first: no append may link to an event this transaction deletes.
+      await tx.execute(sql`SELECT pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_KEY})`);
+      const [last] = await tx.select({ seq: schema.auditEvents.seq, hash: schema.auditEvents.hash }).from(schema.auditEvents)
+        .where(lt(schema.auditEvents.at, before)).orderBy(desc(schema.auditEvents.seq)).limit(1);
+      if (!last) return 0;
+      const removed = (await tx.delete(schema.auditEvents).where(lte(schema.auditEvents.seq, last.seq))).rowCount ?? 0;
+      await this.appendAudit(tx, [{ type: 'audit.pruned', requestId: null, actor: 'latch', at, data: { throughSeq: last.seq, lastHash: last.hash, before, removed } }]);
+      return removed;
+    });
+  }
+
+  async openAuditCursor(sink: string, from: 'now' | 'beginning', at: number): Promise<AuditSinkCursor> {
+    return this.write(async (tx) => {
+      const last = from === 'now'
+        ? (await tx.select({ seq: sql<number | null>`max(${schema.auditEvents.seq})`.mapWith(Number) }).from(schema.auditEvents))[0]?.seq ?? 0
+        : 0;
+      await tx.insert(schema.auditSinkCursors).values({ sink, deliveredSeq: last, createdAt: at }).onConflictDoNothing();
+      const [row] = await tx.select().from(schema.auditSinkCursors).where(eq(schema.auditSinkCursors.sink, sink));
+      if (!row) throw new Error(`audit sink cursor ${sink} vanished`);
+      return row;
+    });
+  }
+
+  async leaseAuditCursor(sink: string, owner: string, now: number, until: number): Promise<boolean> {
+    const c = schema.auditSinkCursors;
+    // One UPDATE: two instances racing for a free cursor are serialised on its row, and the second finds it taken.
+    const taken = await this.db.update(c).set({ owner, leaseUntil: until })
+      .where(and(eq(c.sink, sink), or(isNull(c.owner), eq(c.owner, owner), lte(c.leaseUntil, now))));
+    return taken.rowCount === 1;
+  }
+
+  async advanceAuditCursor(sink: string, owner: string, fromSeq: number, toSeq: number, at: number): Promise<boolean> {
+    const c = schema.auditSinkCursors;
+    const moved = await this.db.update(c).set({ deliveredSeq: toSeq, deliveredAt: at })
+      .where(and(eq(c.sink, sink), eq(c.owner, owner), eq(c.deliveredSeq, fromSeq)));
+    return moved.rowCount === 1;
+  }
+
+  async releaseAuditCursors(owner: string): Promise<void> {
+    const c = schema.auditSinkCursors;
+    await this.db.update(c).set({ owner: null, leaseUntil: null }).where(eq(c.owner, owner));
+  }
+
+  async auditBacklog(afterSeq: number): Promise<AuditBacklog> {
+    const after = gt(schema.auditEvents.seq, afterSeq);
+    const [events] = await this.db.select({ count }).from(schema.auditEvents).where(after);
+    const [oldest] = await this.db.select({ at: schema.auditEvents.at }).from(schema.auditEvents).where(after).orderBy(asc(schema.auditEvents.seq)).limit(1);
+    return { events: events?.count ?? 0, oldestAt: oldest?.at ?? null };
+  }
+
+  async pruneDeliveries(before: number): Promise<number> {
+    return (await this.db.delete(schema.deliveries).where(lt(schema.deliveries.at, before))).rowCount ?? 0;
+  }
+
+  async identityOf(platform: string, platformUserId: string): Promise<IdentityBinding | null> {
+    return this.identityRow(this.db, platform, platformUserId);
+  }
+
+  private async identityRow(tx: Tx | Db, platform: string, platformUserId: string, lock = false): Promise<IdentityBinding | null> {
+    const query = tx.select().from(schema.identities)
+      .where(and(eq(schema.identities.platform, platform), eq(schema.identities.platformUserId, platformUserId)));
+    const [row] = lock ? await query.for('update') : await query;
+    return row ? toIdentity(row) : null;
+  }
+
+  async observeIdentity(sighting: IdentitySighting): Promise<{ binding: IdentityBinding; outcome: SightingOutcome }> {
+    const { platform, platformUserId, at } = sighting;
+    const reported = sighting.emails.map((email) => email.trim().toLowerCase());
+    const primary = reported[0] ?? '';
+    const key = and(eq(schema.identities.platform, platform), eq(schema.identities.platformUserId, platformUserId));
+    const mismatch = (reason: IdentityState, bound: string, other: string | null): AuditInput => ({
+      type: 'identity.mismatch', requestId: null, actor: 'latch', at,
+      data: { platform, user: platformUserId, reason, boundEmail: bound, reportedEmail: primary, ...(other ? { boundTo: other } : {}) },
+    });
+    return this.write(async (tx) => {
+      // Exclusive first sightings of one e-mail on two instances at once: the lock makes the second see the first.
+      if (sighting.exclusive) await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${`identity:${platform}:${primary}`}))`);
+      const known = await this.identityRow(tx, platform, platformUserId, true);
+      if (!known) {
+        const [holder] = sighting.exclusive
+          ? await tx.select({ platformUserId: schema.identities.platformUserId }).from(schema.identities)
+            .where(and(eq(schema.identities.platform, platform), eq(schema.identities.email, primary))).orderBy(asc(schema.identities.boundAt)).limit(1)
+          : [];
+        const state: IdentityState = holder ? 'duplicate_email' : 'bound';
+        const inserted = await tx.insert(schema.identities).values({
+          platform, platformUserId, email: primary, state, address: sighting.address ?? null, chatId: sighting.chatId ?? null,
+          boundAt: at, boundBy: 'latch', checkedAt: at, updatedAt: at,
+        }).onConflictDoNothing();
+        // The same account seen first on two instances at once: the other's binding stands, and this sighting confirms it.
+        if (inserted.rowCount !== 1) {
+          const binding = await this.identityRow(tx, platform, platformUserId);
+          if (binding) return { binding, outcome: 'confirmed' as const };
+        }
+        // First sight is the row itself (bound_at, bound_by); only what needs an admin goes to the audit log.
+        if (holder) await this.appendAudit(tx, [mismatch('duplicate_email', primary, holder.platformUserId)]);
+        return { binding: (await this.identityRow(tx, platform, platformUserId)) as IdentityBinding, outcome: holder ? 'duplicate_email' as const : 'bound' as const };
+      }
+      if (known.state === 'bound' && reported.includes(known.email)) {
+        await tx.update(schema.identities).set({
+          checkedAt: at, updatedAt: at, ...(sighting.address !== undefined ? { address: sighting.address } : {}), ...(sighting.chatId !== undefined ? { chatId: sighting.chatId } : {}),
+        }).where(key);
+        return { binding: (await this.identityRow(tx, platform, platformUserId)) as IdentityBinding, outcome: 'confirmed' as const };
+      }
+      // A stopped account stays stopped; what it reports is recorded, and audited when it is news.
+      const lastReported = known.reportedEmail ?? known.email;
+      const news = known.state === 'bound' || !reported.includes(lastReported);
+      const state: IdentityState = known.state === 'bound' ? 'email_changed' : known.state;
+      await tx.update(schema.identities).set({ state, reportedEmail: news ? primary : known.reportedEmail, checkedAt: at }).where(key);
+      if (news) await this.appendAudit(tx, [mismatch(state, known.email, null)]);
+      return { binding: (await this.identityRow(tx, platform, platformUserId)) as IdentityBinding, outcome: news ? state : 'still_stopped' as const };
+    });
+  }
+
+  async rebindIdentity(rebind: IdentityRebind): Promise<{ before: IdentityBinding | null; binding: IdentityBinding }> {
+    const { platform, platformUserId, at, by } = rebind;
+    const email = rebind.email.trim().toLowerCase();
+    return this.write(async (tx) => {
+      const before = await this.identityRow(tx, platform, platformUserId, true);
+      const set = { email, state: 'bound', reportedEmail: null, boundAt: at, boundBy: by, updatedAt: at };
+      await tx.insert(schema.identities).values({ platform, platformUserId, ...set })
+        .onConflictDoUpdate({ target: [schema.identities.platform, schema.identities.platformUserId], set });
+      await this.appendAudit(tx, [{
+        type: 'identity.rebound', requestId: null, actor: by, at,
+        data: { platform, user: platformUserId, email, previousEmail: before?.email ?? null, previousState: before?.state ?? null, reportedEmail: before?.reportedEmail ?? null, by },
+      }]);
+      return { before, binding: (await this.identityRow(tx, platform, platformUserId)) as IdentityBinding };
+    });
+  }
+
+  async rekeyIdentity(platform: string, fromId: string, toId: string): Promise<boolean> {
+    if (fromId === toId) return false;
+    try {
+      return await this.write(async (tx) => {
+        if (await this.identityRow(tx, platform, toId)) return false;
+        const moved = await tx.update(schema.identities).set({ platformUserId: toId })
+          .where(and(eq(schema.identities.platform, platform), eq(schema.identities.platformUserId, fromId)));
+        return (moved.rowCount ?? 0) > 0;
+      });
+    } catch (error) {
+      // Another instance made the new key between our look and our move: it is taken.
+      if (isUniqueViolation(error, 'identities_platform_platform_user_id_pk')) return false;
+      throw error;
+    }
+  }
+
+  async listIdentities(): Promise<IdentityBinding[]> {
+    // Byte order, as SQLite compares text, whatever collation the database was created with.
+    const rows = await this.db.select().from(schema.identities)
+      .orderBy(sql`${schema.identities.state} = 'bound'`, sql`${schema.identities.platform} COLLATE "C"`, sql`${schema.identities.email} COLLATE "C"`, sql`${schema.identities.platformUserId} COLLATE "C"`);
+    return rows.map(toIdentity);
+  }
+
+  async platformIdsFor(email: string): Promise<{ platform: string; platformUserId: string; chatId: string | null; address: string | null; updatedAt: number }[]> {
+    return this.db.select({
+      platform: schema.identities.platform, platformUserId: schema.identities.platformUserId, chatId: schema.identities.chatId,
+      address: schema.identities.address, updatedAt: schema.identities.updatedAt,
+    }).from(schema.identities).where(and(eq(schema.identities.email, email.toLowerCase()), eq(schema.identities.state, 'bound')))
+      .orderBy(desc(schema.identities.updatedAt));
+  }
+
+  async recordMessage(message: ChatMessage): Promise<void> {
+    await this.db.insert(schema.chatMessages).values(message).onConflictDoNothing();
+  }
+
+  async messagesFor(requestId: string): Promise<ChatMessage[]> {
+    return this.db.select({
+      requestId: schema.chatMessages.requestId, platform: schema.chatMessages.platform, channel: schema.chatMessages.channel,
+      messageId: schema.chatMessages.messageId, recipient: schema.chatMessages.recipient, purpose: schema.chatMessages.purpose, createdAt: schema.chatMessages.createdAt,
+    }).from(schema.chatMessages).where(eq(schema.chatMessages.requestId, requestId)).orderBy(asc(schema.chatMessages.id));
+  }
+
+  async stats(): Promise<StoreStats> {
+    const byState = await this.db.select({ state: schema.requests.state, count }).from(schema.requests).groupBy(schema.requests.state);
+    const countOf = async (where: SQL | undefined, table: typeof schema.jobs | typeof schema.grants): Promise<number> =>
+      (await this.db.select({ count }).from(table).where(where))[0]?.count ?? 0;
+    const requestsByState = Object.fromEntries(byState.map((row) => [row.state, row.count])) as StoreStats['requestsByState'];
+    const [activeGrants, jobsPending, jobsRunning, jobsDead] = await Promise.all([
+      countOf(eq(schema.grants.state, 'active'), schema.grants),
+      countOf(eq(schema.jobs.state, 'pending'), schema.jobs),
+      countOf(eq(schema.jobs.state, 'running'), schema.jobs),
+      countOf(eq(schema.jobs.state, 'dead'), schema.jobs),
+    ]);
+    return { requestsByState, activeGrants, jobsPending, jobsRunning, jobsDead, revokeFailed: requestsByState.revoke_failed ?? 0 };
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end().catch(() => undefined);
+  }
+}
