@@ -2,6 +2,7 @@
 // PostgreSQL store can stand beside the SQLite one without touching them.
 import type { RequestState } from '../core/lifecycle.js';
 import type { AccessRequest, Decision, Grant, Instant, RequestKind, RequestRecord } from '../core/types.js';
+import type { IdentitySnapshotStore } from './identity-store.js';
 
 export const JOB_KINDS = ['grant', 'revoke', 'extend', 'timeout', 'notify', 'remind', 'expiry_warning', 'prune_audit', 'reconcile', 'activate', 'lapse', 'incident_note'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
@@ -194,6 +195,8 @@ export interface ClaimOptions {
 
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
+  /** Identity sources' snapshots (storage/identity-store.ts); without it identity sources are off. */
+  readonly identitySnapshots?: IdentitySnapshotStore;
   commit(change: Change): Promise<CommitResult>;
 
   getRequest(id: string): Promise<RequestRecord | null>;

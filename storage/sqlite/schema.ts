@@ -164,3 +164,49 @@ export const auditSinkCursors = sqliteTable('audit_sink_cursors', {
   owner: text('owner'),
   leaseUntil: integer('lease_until'),
 });
+
+/**
+ * People as each identity source last reported them, keyed by the source's immutable id
+ * (an e-mail can move between accounts; the id cannot). Inactive people stay as rows:
+ * they are how a leaver is recognised on later syncs and shown by `identities show`.
+ */
+export const identityPeople = sqliteTable('identity_people', {
+  source: text('source').notNull(),
+  sourceId: text('source_id').notNull(),
+  email: text('email').notNull(),
+  /** The account's sign-in name when it is not the e-mail (a UPN, a SCIM userName). */
+  login: text('login'),
+  name: text('name'),
+  /** The manager's e-mail, as the source names them. */
+  manager: text('manager'),
+  active: integer('active', { mode: 'boolean' }).notNull(),
+  /** The source no longer lists the person (or SCIM deleted them): kept, inactive, so they stay a leaver. */
+  deleted: integer('deleted', { mode: 'boolean' }).notNull().default(false),
+  updatedAt: integer('updated_at').notNull(),
+}, (table) => [
+  primaryKey({ columns: [table.source, table.sourceId] }),
+  index('identity_people_email').on(table.email),
+]);
+
+/** Groups of each identity source that config groups name, with their members' source ids (nested groups flattened). */
+export const identityGroups = sqliteTable('identity_groups', {
+  source: text('source').notNull(),
+  sourceId: text('source_id').notNull(),
+  name: text('name').notNull(),
+  /** JSON array of the members' source ids. */
+  members: text('members').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+}, (table) => [primaryKey({ columns: [table.source, table.sourceId] })]);
+
+/** How each identity source's syncs went: the last success is what /healthz and /metrics show. */
+export const identitySyncs = sqliteTable('identity_syncs', {
+  source: text('source').primaryKey(),
+  lastAttemptAt: integer('last_attempt_at'),
+  lastSuccessAt: integer('last_success_at'),
+  lastError: text('last_error'),
+  /** Set while an answer is held for disabling too many people at once. */
+  heldAt: integer('held_at'),
+  heldMessage: text('held_message'),
+  people: integer('people').notNull().default(0),
+  groups: integer('groups').notNull().default(0),
+});

@@ -12,6 +12,7 @@ import type {
   AuditBacklog, AuditEvent, AuditInput, AuditSinkCursor, ChatMessage, ClaimOptions, CommitResult, Change, IdentityBinding, IdentityRebind, IdentitySighting, IdentityState, Job, JobKind,
   RequestQuery, SightingOutcome, Store, StoreStats,
 } from '../store.js';
+import { SqliteIdentitySnapshots } from './identity-snapshots.js';
 import * as schema from './schema.js';
 
 const MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), 'migrations');
@@ -79,6 +80,7 @@ export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   private readonly sqlite: Database.Database;
   private readonly db: Db;
+  readonly identitySnapshots: SqliteIdentitySnapshots;
 
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ':memory:') mkdirSync(dirname(resolve(options.path)), { recursive: true });
@@ -88,6 +90,7 @@ export class SqliteStore implements Store {
     this.sqlite.pragma('foreign_keys = ON');
     this.sqlite.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
     this.db = drizzle(this.sqlite, { schema });
+    this.identitySnapshots = new SqliteIdentitySnapshots(this.db, (work) => this.write(work), (tx, events) => this.appendAudit(tx, events));
   }
 
   /** Applies pending migrations. Safe to run at every start. */
