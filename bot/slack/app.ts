@@ -16,6 +16,7 @@ import { requestAccess } from '../../handlers/request-access.js';
 import { runButton, runCommand, type CommandReply } from '../command-runner.js';
 import { parseCommand, type ChatCommand } from '../commands.js';
 import { choiceFor, durationChoices, fieldOf, formInput, formOptions, reasonPromptForChoice } from '../request-form.js';
+import { cachedBotAuthorization } from './bot-authorization.js';
 import { SlackHome } from './home.js';
 import { SlackIdentities } from './identity.js';
 import { SlackNotifier } from './notifier.js';
@@ -57,7 +58,7 @@ export function createSlackApp(options: SlackOptions): { app: App; notifier: Sla
   const clientOptions = { slackApiUrl: options.apiUrl ?? 'https://slack.com/api/', retryConfig: { retries: 3, factor: 2, minTimeout: 250, maxTimeout: 4_000 } };
   const client = new WebClient(options.botToken, clientOptions);
   const receiver = new FastifySlackReceiver({ server: options.server, signingSecret: options.signingSecret, log });
-  const app = new App({ token: options.botToken, receiver, clientOptions, logger: boltLogger(log), tokenVerificationEnabled: false, ignoreSelf: false });
+  const app = new App({ authorize: cachedBotAuthorization(client, options.botToken), receiver, clientOptions, logger: boltLogger(log), ignoreSelf: false });
   const people = new SlackIdentities(client, ctx.store, log, () => ctx.now(), options.alertAdmins ? { alertAdmins: options.alertAdmins } : {});
   const home = new SlackHome(client, ctx);
   const notifier = new SlackNotifier({ client, store: ctx.store, identities: people, home, current: () => ctx.current(), now: () => ctx.now(), log });
