@@ -134,6 +134,8 @@ class SinkWorker {
     const at = now();
     // The lease is renewed at half its length, not on every poll: each renewal is a write.
     if (at >= this.leaseUntil - leaseMs / 2) {
+      // After a gap (a pause, a standby) another process may have moved the cursor meanwhile.
+      if (at >= this.leaseUntil) this.cursor = null;
       if (!(await store.leaseAuditCursor(sink, owner, at, at + leaseMs)) && !(await this.openAndLease(at))) {
         this.status.state = 'standby';
         this.cursor = null;
@@ -152,7 +154,7 @@ class SinkWorker {
     }
     if (this.status.state !== 'failing') this.status.state = 'delivering';
     const instance = this.options.instance();
-    await this.transport.deliver(stored.map((event) => streamedEvent(event, instance)));
+    await this.whileLeased(this.transport.deliver(stored.map((event) => streamedEvent(event, instance))));
     const last = (stored.at(-1) as (typeof stored)[number]).seq;
     const deliveredAt = now();
     if (!(await store.advanceAuditCursor(sink, owner, from, last, deliveredAt))) {
@@ -170,6 +172,22 @@ class SinkWorker {
     return 0;
   }
 
+  /** Keeps the lease while a slow delivery runs, so no other process starts on the same events meanwhile. */
+  private async whileLeased(delivery: Promise<void>): Promise<void> {
+    const { store, owner, leaseMs, now } = this.options;
+    const timer = setInterval(() => {
+      const at = now();
+      void store.leaseAuditCursor(this.definition.name, owner, at, at + leaseMs).then((held) => {
+        if (held) this.leaseUntil = at + leaseMs;
+      }, () => undefined);
+    }, Math.max(100, leaseMs / 3));
+    try {
+      await delivery;
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
   /**
    * When the lease was refused: a sink seen for the first time has no cursor row yet, and a
    * lease left by a Latch that crashed on this host is taken over at once, not waited out.
@@ -178,6 +196,7 @@ class SinkWorker {
     const { store, owner, leaseMs, log } = this.options;
     const sink = this.definition.name;
     this.cursor = await store.openAuditCursor(sink, this.definition.from, at);
+    this.status.deliveredSeq = this.cursor.deliveredSeq;
     const holder = this.cursor.owner;
     if (holder && isDeadLocalOwner(holder, owner)) {
       await store.releaseAuditCursors(holder);

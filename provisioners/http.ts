@@ -281,7 +281,7 @@ export class HttpProvisioner implements Provisioner {
 }
 
 /** The body as text, or null when it is larger than `limit` bytes (then it is not read further). */
-async function readLimited(response: Response, limit: number): Promise<string | null> {
+export async function readLimited(response: Response, limit: number): Promise<string | null> {
   const declared = Number(response.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > limit) {
     await response.body?.cancel().catch(() => undefined);

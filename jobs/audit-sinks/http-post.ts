@@ -1,4 +1,4 @@
-import { describeFetchError } from '../../provisioners/http.js';
+import { describeFetchError, MAX_HTTP_ANSWER_BYTES, readLimited } from '../../provisioners/http.js';
 import { SinkError } from './transport.js';
 
 /** Where a request went, for messages: no query string (it might hold a key) and no credentials. */
@@ -20,8 +20,10 @@ export async function postWithin(url: string, body: string, headers: Record<stri
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   try {
     const response = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: controller.signal });
-    const text = await response.text();
+    // Bounded: a receiver that answers with megabytes must not cost Latch the memory.
+    const text = await readLimited(response, MAX_HTTP_ANSWER_BYTES);
     if (response.status < 200 || response.status > 299) throw new SinkError(`${endpointOf(url)} answered HTTP ${response.status}`);
+    if (text === null) throw new SinkError(`${endpointOf(url)} answered HTTP ${response.status} with more than ${MAX_HTTP_ANSWER_BYTES} bytes`);
     return text;
   } catch (error) {
     if (error instanceof SinkError) throw error;
