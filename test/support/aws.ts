@@ -174,6 +174,7 @@ export interface FakeRdsInstance {
   region?: string;
   account?: string;
   status?: string;
+  /** Left out: the answer carries no TagList (older API versions), and ListTagsForResource has them. */
   tags?: Record<string, string>;
 }
 
@@ -203,10 +204,10 @@ export function rdsInstanceXml(instance: FakeRdsInstance): string {
         <DbiResourceId>${instance.resourceId}</DbiResourceId>
         <DBInstanceArn>arn:aws:rds:${region}:${account}:db:${instance.identifier}</DBInstanceArn>
         <IAMDatabaseAuthenticationEnabled>${instance.iamAuth}</IAMDatabaseAuthenticationEnabled>
-        <TagList>
+${instance.tags === undefined ? '' : `        <TagList>
 ${tags}
         </TagList>
-      </DBInstance>`;
+`}      </DBInstance>`;
 }
 
 export function describeDbInstancesResult(instances: FakeRdsInstance[], marker?: string): string {
