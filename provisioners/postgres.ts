@@ -394,7 +394,8 @@ export class PostgresProvisioner implements Provisioner {
     try {
       // Session-level locks: held across the transactions below and the other databases,
       // so a grant retry for the same principal waits until the role is gone.
-      for (const principal of principals) await admin.query('SELECT pg_advisory_lock($1, hashtext($2))', [LOCK_CLASS, principal]);
+      // One round trip for all of them, taken in the sorted order every other path uses.
+      await admin.query('SELECT pg_advisory_lock($1, hashtext(principal)) FROM unnest($2::text[]) AS principal', [LOCK_CLASS, principals]);
 
       const roles = await inTransaction(admin, async () => {
         const found = await roleInfo(admin, principals);
@@ -402,10 +403,12 @@ export class PostgresProvisioner implements Provisioner {
           const role = found.get(target.principal);
           if (role) this.assertManaged(role, target.grantId);
         }
-        for (const role of found.values()) {
-          await admin.query(`ALTER ROLE ${ident(role.name)} WITH NOLOGIN PASSWORD NULL`);
-          if (role.member_of.length > 0) await admin.query(`REVOKE ${role.member_of.map(escapeIdentifier).join(', ')} FROM ${ident(role.name)}`);
-        }
+        // Sent as one multi-statement query: a batch costs one round trip here, not two per role.
+        const cutOff = [...found.values()].flatMap((role) => [
+          `ALTER ROLE ${ident(role.name)} WITH NOLOGIN PASSWORD NULL`,
+          ...(role.member_of.length > 0 ? [`REVOKE ${role.member_of.map(escapeIdentifier).join(', ')} FROM ${ident(role.name)}`] : []),
+        ]);
+        if (cutOff.length > 0) await admin.query(cutOff.join(';\n'));
         // REASSIGN/DROP OWNED and ending sessions need the role's privileges; a connector
         // that is not a superuser gets them by membership, which DROP ROLE removes again.
         if (!connector.superuser && found.size > 0) {
