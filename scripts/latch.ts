@@ -10,7 +10,7 @@ import { formatConfigErrors, type ConfigError } from '../config/parse.js';
 import { pidFileFor, readPidFile } from '../bot/pid-file.js';
 import { auditReportFromStore, parseSince, reportToCsv, reportToJson } from '../storage/audit-report.js';
 import { verifyStoreAudit } from '../storage/audit-verify.js';
-import { DEFAULT_DATABASE_URL, openStore } from '../storage/open-store.js';
+import { DEFAULT_DATABASE_URL, openStore, sqlitePathOf, storeDialectOf } from '../storage/open-store.js';
 import { SqliteStore } from '../storage/sqlite/sqlite-store.js';
 import type { IdentityBinding, Store } from '../storage/store.js';
 
@@ -45,7 +45,12 @@ Commands:
       --platform slack|teams --user ID --email ADDRESS
                           ID is the Slack user id (U...) or the Teams AAD object id. The
                           audit event names who ran it: $LATCH_OPERATOR, else the OS user.
-  migrate                 Apply pending database migrations.
+  migrate                 Apply pending database migrations (SQLite or PostgreSQL; several
+                          instances starting at once on PostgreSQL wait for each other).
+  store copy              Move an installation from its SQLite file to PostgreSQL: every
+      --from sqlite:PATH  table, in one transaction, into an empty database (it is
+      --to postgres://... migrated first); the copied audit chain is verified and must
+                          end in the source's last hash. Stop Latch before copying.
   help                    Show this text.
 
 Options for audit, config reload, identities and migrate:
@@ -77,6 +82,8 @@ interface Options {
   user?: string;
   email?: string;
   explain?: boolean;
+  from?: string;
+  to?: string;
 }
 
 /** A database URL fit to print: a password in it is masked. */
@@ -101,7 +108,7 @@ function noMoreArguments(command: string, rest: readonly string[]): void {
 async function openForReading(url: string): Promise<Store> {
   // Not a SQLite file: openStore opens it, or says why it cannot (without connecting anywhere).
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1];
-  if (scheme && !/^(sqlite|file)$/i.test(scheme)) return openStore(url);
+  if (scheme && !/^(sqlite|file)$/i.test(scheme)) return openStore(url, { migrate: false });
   const path = url.replace(/^(sqlite|file):(\/\/)?/, '');
   if (path !== ':memory:' && !existsSync(path)) throw new Problem(`there is no database at ${path}; name it with --database or DATABASE_URL`);
   return new SqliteStore({ path });
@@ -112,8 +119,10 @@ async function withStore<T>(url: string, work: (store: Store) => Promise<T>): Pr
   try {
     return await work(store);
   } catch (error) {
-    if (error instanceof Error && /no such table/i.test(error.message)) {
-      throw new Problem(`${redactUrl(url)} has no audit log (${error.message}); is it a Latch database?`);
+    // drizzle wraps PostgreSQL's error (`cause`) in one that quotes the query.
+    const reason = error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : '';
+    if (/no such table|relation "[a-z_]+" does not exist/i.test(reason)) {
+      throw new Problem(`${redactUrl(url)} has no audit log (${reason}); is it a Latch database?`);
     }
     throw error;
   } finally {
@@ -339,6 +348,26 @@ async function migrateCommand(io: Io, database: string): Promise<number> {
   return 0;
 }
 
+async function storeCopy(io: Io, options: Options): Promise<number> {
+  const { from, to } = options;
+  if (!from || !to) throw new UsageError('store copy needs --from sqlite:PATH and --to postgres://...');
+  if (storeDialectOf(from) !== 'sqlite') throw new UsageError(`--from must name a SQLite store (sqlite:PATH), not ${redactUrl(from)}`);
+  if (storeDialectOf(to) !== 'postgres') throw new UsageError(`--to must name a PostgreSQL database (postgres://...), not ${redactUrl(to)}`);
+  const { copySqliteToPostgres, StoreCopyRefused } = await import('../storage/store-copy.js');
+  try {
+    const report = await copySqliteToPostgres({
+      fromPath: sqlitePathOf(from), toUrl: to,
+      progress: (table, rows) => io.err(`  ${table}: ${rows} row${rows === 1 ? '' : 's'}\n`),
+    });
+    const total = Object.values(report.rows).reduce((sum, rows) => sum + rows, 0);
+    io.out(`copied ${total} rows from ${redactUrl(from)} to ${redactUrl(to)}; audit chain OK on the target: ${report.audit.count} events, last hash ${report.audit.lastHash}\n`);
+    return 0;
+  } catch (error) {
+    if (error instanceof StoreCopyRefused) throw new Problem(error.message);
+    throw error;
+  }
+}
+
 function parse(argv: readonly string[]) {
   try {
     return parseArgs({
@@ -347,7 +376,7 @@ function parse(argv: readonly string[]) {
       strict: true,
       options: {
         database: { type: 'string' }, since: { type: 'string' }, format: { type: 'string' }, config: { type: 'string' },
-        platform: { type: 'string' }, user: { type: 'string' }, email: { type: 'string' }, explain: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        platform: { type: 'string' }, user: { type: 'string' }, email: { type: 'string' }, explain: { type: 'boolean' }, from: { type: 'string' }, to: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (error) {
@@ -358,7 +387,7 @@ function parse(argv: readonly string[]) {
 
 async function run(io: Io, argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { positionals, values } = parse(argv);
-  const options: Options = { database: values.database, since: values.since, format: values.format, config: values.config, platform: values.platform, user: values.user, email: values.email, explain: values.explain };
+  const options: Options = { database: values.database, since: values.since, format: values.format, config: values.config, platform: values.platform, user: values.user, email: values.email, explain: values.explain, from: values.from, to: values.to };
   const [command, subcommand, ...rest] = positionals;
   if (values.help || command === 'help') {
     io.out(USAGE);
@@ -417,6 +446,11 @@ async function run(io: Io, argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       only('migrate', options, ['database']);
       noMoreArguments('migrate', subcommand !== undefined ? [subcommand, ...rest] : rest);
       return migrateCommand(io, database);
+    case 'store':
+      if (subcommand !== 'copy') throw new UsageError(subcommand ? `Unknown command "store ${subcommand}".` : 'store needs a subcommand: store copy --from sqlite:PATH --to postgres://...');
+      only('store copy', options, ['from', 'to']);
+      noMoreArguments('store copy', rest);
+      return storeCopy(io, options);
     default:
       throw new UsageError(`Unknown command "${command}".`);
   }

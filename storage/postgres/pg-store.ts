@@ -8,6 +8,7 @@ import type {
   AuditBacklog, AuditEvent, AuditInput, AuditSinkCursor, ChatMessage, ClaimOptions, CommitResult, Change, IdentityBinding, IdentityRebind, IdentitySighting, IdentityState, Job, JobKind,
   RequestQuery, SightingOutcome, Store, StoreStats,
 } from '../store.js';
+import { PgIdentitySnapshots } from './pg-identity-snapshots.js';
 import { isRetryableConflict, isUniqueViolation } from './pg-errors.js';
 import { migratePostgres } from './pg-migrate.js';
 import * as schema from './schema.js';
@@ -85,12 +86,14 @@ export class PgStore implements Store {
   readonly dialect = 'postgres' as const;
   private readonly pool: pg.Pool;
   private readonly db: Db;
+  readonly identitySnapshots: PgIdentitySnapshots;
 
   constructor(options: PgStoreOptions) {
     this.pool = new pg.Pool({ connectionString: options.url, max: options.maxConnections ?? 10, connectionTimeoutMillis: 10_000 });
     // An idle connection the server dropped: the pool replaces it on the next query, which reports any real outage.
     this.pool.on('error', () => undefined);
     this.db = drizzle(this.pool, { schema });
+    this.identitySnapshots = new PgIdentitySnapshots(this.db, (work) => this.write(work), (tx, events) => this.appendAudit(tx, events));
   }
 
   /** The drizzle database, for moving rows in and out (`latch store copy`); not for handlers. */

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, index, integer, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, boolean, index, integer, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
 
 // The same tables as storage/sqlite/schema.ts, column for column, so one Store contract holds
 // for both and `latch store copy` moves rows unchanged. Instants are bigint epoch
@@ -152,4 +152,41 @@ export const auditSinkCursors = pgTable('audit_sink_cursors', {
   createdAt: instant('created_at').notNull(),
   owner: text('owner'),
   leaseUntil: instant('lease_until'),
+});
+
+/** People as each identity source last reported them, keyed by the source's immutable id; see storage/sqlite/schema.ts. */
+export const identityPeople = pgTable('identity_people', {
+  source: text('source').notNull(),
+  sourceId: text('source_id').notNull(),
+  email: text('email').notNull(),
+  login: text('login'),
+  name: text('name'),
+  manager: text('manager'),
+  active: boolean('active').notNull(),
+  deleted: boolean('deleted').notNull().default(false),
+  updatedAt: instant('updated_at').notNull(),
+}, (table) => [
+  primaryKey({ columns: [table.source, table.sourceId] }),
+  index('identity_people_email').on(table.email),
+]);
+
+/** Groups of each identity source that config groups name, with their members' source ids as a JSON array. */
+export const identityGroups = pgTable('identity_groups', {
+  source: text('source').notNull(),
+  sourceId: text('source_id').notNull(),
+  name: text('name').notNull(),
+  members: text('members').notNull(),
+  updatedAt: instant('updated_at').notNull(),
+}, (table) => [primaryKey({ columns: [table.source, table.sourceId] })]);
+
+/** How each identity source's syncs went. */
+export const identitySyncs = pgTable('identity_syncs', {
+  source: text('source').primaryKey(),
+  lastAttemptAt: instant('last_attempt_at'),
+  lastSuccessAt: instant('last_success_at'),
+  lastError: text('last_error'),
+  heldAt: instant('held_at'),
+  heldMessage: text('held_message'),
+  people: integer('people').notNull().default(0),
+  groups: integer('groups').notNull().default(0),
 });

@@ -176,4 +176,31 @@ describe.each(STORE_DIALECTS)('store contract on %s', (dialect) => {
     await second.recordMessage({ requestId: 'r', platform: 'slack', channel: 'C1', messageId: '1.2', recipient: null, purpose: 'card', createdAt: T0 });
     expect(await store.messagesFor('r')).toHaveLength(1);
   });
+
+  it('keeps identity source snapshots whole per source, with their audit events', async () => {
+    const { store, another } = await open();
+    const snapshots = store.identitySnapshots;
+    const second = (await another()).identitySnapshots;
+    if (!snapshots || !second) throw new Error(`the ${dialect} store keeps no identity snapshots`);
+    const person = (id: string, email: string) => ({ id, email, login: null, name: id, active: true, manager: null });
+    // Two instances apply full answers for one source at once: the result is one of them, never a mix.
+    await Promise.all([
+      snapshots.replaceSnapshot('entra', { people: [person('a', 'A@x.com'), person('b', 'b@x.com')], groups: [{ id: 'g', name: 'DBAs', members: ['a'] }] }, T0, [audit('identity.synced')]),
+      second.replaceSnapshot('entra', { people: [person('c', 'c@x.com')], groups: [] }, T0 + 1, [audit('identity.synced')]),
+    ]);
+    const [entra] = await snapshots.snapshots();
+    const ids = entra?.people.map((each) => each.id).sort();
+    expect([['a', 'b'], ['c']]).toContainEqual(ids);
+    await snapshots.replaceSnapshot('entra', { people: [person('a', 'A@x.com')], groups: [{ id: 'g', name: 'DBAs', members: ['a'] }] }, T0 + 2, []);
+    expect(await snapshots.putPerson('entra', person('d', 'd@x.com'), T0 + 3, [])).toBe(true);
+    expect(await snapshots.putPerson('entra', { ...person('d', 'd@x.com'), active: false }, T0 + 4, [])).toBe(false);
+    expect(await snapshots.patchGroup('entra', 'g', { add: ['d'], remove: ['a'], name: 'DB admins' }, T0 + 5, [audit('scim.group')])).toEqual({ id: 'g', name: 'DB admins', members: ['d'] });
+    expect(await snapshots.patchGroup('entra', 'nope', { add: [], remove: 'all' }, T0 + 5, [])).toBeNull();
+    expect(await snapshots.snapshots()).toEqual([{ source: 'entra', people: expect.arrayContaining([{ ...person('a', 'a@x.com') }, { ...person('d', 'd@x.com'), active: false }]), groups: [{ id: 'g', name: 'DB admins', members: ['d'] }] }]);
+    await snapshots.recordAttempt('entra', { at: T0 + 6, held: 'would disable 3 of 4' }, []);
+    expect(await snapshots.deleteGroup('entra', 'g', T0 + 7, [])).toBe(true);
+    expect(await snapshots.syncs()).toEqual([{ source: 'entra', lastAttemptAt: T0 + 7, lastSuccessAt: T0 + 7, lastError: null, heldAt: T0 + 6, heldMessage: 'would disable 3 of 4', people: 2, groups: 0 }]);
+    expect((await store.auditEvents({})).map((event) => event.type)).toEqual(['identity.synced', 'identity.synced', 'scim.group']);
+    expect(await verifyStoreAudit(store)).toMatchObject({ ok: true, count: 3 });
+  });
 });
