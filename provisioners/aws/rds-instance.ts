@@ -1,4 +1,4 @@
-import { DescribeDBInstancesCommand, ListTagsForResourceCommand, type DBInstance } from '@aws-sdk/client-rds';
+import { DescribeDBInstancesCommand, type DBInstance } from '@aws-sdk/client-rds';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { AwsClients } from './clients.js';
 import { AwsProvisionerError, describeAwsError, isCode } from './errors.js';
@@ -61,16 +61,6 @@ export async function describeInstance(clients: AwsClients, integration: string,
   const instance = toRdsInstance(found, region);
   if (typeof instance === 'string') throw new AwsProvisionerError(`${where}: ${instance}`);
   return instance;
-}
-
-/** An instance's tags (rds:ListTagsForResource), for answers that carry no TagList. */
-export async function instanceTags(clients: AwsClients, integration: string, instance: RdsInstance): Promise<Record<string, string>> {
-  try {
-    const answer = await clients.rds(instance.region).send(new ListTagsForResourceCommand({ ResourceName: instance.arn }));
-    return Object.fromEntries((answer.TagList ?? []).filter((tag) => tag.Key !== undefined).map((tag) => [tag.Key ?? '', tag.Value ?? '']));
-  } catch (error) {
-    throw describeAwsError(error, `integration "${integration}": reading the tags of ${instance.arn} (rds:ListTagsForResource)`, instance.region);
-  }
 }
 
 export interface ConnectorSecret {

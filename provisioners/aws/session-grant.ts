@@ -69,7 +69,7 @@ export class SessionGrants {
       `These credentials work until ${when(session.expiresAt)}.`,
       session.refreshable
         ? `Your access lasts until ${when(input.expiresAt)}, longer than AWS allows one session${session.chained ? ' (one hour when reached through another role)' : ''}: get the next credentials with /access credentials ${input.requestId} when these run out.`
-        : 'They end with your access.',
+        : `They end with your access; if it is extended, get credentials for the added time with /access credentials ${input.requestId}.`,
       `If the access is revoked early, AWS stops these credentials${plan.console === false ? '' : ' (and the console session)'} within a few minutes, not at once.`,
       ...(plan.instructions ?? []),
     ];

@@ -140,7 +140,7 @@ describe('aws-iam-role: granting', () => {
     expect(output.secrets?.AWS_SESSION_TOKEN).toBe(fakeSessionToken('1'));
     expect(output.details).toMatchObject({ roleArn: ROLE, region: 'eu-west-1', profile: 'latch', credentialsExpire: new Date(NOW + 7_200_000).toISOString() });
     expect(output.instructions).toContain('These credentials work until 2026-12-02 03:00 UTC.');
-    expect(output.instructions).toContain('They end with your access.');
+    expect(output.instructions).toContain('They end with your access; if it is extended, get credentials for the added time with /access credentials AR-7K2M9Q.');
     expect(output.instructions).toContain('AWS stops these credentials (and the console session) within a few minutes, not at once');
 
     // The console link: getSigninToken with the session's own credentials, for as long as they last.
