@@ -68,7 +68,7 @@ function defaultSts(call: QueryCall): [number, string] {
   if (call.action === 'GetCallerIdentity') return [200, callerIdentityResult(connectorArn)];
   if (call.action === 'AssumeRole') {
     issued += 1;
-    const duration = Number(call.params.DurationSeconds);
+    const duration = Number(call.params.DurationSeconds ?? 3600);
     return [200, assumeRoleResult(call.params.RoleArn ?? '', call.params.RoleSessionName ?? '', {
       accessKeyId: `ASIAQ3EGRTYLIS${String(issued).padStart(6, '0')}`, secretAccessKey: `sEcReT/${issued}/K7MDENG/bPxRfiCYEXAMPLEKEY`, sessionToken: fakeSessionToken(String(issued)),
     }, new Date(now + duration * 1000), call.params.SourceIdentity)];
@@ -199,6 +199,32 @@ describe('aws-iam-role: granting', () => {
     expect(sts.of('AssumeRole')[0]?.params.DurationSeconds).toBe('3600');
     expect(federation[0]?.has('SessionDuration')).toBe(false);
     expect(output.instructions).toContain('(one hour when reached through another role)');
+  });
+
+  it('assumes connection.via first and issues the grant from that session, capped at one hour', async () => {
+    const via = `arn:aws:iam::${ACCOUNT}:role/latch-hub`;
+    const config = integration({}, undefined, { via, viaExternalId: 'hub-ext-1' });
+    await provisioner(config).grant(input(config, 'read', 6 * 3_600_000));
+    const calls = sts.of('AssumeRole');
+    expect(calls.map((call) => [call.params.RoleArn, call.params.RoleSessionName, call.params.ExternalId, call.params.DurationSeconds ?? null])).toEqual([
+      [via, 'latch-connector-latch', 'hub-ext-1', null],
+      [ROLE, 'alice@example.com', 'latch-ext-42', '3600'],
+    ]);
+    // The hub session is not tagged as a person's; only the grant's session is.
+    expect(calls[0]?.params['Tags.member.1.Key']).toBeUndefined();
+    expect(sts.of('GetCallerIdentity')).toHaveLength(0);
+    // The hub is assumed with the connector's keys; everything after with the hub session's.
+    expect(calls.map((call) => call.signedBy)).toEqual(['AKIAIOSFODNN7EXAMPLE', 'ASIAQ3EGRTYLIS000001']);
+    expect(iam.of('GetRole').map((call) => call.signedBy)).toEqual(['ASIAQ3EGRTYLIS000001']);
+    expect(federation[0]?.has('SessionDuration')).toBe(false);
+  });
+
+  it('names the region when STS is not activated there', async () => {
+    stsAnswer = (call) => (call.action === 'AssumeRole'
+      ? [403, queryError(STS_NS, 'RegionDisabledException', 'STS is not activated in this region for account:123456789012. Your account administrator can activate STS in this region using the IAM Console.')]
+      : defaultSts(call));
+    const config = integration();
+    await expect(provisioner(config).grant(input(config, 'read', 3_600_000))).rejects.toThrow('failed: STS is not activated in eu-west-1 for the account; activate the region in IAM account settings or set connection.region to an active one');
   });
 
   it('uses settings.maxSessionDuration without reading the role', async () => {

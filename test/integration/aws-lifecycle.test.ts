@@ -5,6 +5,7 @@ import nock from 'nock';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultProvisioners, startLatch, type RunningLatch } from '../../bot/latch.js';
+import { reconcile } from '../../jobs/reconcile.js';
 import {
   ACCOUNT, assumeRoleResult, callerIdentityResult, CONNECTOR_ACCOUNT, fakeFederation, fakeQueryService, fakeSessionToken, getRoleResult, iamEmptyResponse, IAM_NS,
   QueryLog, queryError, trustPolicy, useFakeAwsEnvironment, type QueryCall,
@@ -140,6 +141,10 @@ describe('an AWS role session through Slack', () => {
     const channelText = JSON.stringify(slack.callsTo('chat.postMessage').filter((call: Call) => call.args.channel === CHANNEL));
     expect(channelText).toContain(id);
     for (const secret of [...secrets, 'ASIAQ3EGRTYLIFE00001']) expect(channelText).not.toContain(secret);
+
+    // Reconcile cannot list STS sessions, and knows it: the active grant is not "missing".
+    const aws = (await reconcile(latch.ctx)).reports.find((report) => report.integration === 'aws');
+    expect(aws).toEqual({ integration: 'aws', removed: [], retained: [], requeued: [], unknown: [], missing: [] });
 
     // The next session, for what is left, by DM again.
     const reset = await command(`credentials ${id}`);

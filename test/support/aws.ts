@@ -26,16 +26,18 @@ export function useFakeAwsEnvironment(): () => void {
 export interface QueryCall {
   action: string;
   params: Record<string, string>;
+  /** The access key id the call was signed with (SigV4 Authorization header). */
+  signedBy: string | null;
 }
 
 /** Records query-protocol calls (form bodies) per host. */
 export class QueryLog {
   readonly calls: QueryCall[] = [];
 
-  record(body: unknown): QueryCall {
+  record(body: unknown, authorization?: string): QueryCall {
     const text = typeof body === 'string' ? body : '';
     const params = Object.fromEntries(new URLSearchParams(text));
-    const call = { action: params.Action ?? '', params };
+    const call = { action: params.Action ?? '', params, signedBy: /Credential=([A-Z0-9]+)\//.exec(authorization ?? '')?.[1] ?? null };
     this.calls.push(call);
     return call;
   }
@@ -148,8 +150,8 @@ export function getRolePolicyResult(roleName: string, policyName: string, docume
 
 /** Every query-protocol call to `origin` lands in `log` and is answered by `answer`. */
 export function fakeQueryService(origin: string, log: QueryLog, answer: (call: QueryCall) => [number, string]): nock.Scope {
-  return nock(origin).persist().post('/').reply((_uri, body) => {
-    const call = log.record(body);
+  return nock(origin).persist().post('/').reply(function reply(_uri, body) {
+    const call = log.record(body, String(this.req.headers.authorization ?? ''));
     const [status, text] = answer(call);
     return [status, text, { 'content-type': 'text/xml' }];
   });
