@@ -2,14 +2,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { decide } from '../../handlers/decide.js';
 import { requestAccess } from '../../handlers/request-access.js';
 import { createHarness, type Harness } from '../support/harness.js';
+import { STORE_DIALECTS } from '../support/test-store.js';
 import { orgConfig } from '../support/configs.js';
 
 let harness: Harness;
 afterEach(async () => harness?.close());
 
-describe('concurrent decisions', () => {
+describe.each(STORE_DIALECTS)('concurrent decisions (%s store)', (dialect) => {
   it('lets exactly one of 50 racing approvers decide, on five connections to the same file', async () => {
-    harness = await createHarness(orgConfig({ approvers: 50 }));
+    harness = await createHarness(orgConfig({ approvers: 50 }), { dialect });
     const created = await requestAccess(harness.ctx, harness.as('alice@example.com'), { resource: 'orders-prod', permission: 'read', reason: 'INC-7' });
     if (!created.ok) throw new Error(created.message);
     const id = created.record.request.id;
@@ -36,7 +37,7 @@ describe('concurrent decisions', () => {
   });
 
   it('counts each approval once when a step needs two and many approve at once', async () => {
-    harness = await createHarness(orgConfig());
+    harness = await createHarness(orgConfig(), { dialect });
     const created = await requestAccess(harness.ctx, harness.as('alice@example.com'), { resource: 'orders-prod', permission: 'write', reason: 'fix' });
     if (!created.ok) throw new Error(created.message);
     const id = created.record.request.id;

@@ -2,14 +2,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { decide } from '../../handlers/decide.js';
 import { requestAccess } from '../../handlers/request-access.js';
 import { createHarness, type Harness } from '../support/harness.js';
+import { STORE_DIALECTS } from '../support/test-store.js';
 import { orgConfig } from '../support/configs.js';
 
 let harness: Harness;
 afterEach(async () => harness?.close());
 
-describe('repeated deliveries', () => {
+describe.each(STORE_DIALECTS)('repeated deliveries (%s store)', (dialect) => {
   it('creates one request for a delivery received twice', async () => {
-    harness = await createHarness(orgConfig());
+    harness = await createHarness(orgConfig(), { dialect });
     const actor = { email: 'alice@example.com', via: 'slack', deliveryId: 'slack:trigger:123.456' };
     const input = { resource: 'orders-prod', permission: 'read', reason: 'INC-9' };
     const [first, second] = await Promise.all([requestAccess(harness.ctx, actor, input), requestAccess(harness.ctx, actor, input)]);
@@ -19,7 +20,7 @@ describe('repeated deliveries', () => {
   });
 
   it('counts a double click on Approve once, even in a two-approval step', async () => {
-    harness = await createHarness(orgConfig());
+    harness = await createHarness(orgConfig(), { dialect });
     const created = await requestAccess(harness.ctx, harness.as('alice@example.com'), { resource: 'orders-prod', permission: 'write', reason: 'fix' });
     if (!created.ok) throw new Error(created.message);
     const id = created.record.request.id;

@@ -1,15 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { requestAccess } from '../../handlers/request-access.js';
 import { createHarness, eventually, type Harness } from '../support/harness.js';
+import { STORE_DIALECTS } from '../support/test-store.js';
 import { orgConfig } from '../support/configs.js';
 
 let harness: Harness;
 afterEach(async () => harness?.close());
 
-describe('precise expiry', () => {
+describe.each(STORE_DIALECTS)('precise expiry (%s store)', (dialect) => {
   it('revokes a grant expiring 2 s from now within 1 s of its expiry, on the running scheduler', async () => {
     // The sweep runs only every 30 s here, so only the timer can be on time.
-    harness = await createHarness(orgConfig(), { startRunner: true, runner: { sweep: '*/30 * * * * *' } });
+    harness = await createHarness(orgConfig(), { startRunner: true, runner: { sweep: '*/30 * * * * *' }, dialect });
     const created = await requestAccess(harness.ctx, harness.as('bob@example.com'), { resource: 'orders-staging', permission: 'read', durationMs: 2_000 });
     if (!created.ok) throw new Error(created.message);
     const id = created.record.request.id;
@@ -31,7 +32,7 @@ describe('precise expiry', () => {
     access: [{ integration: orders, resources: any, permissions: [read] }]
     approval: { autoApprove: true }
     duration: { default: 30d, max: 40d }
-    justification: optional` }), { startRunner: true });
+    justification: optional` }), { startRunner: true, dialect });
     const created = await requestAccess(harness.ctx, harness.as('bob@example.com'), { flow: 'long', resource: 'orders-prod', permission: 'read', durationMs: 30 * 86_400_000 });
     if (!created.ok) throw new Error(created.message);
     const id = created.record.request.id;

@@ -7,6 +7,7 @@ import { extendAccess } from '../../handlers/extend.js';
 import { listApprovals, listMine, showRequest } from '../../handlers/queries.js';
 import { auditHash, GENESIS_HASH } from '../../storage/audit-hash.js';
 import { createHarness, type Harness } from '../support/harness.js';
+import { STORE_DIALECTS } from '../support/test-store.js';
 import { orgConfig } from '../support/configs.js';
 
 let harness: Harness;
@@ -27,9 +28,9 @@ async function submitProdRead(h: Harness, who = 'alice@example.com') {
   return result.record.request.id;
 }
 
-describe('the access life cycle', () => {
+describe.each(STORE_DIALECTS)('the access life cycle (%s store)', (dialect) => {
   it('takes a request from pending to approved, active and expired, with an intact audit chain', async () => {
-    harness = await createHarness(orgConfig());
+    harness = await createHarness(orgConfig(), { dialect });
     const id = await submitProdRead(harness);
     expect((await harness.store.getRequest(id))?.request.state).toBe('pending');
     await harness.drain();
@@ -69,7 +70,7 @@ describe('the access life cycle', () => {
   });
 
   it('grants an auto-approved request without anyone clicking', async () => {
-    harness = await createHarness(orgConfig());
+    harness = await createHarness(orgConfig(), { dialect });
     const result = await requestAccess(harness.ctx, harness.as('bob@example.com'), { resource: 'orders-staging', permission: 'write' });
     expect(result.ok && result.autoApproved).toBe(true);
     await harness.drain();
@@ -80,7 +81,7 @@ describe('the access life cycle', () => {
   });
 
   it('needs every step of a multi-step flow, with N approvals in a step, and one voice per person', async () => {
-    harness = await createHarness(orgConfig());
+    harness = await createHarness(orgConfig(), { dialect });
     const created = await requestAccess(harness.ctx, harness.as('alice@example.com'), { resource: 'orders-prod', permission: 'write', reason: 'fix order 7' });
     if (!created.ok) throw new Error(created.message);
     const id = created.record.request.id;
@@ -100,7 +101,7 @@ describe('the access life cycle', () => {
   });
 
   it('lets a denial end the request and tells the requester why', async () => {
-    harness = await createHarness(orgConfig());
+    harness = await createHarness(orgConfig(), { dialect });
     const id = await submitProdRead(harness);
     const denied = await decide(harness.ctx, harness.as('approver1@example.com'), id, 'deny', 'use the replica instead');
     expect(denied).toMatchObject({ ok: true, result: 'denied' });
@@ -117,7 +118,7 @@ describe('the access life cycle', () => {
   });
 
   it('lets the requester cancel a pending request, and nobody else', async () => {
-    harness = await createHarness(orgConfig());
+    harness = await createHarness(orgConfig(), { dialect });
     const id = await submitProdRead(harness);
     expect(await cancelRequest(harness.ctx, harness.as('bob@example.com'), id)).toMatchObject({ ok: false, reason: 'not_allowed' });
     expect(await cancelRequest(harness.ctx, harness.as('alice@example.com'), id)).toMatchObject({ ok: true });
@@ -127,7 +128,7 @@ describe('the access life cycle', () => {
   });
 
   it('revokes early at the requester\'s word, cancelling the scheduled expiry', async () => {
-    harness = await createHarness(orgConfig());
+    harness = await createHarness(orgConfig(), { dialect });
     const id = await submitProdRead(harness);
     await decide(harness.ctx, harness.as('lead@example.com'), id, 'approve');
     await harness.drain();
@@ -143,7 +144,7 @@ describe('the access life cycle', () => {
   });
 
   it('lets an admin revoke anyone\'s access', async () => {
-    harness = await createHarness(orgConfig());
+    harness = await createHarness(orgConfig(), { dialect });
     const id = await submitProdRead(harness);
     await decide(harness.ctx, harness.as('lead@example.com'), id, 'approve');
     await harness.drain();
@@ -153,7 +154,7 @@ describe('the access life cycle', () => {
   });
 
   it('extends active access once the extension is approved, moving the expiry job', async () => {
-    harness = await createHarness(orgConfig());
+    harness = await createHarness(orgConfig(), { dialect });
     const id = await submitProdRead(harness);
     await decide(harness.ctx, harness.as('lead@example.com'), id, 'approve');
     await harness.drain();
@@ -175,7 +176,7 @@ describe('the access life cycle', () => {
   });
 
   it('times out a request nobody decided', async () => {
-    harness = await createHarness(orgConfig());
+    harness = await createHarness(orgConfig(), { dialect });
     const id = await submitProdRead(harness);
     harness.advance(2 * 3_600_000);
     await harness.drain();
@@ -189,7 +190,7 @@ describe('the access life cycle', () => {
   });
 
   it('ends a grant that keeps failing in failed, with the reason, and cleans up what landed', async () => {
-    harness = await createHarness(orgConfig({ settings: '  grantAttempts: 2' }));
+    harness = await createHarness(orgConfig({ settings: '  grantAttempts: 2' }), { dialect });
     harness.provisioner.failResources.add('broken-db');
     const created = await requestAccess(harness.ctx, harness.as('bob@example.com'), { resource: 'broken-db', permission: 'read' });
     if (!created.ok) throw new Error(created.message);
@@ -208,7 +209,7 @@ describe('the access life cycle', () => {
   });
 
   it('keeps retrying a revoke that fails, shows it as revoke_failed and alerts the admins', async () => {
-    harness = await createHarness(orgConfig({ settings: '  revokeAttemptsBeforeAlert: 2' }));
+    harness = await createHarness(orgConfig({ settings: '  revokeAttemptsBeforeAlert: 2' }), { dialect });
     const id = await submitProdRead(harness);
     await decide(harness.ctx, harness.as('lead@example.com'), id, 'approve');
     await harness.drain();
@@ -230,7 +231,7 @@ describe('the access life cycle', () => {
   });
 
   it('lists my requests, the approvals waiting for me, and shows a request only to those involved', async () => {
-    harness = await createHarness(orgConfig());
+    harness = await createHarness(orgConfig(), { dialect });
     const id = await submitProdRead(harness);
     expect((await listMine(harness.ctx, harness.as('alice@example.com'))).map((r) => r.request.id)).toEqual([id]);
     expect((await listApprovals(harness.ctx, harness.as('approver2@example.com'))).map((r) => r.request.id)).toEqual([id]);

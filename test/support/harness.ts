@@ -9,9 +9,13 @@ import type { LatchContext, Logger } from '../../handlers/context.js';
 import { jobHandlers } from '../../jobs/handlers.js';
 import { JobRunner, type RunnerOptions } from '../../jobs/runner.js';
 import { ProvisionerRegistry } from '../../provisioners/registry.js';
+import { openStore } from '../../storage/open-store.js';
+import { PgStore } from '../../storage/postgres/pg-store.js';
 import { SqliteStore } from '../../storage/sqlite/sqlite-store.js';
+import type { Store } from '../../storage/store.js';
 import { MemoryProvisioner } from './memory-provisioner.js';
 import { RecordingNotifier } from './recording-notifier.js';
+import { createPostgresDatabase, type StoreDialect } from './test-store.js';
 
 export const quietLogger: Logger & { errors: string[] } = {
   errors: [],
@@ -22,10 +26,14 @@ export const quietLogger: Logger & { errors: string[] } = {
 
 export interface Harness {
   dir: string;
+  /** The SQLite file (dialect sqlite only; empty on PostgreSQL). */
   dbFile: string;
+  /** DATABASE_URL of the harness's store. */
+  databaseUrl: string;
+  dialect: StoreDialect;
   configFile: string;
   ctx: LatchContext;
-  store: SqliteStore;
+  store: Store;
   provisioner: MemoryProvisioner;
   notifier: RecordingNotifier;
   runner: JobRunner;
@@ -34,7 +42,7 @@ export interface Harness {
   advance(ms: number): void;
   /** Runs every job due now (and those they make due now), without the timer. */
   drain(): Promise<void>;
-  /** A second connection to the same file, as another process would have. */
+  /** A second connection to the same store, as another process or instance would have. */
   openContext(): LatchContext;
   close(): Promise<void>;
 }
@@ -43,9 +51,11 @@ export interface HarnessOptions {
   /** Integrations served by the memory provisioner (default: every integration in the config). */
   runner?: Partial<Omit<RunnerOptions, 'owner'>>;
   startRunner?: boolean;
+  /** The store Latch keeps its state in: a temp SQLite file (default), or a fresh PostgreSQL database on the local server. */
+  dialect?: StoreDialect;
 }
 
-/** Latch on a temp SQLite file with a memory backend and a recording notifier. */
+/** Latch on a temp SQLite file (or a fresh PostgreSQL database) with a memory backend and a recording notifier. */
 export async function createHarness(configYaml: string, options: HarnessOptions = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'latch-test-'));
   const configFile = join(dir, 'latch.yaml');
@@ -53,9 +63,12 @@ export async function createHarness(configYaml: string, options: HarnessOptions 
   const parsed = parseConfig(configYaml, configFile);
   if (!parsed.ok) throw new Error(`test config is invalid:\n${formatConfigErrors(parsed.errors)}`);
   const config = parsed.config;
-  const dbFile = join(dir, 'latch.db');
-  const store = new SqliteStore({ path: dbFile });
-  store.migrate();
+  const dialect = options.dialect ?? 'sqlite';
+  const postgres = dialect === 'postgres' ? await createPostgresDatabase('latch_harness') : null;
+  const dbFile = postgres ? '' : join(dir, 'latch.db');
+  const databaseUrl = postgres ? postgres.url : `sqlite:${dbFile}`;
+  const store = await openStore(databaseUrl);
+  const anotherStore = (): Store => (postgres ? new PgStore({ url: postgres.url }) : new SqliteStore({ path: dbFile }));
   const provisioner = new MemoryProvisioner();
   const provisioners = new ProvisionerRegistry({});
   for (const integration of config.integrations) provisioners.use(integration.name, provisioner);
@@ -64,22 +77,22 @@ export async function createHarness(configYaml: string, options: HarnessOptions 
   let runner: JobRunner | null = null;
   let offset = 0;
   const now = (): number => Date.now() + offset;
-  const makeContext = (contextStore: SqliteStore): LatchContext => ({
+  const makeContext = (contextStore: Store): LatchContext => ({
     store: contextStore, current: () => active, provisioners, notifier, log: quietLogger, now, wake: () => runner?.wake(),
   });
   const ctx = makeContext(store);
   runner = new JobRunner(ctx, jobHandlers, { owner: `test-${randomUUID()}`, leaseMs: 5_000, sweep: '*/1 * * * * *', ...options.runner });
-  const extraStores: SqliteStore[] = [];
+  const extraStores: Store[] = [];
   if (options.startRunner) runner.start();
   const harness: Harness = {
-    dir, dbFile, configFile, ctx, store, provisioner, notifier, runner,
+    dir, dbFile, databaseUrl, dialect, configFile, ctx, store, provisioner, notifier, runner,
     as: (email) => ({ email, via: 'test' }),
     advance: (ms) => { offset += ms; },
     async drain() {
       await runner?.runDue();
     },
     openContext() {
-      const other = new SqliteStore({ path: dbFile });
+      const other = anotherStore();
       extraStores.push(other);
       return makeContext(other);
     },
@@ -87,6 +100,7 @@ export async function createHarness(configYaml: string, options: HarnessOptions 
       await runner?.stop();
       for (const other of extraStores) await other.close();
       await store.close();
+      await postgres?.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
