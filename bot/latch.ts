@@ -34,7 +34,9 @@ import { rememberConfigSecrets, rememberSecretsFrom } from './redact.js';
 import { registerStoreMetrics } from './metrics.js';
 import { buildServer } from './server.js';
 import { integrationsHealth } from './integration-health.js';
-import { createSlackApp } from './slack/app.js';
+import { createSlackApp, slackTransportFrom } from './slack/app.js';
+import type { SlackReceiver } from './slack/receiver.js';
+import type { SlackTokenRefused } from './slack/socket-receiver.js';
 import { createTeamsApp } from './teams/app.js';
 import { PlatformNotifier } from './platform-notifier.js';
 import { OnCallSchedules } from './oncall/schedules.js';
@@ -54,6 +56,8 @@ export interface LatchOptions {
   watchConfig?: boolean;
   /** Audit streaming's timing (tests): how often caught-up sinks look, the retry backoff, and who holds the sinks' leases. */
   auditStream?: Partial<Pick<AuditStreamOptions, 'pollMs' | 'retryBaseMs' | 'retryMaxMs' | 'leaseMs' | 'owner'>>;
+  /** Latch cannot go on as configured (Slack refused the app-level token after start); already logged. main.ts exits 1. */
+  onFatal?: (error: Error) => void;
 }
 
 export interface RunningLatch {
@@ -110,7 +114,7 @@ async function closeWithin(app: FastifyInstance, ms: number): Promise<void> {
 }
 
 function platformNotices(env: NodeJS.ProcessEnv, log: Logger): void {
-  if (!env.SLACK_SIGNING_SECRET || !env.SLACK_BOT_TOKEN) log.info('Slack is disabled: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN to enable it');
+  if (!slackTransportFrom(env)) log.info('Slack is disabled: set SLACK_BOT_TOKEN and either SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP) to enable it');
   if (!env.MICROSOFT_APP_ID || !env.MICROSOFT_APP_PASSWORD) log.info('Teams is disabled: set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD to enable it');
 }
 
@@ -181,14 +185,21 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
 
   registerStoreMetrics(store);
   registerAuditSinkMetrics(() => auditStream.lags());
-  const app = buildServer({ logger: log, ready: () => ready, accepting: () => !stopping, inFlight: work, details: () => integrationsHealth(ctx), oncall: () => oncall.health(), auditSinks: () => auditStream.health() });
+  let slackReceiver: SlackReceiver | null = null;
+  const app = buildServer({ logger: log, ready: () => ready, accepting: () => !stopping, inFlight: work, details: () => integrationsHealth(ctx), oncall: () => oncall.health(), auditSinks: () => auditStream.health(), platforms: () => (slackReceiver ? { slack: slackReceiver.status() } : {}) });
   const platforms: { name: string; notifier: Notifier }[] = [];
-  if (env.SLACK_SIGNING_SECRET && env.SLACK_BOT_TOKEN) {
-    const slack = createSlackApp({ server: app, signingSecret: env.SLACK_SIGNING_SECRET, botToken: env.SLACK_BOT_TOKEN, apiUrl: env.SLACK_API_URL, log, ctx, alertAdmins: (text) => alerts.alert(text) });
+  const slackTransport = slackTransportFrom(env);
+  if (slackTransport && env.SLACK_BOT_TOKEN) {
+    const onFatal = (error: SlackTokenRefused): void => {
+      log.fatal({ reason: error.reason }, error.message);
+      options.onFatal?.(error);
+    };
+    const slack = createSlackApp({ server: app, transport: slackTransport, accepting: () => !stopping, onFatal, botToken: env.SLACK_BOT_TOKEN, apiUrl: env.SLACK_API_URL, log, ctx, alertAdmins: (text) => alerts.alert(text) });
+    slackReceiver = slack.receiver;
     trackSlackEvents(slack.app, work);
     alerts.add(slackAlertChannel(slack.app.client, slack.identities));
     platforms.push({ name: 'slack', notifier: slack.notifier });
-    log.info({ apiUrl: env.SLACK_API_URL ?? 'https://slack.com/api/' }, 'Slack is enabled at POST /slack/events');
+    log.info({ apiUrl: env.SLACK_API_URL ?? 'https://slack.com/api/' }, slackTransport.kind === 'socket' ? 'Slack is enabled over Socket Mode (no inbound URL; /slack/events is not used)' : 'Slack is enabled at POST /slack/events');
   }
   if (env.MICROSOFT_APP_ID && env.MICROSOFT_APP_PASSWORD) {
     const teams = createTeamsApp({ server: app, ctx, env, log, alertAdmins: (text) => alerts.alert(text) });
@@ -197,6 +208,13 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     log.info('Teams is enabled at POST /api/messages');
   }
   if (!options.notifier && platforms.length > 0) ctx.notifier = platforms.length === 1 && platforms[0] ? platforms[0].notifier : new PlatformNotifier(store, platforms);
+  // Socket Mode connects before Latch says it is up, so a refused token stops the start with its reason.
+  await slackReceiver?.start().catch(async (error: unknown) => {
+    await app.close();
+    await ctx.provisioners.close();
+    await store.close();
+    throw error;
+  });
   await app.listen({ port: options.port ?? 3000, host: options.host ?? '0.0.0.0' });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : (options.port ?? 3000);
@@ -217,7 +235,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     ready = false;
     stopping = true;
     reloader.close();
-    const [jobsFinished, workFinished] = await Promise.all([runner?.stop(left()) ?? true, work.settled(left())]);
+    const [jobsFinished, workFinished] = await Promise.all([runner?.stop(left()) ?? true, work.settled(left()), slackReceiver?.stop(left())]);
     if (!workFinished) log.warn({ inFlight: work.size }, 'shutdown deadline reached with chat work still in flight');
     // Each sink finishes the delivery in progress; what is left goes out after the restart, from the cursor.
     await auditStream.stop(left());

@@ -3,6 +3,7 @@ import { DEFAULT_DATABASE_URL } from '../storage/open-store.js';
 import { ConfigRefused, SHUTDOWN_TIMEOUT_MS, startLatch } from './latch.js';
 import { createLogger, toggleDebug } from './logger.js';
 import { pidFileFor, removePidFile, writePidFile } from './pid-file.js';
+import { SlackTokenRefused } from './slack/socket-receiver.js';
 
 const log = createLogger();
 const port = Number(process.env.PORT ?? 3000);
@@ -16,31 +17,36 @@ const SIGNAL_EXIT = { SIGTERM: 143, SIGINT: 130 } as const;
 
 try {
   const databaseUrl = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
-  const latch = await startLatch({ configFile: process.env.LATCH_CONFIG ?? DEFAULT_CONFIG_FILE, databaseUrl, port, logger: log });
+  // Slack refusing the app-level token while Latch runs ends the process (latch.ts logged why): retrying cannot help.
+  let fatal: () => void = () => {};
+  const failed = new Promise<void>((resolve) => { fatal = resolve; });
+  const latch = await startLatch({ configFile: process.env.LATCH_CONFIG ?? DEFAULT_CONFIG_FILE, databaseUrl, port, logger: log, onFatal: () => fatal() });
   // `latch config reload` finds the process here; it is written once Latch answers, and goes with it.
   const pidFile = pidFileFor(databaseUrl);
   writePidFile(pidFile);
   process.on('exit', () => removePidFile(pidFile));
   let stopping = false;
-  const shutdown = (signal: keyof typeof SIGNAL_EXIT): void => {
+  const shutdown = (signal: keyof typeof SIGNAL_EXIT | 'fatal'): void => {
     if (stopping) {
+      if (signal === 'fatal') return;
       // Whoever sends a second signal wants out now; claims left behind return when their lease ends.
       log.warn(`${signal} received again: exiting without finishing in-flight work`);
       process.exit(SIGNAL_EXIT[signal]);
     }
     stopping = true;
-    log.info(`${signal} received: finishing in-flight work (at most ${SHUTDOWN_TIMEOUT_MS / 1000} s)`);
+    log.info(`${signal === 'fatal' ? 'Stopping' : `${signal} received`}: finishing in-flight work (at most ${SHUTDOWN_TIMEOUT_MS / 1000} s)`);
     // stop() bounds its own waits; this only catches a close that hangs.
     const backstop = setTimeout(() => {
       log.error('shutdown did not complete; exiting');
       process.exit(1);
     }, SHUTDOWN_TIMEOUT_MS + 5_000);
     backstop.unref();
-    latch.stop({ timeoutMs: SHUTDOWN_TIMEOUT_MS }).then(() => process.exit(0), (error: unknown) => {
+    latch.stop({ timeoutMs: SHUTDOWN_TIMEOUT_MS }).then(() => process.exit(signal === 'fatal' ? 1 : 0), (error: unknown) => {
       log.error({ err: error }, 'shutdown failed');
       process.exit(1);
     });
   };
+  void failed.then(() => shutdown('fatal'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGHUP', () => {
@@ -56,6 +62,8 @@ try {
 } catch (error) {
   if (error instanceof ConfigRefused) {
     process.stderr.write(`${error.message}\n`);
+  } else if (error instanceof SlackTokenRefused) {
+    log.fatal({ reason: error.reason }, error.message);
   } else {
     log.fatal({ err: error }, 'Latch failed to start');
   }

@@ -17,6 +17,8 @@ export interface ServerOptions {
   oncall?(): Promise<unknown[]>;
   /** Each audit sink's state and lag, for `/healthz?details=1`. */
   auditSinks?(): Promise<unknown[]>;
+  /** How each chat platform is connected (Slack over HTTP or Socket Mode), for `/healthz?details=1`. */
+  platforms?(): Record<string, unknown>;
 }
 
 // Probes and scrapes keep answering while Latch stops: the 503 from /healthz is how a load
@@ -50,7 +52,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     if (request.query.details === '1' && options.details) {
       const schedules = options.oncall ? await options.oncall() : [];
       const auditSinks = options.auditSinks ? await options.auditSinks() : [];
-      return { status: 'ok', integrations: await options.details(), ...(schedules.length > 0 ? { schedules } : {}), ...(auditSinks.length > 0 ? { auditSinks } : {}) };
+      const platforms = options.platforms?.() ?? {};
+      return { status: 'ok', integrations: await options.details(), ...(schedules.length > 0 ? { schedules } : {}), ...(auditSinks.length > 0 ? { auditSinks } : {}), ...(Object.keys(platforms).length > 0 ? { platforms } : {}) };
     }
     return { status: 'ok' };
   });

@@ -20,11 +20,31 @@ import { cachedBotAuthorization } from './bot-authorization.js';
 import { SlackHome } from './home.js';
 import { SlackIdentities } from './identity.js';
 import { SlackNotifier } from './notifier.js';
-import { FastifySlackReceiver } from './receiver.js';
+import { FastifySlackReceiver, type SlackReceiver } from './receiver.js';
+import { SocketModeSlackReceiver, type SlackTokenRefused } from './socket-receiver.js';
+
+/**
+ * How Slack reaches Latch; everything past the receiver is the same either way. Socket Mode
+ * (an app-level token) needs no inbound URL; HTTP takes `POST /slack/events`, signed.
+ */
+export type SlackTransport =
+  | { kind: 'http'; signingSecret: string }
+  | { kind: 'socket'; appToken: string };
+
+/** Socket Mode when SLACK_APP_TOKEN is set, HTTP when SLACK_SIGNING_SECRET is; both need SLACK_BOT_TOKEN. */
+export function slackTransportFrom(env: NodeJS.ProcessEnv): SlackTransport | null {
+  if (!env.SLACK_BOT_TOKEN) return null;
+  if (env.SLACK_APP_TOKEN) return { kind: 'socket', appToken: env.SLACK_APP_TOKEN };
+  return env.SLACK_SIGNING_SECRET ? { kind: 'http', signingSecret: env.SLACK_SIGNING_SECRET } : null;
+}
 
 export interface SlackOptions {
   server: FastifyInstance;
-  signingSecret: string;
+  transport: SlackTransport;
+  /** False once Latch is stopping (Socket Mode then leaves new envelopes for redelivery; HTTP answers 503 in the server). */
+  accepting?: () => boolean;
+  /** Slack refused the app-level token after Latch was up (at start, receiver.start() rejects instead). */
+  onFatal?: (error: SlackTokenRefused) => void;
   botToken: string;
   /** Slack Web API base, e.g. https://slack.com/api/ (SLACK_API_URL points it at a double). */
   apiUrl?: string;
@@ -53,11 +73,14 @@ const errorText = (error: unknown): string => (error instanceof Error ? error.me
  * The Slack adapter: verify, acknowledge at once, then turn each command, click or form
  * into one handler call and render its answer. No policy and no state writes here.
  */
-export function createSlackApp(options: SlackOptions): { app: App; notifier: SlackNotifier; identities: SlackIdentities; home: SlackHome } {
+export function createSlackApp(options: SlackOptions): { app: App; receiver: SlackReceiver; notifier: SlackNotifier; identities: SlackIdentities; home: SlackHome } {
   const { log, ctx } = options;
   const clientOptions = { slackApiUrl: options.apiUrl ?? 'https://slack.com/api/', retryConfig: { retries: 3, factor: 2, minTimeout: 250, maxTimeout: 4_000 } };
   const client = new WebClient(options.botToken, clientOptions);
-  const receiver = new FastifySlackReceiver({ server: options.server, signingSecret: options.signingSecret, log });
+  const { transport } = options;
+  const receiver: SlackReceiver = transport.kind === 'socket'
+    ? new SocketModeSlackReceiver({ appToken: transport.appToken, apiUrl: options.apiUrl, server: options.server, log, accepting: options.accepting, onFatal: options.onFatal })
+    : new FastifySlackReceiver({ server: options.server, signingSecret: transport.signingSecret, log });
   const app = new App({ authorize: cachedBotAuthorization(client, options.botToken), receiver, clientOptions, logger: boltLogger(log), ignoreSelf: false });
   const people = new SlackIdentities(client, ctx.store, log, () => ctx.now(), options.alertAdmins ? { alertAdmins: options.alertAdmins } : {});
   const home = new SlackHome(client, ctx);
@@ -200,5 +223,5 @@ export function createSlackApp(options: SlackOptions): { app: App; notifier: Sla
     await people.refresh(event.user.id);
   });
 
-  return { app, notifier, identities: people, home };
+  return { app, receiver, notifier, identities: people, home };
 }

@@ -7,9 +7,15 @@ import { ProvisionerRegistry } from '../../provisioners/registry.js';
 import { MemoryProvisioner } from '../support/memory-provisioner.js';
 import { orgConfig } from '../support/configs.js';
 import { startSlackDouble, type SlackDouble } from '../support/slack-double.js';
-import { blockActionsBody, eventBody, postToSlackEvents, slashCommandBody, viewSubmissionBody } from '../support/slack-signing.js';
+import { startSlackSocketDouble, type SlackSocketDouble } from '../support/slack-socket-double.js';
+import { blockActionsBody, eventBody, postToSlackEvents, slashCommandBody, viewSubmissionBody, type PostOptions } from '../support/slack-signing.js';
 
 export const SIGNING_SECRET = 'test-signing-secret-0123456789abcdef';
+export const APP_TOKEN = 'xapp-1-A0LATCH-1-test-app-level-token';
+
+/** How Slack reaches Latch: signed HTTP to /slack/events, or envelopes over a Socket Mode connection Latch opened. */
+export type SlackTransportKind = 'http' | 'socket';
+export const SLACK_TRANSPORTS: readonly SlackTransportKind[] = ['http', 'socket'];
 
 /** Slack user ids of the people in the test organisation. */
 export const U = {
@@ -17,14 +23,23 @@ export const U = {
 } as const;
 
 export interface SlackE2E {
+  transport: SlackTransportKind;
   latch: RunningLatch;
   slack: SlackDouble;
+  /** Slack's Socket Mode side, in the socket transport. */
+  socket: SlackSocketDouble | null;
   provisioner: MemoryProvisioner;
   base: string;
   command(user: string, text: string, options?: { timestampSec?: number; retryNum?: number; signature?: string; triggerId?: string }): Promise<{ status: number; responseUrl: string; triggerId: string; body: string }>;
   click(user: string, actionId: string, value: string, where?: { channel: string; ts: string } | 'home', options?: { retryNum?: number; body?: string }): Promise<{ status: number; responseUrl: string; body: string }>;
   submit(user: string, callbackId: string, values: Record<string, Record<string, { type: string; value?: string; selected_option?: { value: string } }>>, privateMetadata?: string): Promise<{ status: number; json: unknown }>;
   homeOpened(user: string): Promise<number>;
+  /**
+   * Sends a body as Slack would POST it (slack-signing.ts) over this transport: signed to
+   * /slack/events, or as the matching envelope. Over the socket, status 200 means acknowledged
+   * and text is the ack's payload as JSON ('' when it had none); signing options do not apply.
+   */
+  deliver(body: string, options?: PostOptions): Promise<{ status: number; text: string }>;
   /** Moves Latch's clock forward (Slack's signatures keep real time). */
   advance(ms: number): void;
   /** Runs every job due now (notifications, grants) to completion. */
@@ -32,10 +47,12 @@ export interface SlackE2E {
   close(): Promise<void>;
 }
 
-export async function startSlackE2E(config = orgConfig()): Promise<SlackE2E> {
+export async function startSlackE2E(config = orgConfig(), options: { transport?: SlackTransportKind } = {}): Promise<SlackE2E> {
+  const transport = options.transport ?? 'http';
   const dir = mkdtempSync(join(tmpdir(), 'latch-slack-'));
   writeFileSync(join(dir, 'latch.yaml'), config);
   const slack = await startSlackDouble();
+  const socket = transport === 'socket' ? await startSlackSocketDouble(slack, { appToken: APP_TOKEN }) : null;
   const people: [string, string | undefined][] = [
     [U.alice, 'alice@example.com'], [U.bob, 'bob@example.com'], [U.lead, 'lead@example.com'], [U.mia, 'mia@example.com'], [U.sec, 'sec@example.com'],
     [U.sec2, 'sec2@example.com'], [U.approver0, 'approver0@example.com'], [U.approver1, 'approver1@example.com'], [U.approver2, 'approver2@example.com'],
@@ -47,19 +64,25 @@ export async function startSlackE2E(config = orgConfig()): Promise<SlackE2E> {
   const latch = await startLatch({
     configFile: join(dir, 'latch.yaml'), databaseUrl: `sqlite:${join(dir, 'latch.db')}`, port: 0, host: '127.0.0.1',
     logger: pino({ level: 'silent' }), provisioners: new ProvisionerRegistry({}).use('orders', provisioner),
-    env: { SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_API_URL: slack.apiUrl },
+    // Socket Mode needs no signing secret: nothing comes in over HTTP.
+    env: socket ? { SLACK_APP_TOKEN: APP_TOKEN, SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_API_URL: slack.apiUrl } : { SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_API_URL: slack.apiUrl },
     runner: { sweep: '*/1 * * * * *' },
     now: () => Date.now() + offset,
   });
   const base = `http://127.0.0.1:${latch.port}`;
   let counter = 0;
+  const deliver = async (body: string, post: PostOptions = {}): Promise<{ status: number; text: string }> => {
+    if (!socket) return postToSlackEvents(base, body, SIGNING_SECRET, post);
+    const { ack } = await socket.deliver(body, post.retryNum !== undefined ? { retryAttempt: post.retryNum, ...(post.retryReason ? { retryReason: post.retryReason } : {}) } : {});
+    return { status: 200, text: ack.payload ? JSON.stringify(ack.payload) : '' };
+  };
   const e2e: SlackE2E = {
-    latch, slack, provisioner, base,
+    transport, latch, slack, socket, provisioner, base, deliver,
     async command(user, text, options = {}) {
       const triggerId = options.triggerId ?? slack.issueTrigger();
       const responseUrl = slack.responseUrl();
       const body = slashCommandBody({ userId: user, text, triggerId, responseUrl });
-      const answer = await postToSlackEvents(base, body, SIGNING_SECRET, options);
+      const answer = await deliver(body, options);
       return { status: answer.status, responseUrl, triggerId, body };
     },
     async click(user, actionId, value, where, options = {}) {
@@ -71,17 +94,17 @@ export async function startSlackE2E(config = orgConfig()): Promise<SlackE2E> {
         ...(where === 'home' ? {} : { responseUrl }),
         blockId: `b${counter}`,
       });
-      const answer = await postToSlackEvents(base, body, SIGNING_SECRET, options);
+      const answer = await deliver(body, options);
       return { status: answer.status, responseUrl, body };
     },
     async submit(user, callbackId, values, privateMetadata) {
       const body = viewSubmissionBody({ userId: user, callbackId, values, triggerId: slack.issueTrigger(), ...(privateMetadata !== undefined ? { privateMetadata } : {}) });
-      const answer = await postToSlackEvents(base, body, SIGNING_SECRET);
+      const answer = await deliver(body);
       const text = answer.text;
       return { status: answer.status, json: text ? (JSON.parse(text) as unknown) : null };
     },
     async homeOpened(user) {
-      const answer = await postToSlackEvents(base, eventBody({ type: 'app_home_opened', userId: user, tab: 'home' }), SIGNING_SECRET, { contentType: 'application/json' });
+      const answer = await deliver(eventBody({ type: 'app_home_opened', userId: user, tab: 'home' }), { contentType: 'application/json' });
       return answer.status;
     },
     advance(ms) {
@@ -92,6 +115,7 @@ export async function startSlackE2E(config = orgConfig()): Promise<SlackE2E> {
     },
     async close() {
       await latch.stop();
+      await socket?.close();
       await slack.close();
       rmSync(dir, { recursive: true, force: true });
     },

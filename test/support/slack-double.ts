@@ -632,6 +632,7 @@ export class SlackDouble {
   private readonly triggers = new Map<string, { issuedAt: number; used: boolean; user: string | undefined }>();
   private readonly responseUrls = new Map<string, { issuedAt: number; uses: number }>();
   private readonly injections = new Map<string, Injection[]>();
+  private socketUrl: ((token: string) => string | null) | undefined;
   private waiters: Waiter[] = [];
   private responseWaiters: Array<{ predicate: (post: ResponseUrlPost) => boolean; resolve: (post: ResponseUrlPost) => void }> = [];
   private tsCounter = 0;
@@ -951,6 +952,7 @@ export class SlackDouble {
     const delay = this.take(method, 'delay');
     if (delay) await new Promise((resolve) => setTimeout(resolve, delay.ms));
 
+    if (method === 'apps.connections.open') return this.appsConnectionsOpen(token);
     if (token === undefined) return platformError('not_authed');
     if (!token.startsWith('xoxb-') || (this.options.token !== undefined && token !== this.options.token)) return platformError('invalid_auth');
     if (parsed.error) return platformError(parsed.error);
@@ -1012,6 +1014,26 @@ export class SlackDouble {
   }
 
   // ----- methods ---------------------------------------------------------------------------
+
+  /**
+   * Socket Mode (slack-socket-double.ts): apps.connections.open answers `issue(token)`, the
+   * WebSocket URL the app connects to next, or `invalid_auth` when it gives null.
+   */
+  serveSocketMode(issue: (token: string) => string | null): void {
+    this.socketUrl = issue;
+  }
+
+  /** Like Slack's, only for an app-level token (xapp-); `failNext('apps.connections.open', 'token_revoked')` refuses one. */
+  private appsConnectionsOpen(token: string | undefined): Answer {
+    if (token === undefined) return platformError('not_authed');
+    if (/^xox[a-z]-/.test(token)) return platformError('not_allowed_token_type');
+    if (!token.startsWith('xapp-')) return platformError('invalid_auth');
+    const failure = this.take('apps.connections.open', 'fail');
+    if (failure) return platformError(failure.error);
+    if (!this.socketUrl) return platformError('socket_mode_not_enabled');
+    const url = this.socketUrl(token);
+    return url === null ? platformError('invalid_auth') : { body: { ok: true, url } };
+  }
 
   private authTest(): Answer {
     return {
