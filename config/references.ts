@@ -2,6 +2,7 @@ import { offeredItems } from '../core/policy.js';
 import { notifyPlan } from '../core/routing.js';
 import { levelRank, PERMISSION_LEVELS, type LatchConfig, type Principal } from './schema.js';
 import { checkOnCallReferences } from './oncall-references.js';
+import { checkIdentitySourceReferences } from './identity-source-references.js';
 
 /** A mistake found after the shape was valid: a name that points nowhere, a cycle, a contradiction. */
 export interface ReferenceIssue {
@@ -207,6 +208,7 @@ export function checkReferences(config: LatchConfig): ReferenceIssue[] {
   });
   checkRouting(config, issues);
   issues.push(...checkOnCallReferences(config));
+  issues.push(...checkIdentitySourceReferences(config));
   return issues;
 }
 

@@ -68,9 +68,25 @@ export const Identity = z.object({
 }).strict();
 export type Identity = z.output<typeof Identity>;
 
+/**
+ * A member of a config group: a person, `group:NAME`, or a group of an identity source
+ * named `SOURCE:GROUP` (`entra:Database Admins`, `okta:sre`, `slack:@db-oncall`,
+ * `google:eng@corp.com`, `scim:NAME`), resolved from the source's last sync.
+ */
+const GroupMember = z.string().transform((text, ctx) => {
+  const value = text.trim();
+  if (/^group:[a-z0-9][a-z0-9_.-]*$/.test(value)) return value;
+  // Before the e-mail test: `google:eng@corp.com` names a Google group, not an address.
+  const source = /^([a-z0-9][a-z0-9_.-]{0,62}):(.+)$/.exec(value);
+  if (source?.[1] && source[2] && source[1] !== 'group') return `${source[1]}:${source[2].trim()}`;
+  if (/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value)) return value.toLowerCase();
+  ctx.addIssue({ code: 'custom', message: `"${text}" is not a group member; use an e-mail address, group:NAME or SOURCE:GROUP of an identity source (e.g. entra:Database Admins)` });
+  return z.NEVER;
+});
+
 export const Group = z.object({
   name: Name,
-  members: z.array(z.union([Email, z.string().regex(/^group:[a-z0-9][a-z0-9_.-]*$/, 'must be an e-mail address or group:NAME')])).min(1, 'a group needs at least one member'),
+  members: z.array(GroupMember).min(1, 'a group needs at least one member'),
 }).strict();
 export type Group = z.output<typeof Group>;
 
@@ -492,6 +508,84 @@ export const AuditSink = z.discriminatedUnion('type', [
 ], { error: (issue) => (issue.input === undefined ? undefined : 'type must be one of jsonl, webhook, syslog, splunk-hec') });
 export type AuditSink = z.output<typeof AuditSink>;
 
+const identitySourceCommon = {
+  /** What config groups call it: `NAME:GROUP`; the source's type when left out. */
+  name: Name.optional(),
+  /** How often it is read (SCIM is pushed to and never read). */
+  syncEvery: Duration.prefault('15m'),
+  /** A sync that would disable more than this share of the people it had active is held and reported instead. */
+  maxDisableShare: Share.prefault('20%'),
+};
+
+/** https://, or plain http:// to this machine only (a test double). */
+const ApiUrl = z.string().transform((text, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(text.trim());
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a URL` });
+    return z.NEVER;
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" must be https:// (plain http:// only to this machine)` });
+    return z.NEVER;
+  }
+  return url.toString().replace(/\/$/, '');
+});
+
+/**
+ * Where people, groups and managers come from besides this file. Secrets are named by
+ * environment variable; none is ever written here.
+ */
+export const IdentitySource = z.discriminatedUnion('type', [
+  z.object({
+    ...identitySourceCommon,
+    type: z.literal('entra'),
+    tenantId: z.string().regex(/^[A-Za-z0-9.-]{1,100}$/, 'must be the directory (tenant) id or its domain'),
+    /** The app registration's client id; with `clientSecret` a client secret, without it a managed identity (user-assigned when set). */
+    clientId: z.string().regex(/^[0-9a-fA-F-]{36}$/, 'must be the application (client) id, a GUID').optional(),
+    clientSecret: SecretFromEnv.optional(),
+    graphUrl: ApiUrl.default('https://graph.microsoft.com/v1.0'),
+    /** The Entra sign-in host (sovereign clouds, a test double). */
+    authorityHost: ApiUrl.optional(),
+  }).strict().refine((source) => !source.clientSecret || source.clientId, { message: 'clientSecret needs clientId', path: ['clientId'] }),
+  z.object({
+    ...identitySourceCommon,
+    type: z.literal('okta'),
+    /** The org URL, e.g. https://corp.okta.com. */
+    url: ApiUrl,
+    /** An API token (sent as SSWS), read-only admin. */
+    token: SecretFromEnv,
+    /** The profile attribute that holds the manager (an Okta user id, login or e-mail). */
+    managerAttribute: z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'must be a profile attribute name such as managerId').default('managerId'),
+  }).strict(),
+  z.object({
+    ...identitySourceCommon,
+    type: z.literal('google'),
+    /** The service account's JSON key (client_email, private_key). */
+    serviceAccountKey: SecretFromEnv,
+    /** The Workspace admin the service account acts as (domain-wide delegation). */
+    subject: Email,
+    customer: z.string().regex(/^[A-Za-z0-9_]{1,64}$/, 'must be a customer id or my_customer').default('my_customer'),
+    apiUrl: ApiUrl.default('https://admin.googleapis.com'),
+    tokenUrl: ApiUrl.default('https://oauth2.googleapis.com/token'),
+  }).strict(),
+  z.object({
+    ...identitySourceCommon,
+    type: z.literal('slack'),
+  }).strict(),
+  z.object({
+    ...identitySourceCommon,
+    type: z.literal('scim'),
+    /** The bearer token the identity provider sends to /scim/v2. */
+    token: SecretFromEnv,
+  }).strict(),
+], { error: (issue) => (issue.input === undefined ? undefined : 'type must be one of entra, okta, google, slack, scim') });
+export type IdentitySource = z.output<typeof IdentitySource>;
+
+/** The name a source goes by in `SOURCE:GROUP`. */
+export const identitySourceName = (source: IdentitySource): string => source.name ?? source.type;
+
 export const Settings = z.object({
   /** Who may see the audit trail, revoke anyone's access and receives alerts. */
   admins: z.array(Owner).default([]),
@@ -515,6 +609,8 @@ export const LatchConfig = z.object({
   /** Where every audit event is forwarded (SIEM, log pipeline); none when left out. */
   auditSinks: z.array(AuditSink).default([]),
   identities: z.array(Identity).default([]),
+  /** Identity providers people, groups and managers are synced from. */
+  identitySources: z.array(IdentitySource).default([]),
   groups: z.array(Group).default([]),
   integrations: z.array(Integration).default([]),
   bundles: z.array(Bundle).default([]),
