@@ -10,6 +10,11 @@ export interface Directory {
   /** Who is on call for a schedule right now; empty when no source answers for it. */
   onCall(schedule: string): ReadonlySet<string>;
   displayName(email: string): string;
+  /**
+   * Why Latch no longer acts for this person (an identity source reports them disabled or
+   * gone), or null. Such a person requests nothing and decides nothing, whatever names them.
+   */
+  departed(email: string): string | null;
   /** Admins, for alerts. */
   admins(): ReadonlySet<string>;
 }

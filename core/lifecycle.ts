@@ -27,7 +27,7 @@ export const lifecycle = {
   ready: {
     activate: { to: 'approved', by: ['requester', 'system'] }, // system: the scheduled start
     lapse: { to: 'lapsed', by: ['system'] }, // not activated within the flow's window
-    cancel: { to: 'cancelled', by: ['requester', 'admin'] },
+    cancel: { to: 'cancelled', by: ['requester', 'admin', 'system'] }, // system: the requester left (an identity source)
   },
   granting: {
     granted: { to: 'active', by: ['system'] },
@@ -36,7 +36,7 @@ export const lifecycle = {
   active: {
     extend: { to: 'active', by: ['approver', 'system'] },
     expire: { to: 'revoking', by: ['system'] },
-    revoke: { to: 'revoking', by: ['requester', 'admin'] },
+    revoke: { to: 'revoking', by: ['requester', 'admin', 'system'] }, // system: the grantee left (an identity source)
   },
   revoking: {
     revoked: { to: 'revoked', by: ['system'] },

@@ -60,6 +60,7 @@ export function matchesPrincipal(principal: Principal, email: string, directory:
 }
 
 export function mayRequest(flow: Flow, email: string, directory: Directory): boolean {
+  if (directory.departed(email) !== null) return false;
   return flow.requesters.some((principal) => matchesPrincipal(principal, email, directory));
 }
 
@@ -264,6 +265,8 @@ export function stepApprovers(
   }
   eligible.delete(subject.requester);
   eligible.delete(subject.grantee);
+  // Someone an identity source reports gone decides nothing, even where the config names them.
+  for (const email of eligible) if (directory.departed(email) !== null) eligible.delete(email);
   return eligible;
 }
 
