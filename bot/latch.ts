@@ -1,6 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { directoryFromConfig, withOnCall } from '../config/directory.js';
+import { directoryFromConfig, withIdentitySources, withOnCall } from '../config/directory.js';
+import { identitySourceName, type LatchConfig } from '../config/schema.js';
+import type { Directory } from '../core/directory.js';
+import { offboard } from '../handlers/offboard.js';
+import { identitySyncJobs } from '../jobs/identity-sync.js';
+import { IdentitySources } from './identity/sources.js';
+import { registerIdentitySourceMetrics } from './identity/metrics.js';
 import { formatConfigErrors } from '../config/parse.js';
 import { loadConfigFile } from '../config/load.js';
 import type { ActiveConfig, LatchContext } from '../handlers/context.js';
@@ -139,7 +145,19 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   const now = options.now ?? Date.now;
   let active: ActiveConfig = { config: loaded.config, directory: directoryFromConfig(loaded.config), hash: loaded.hash, file: loaded.file };
   const oncall = new OnCallSchedules({ env, config: () => active.config, now, log });
-  active.directory = withOnCall(active.directory, oncall);
+  const identities = store.identitySnapshots ? new IdentitySources({
+    store: store.identitySnapshots, env, config: () => active.config, now, log,
+    alertAdmins: (text) => alerts.alert(text),
+    offboard: async (email, reason, offboarding) => {
+      const report = await offboard(ctx, email, reason, offboarding);
+      if (report.revoked.length + report.cancelled.length + report.rerouted.length > 0) log.warn({ ...report, reason }, `leaver ${email}: ${reason}; access revoked and requests cancelled`);
+    },
+    openRequestPeople: async () => [...new Set((await store.listRequests({ states: ['pending', 'ready', 'active'], limit: 10_000 })).flatMap((record) => [record.request.requester, record.request.grantee]))],
+  }) : null;
+  await identities?.load();
+  // The config's directory, then the identity sources behind its groups and managers, then on-call schedules.
+  const directoryFor = (config: LatchConfig, base: Directory): Directory => withOnCall(identities ? withIdentitySources(base, config, identities.lookup) : base, oncall);
+  active.directory = directoryFor(active.config, active.directory);
   const provisioners = options.provisioners ?? defaultProvisioners(env, loaded.config.settings.instance);
   let runner: JobRunner | null = null;
   const auditStream = new AuditStreamer({
@@ -157,6 +175,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
       auditStream.wake();
     },
     oncall,
+    ...(identities ? { identities } : {}),
     runJobsNow: async () => {
       runner?.wake();
       await runner?.idle();
@@ -171,7 +190,10 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     apply(next, changes) {
       const before = active.config;
       rememberConfigSecrets(next.config, env);
-      active = { ...next, directory: withOnCall(next.directory, oncall) };
+      active = { ...next, directory: directoryFor(next.config, next.directory) };
+      // A source added by the reload is synced now; one already queued keeps its time.
+      const added = next.config.identitySources.filter((source) => !before.identitySources.some((old) => identitySourceName(old) === identitySourceName(source)));
+      if (added.length > 0) void store.commit({ enqueue: identitySyncJobs({ ...next.config, identitySources: added }, now()) }).then(() => runner?.wake());
       auditStream.configure(next.config.auditSinks);
       // A registry handed in (tests, embedders) is kept as it is: its instances were chosen on purpose.
       if (!options.provisioners) closeRetired.push(replaceStaleProvisioners(ctx, defaultProvisioners(env, next.config.settings.instance), before, changes));
@@ -180,13 +202,14 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   for (const integration of loaded.config.integrations) {
     if (!provisioners.supports(integration)) log.warn({ integration: integration.name, type: integration.type }, `integration ${integration.name}: type ${integration.type} cannot be provisioned by this build; its grants will fail`);
   }
-  await store.commit({ enqueue: [pruneAuditJob(now()), reconcileJob(now(), true)], audit: [{ type: 'config.loaded', requestId: null, actor: 'latch', at: now(), data: { file: loaded.file, sha256: loaded.hash, flows: loaded.config.flows.length, integrations: loaded.config.integrations.length } }] });
+  await store.commit({ enqueue: [pruneAuditJob(now()), reconcileJob(now(), true), ...identitySyncJobs(loaded.config, now())], audit: [{ type: 'config.loaded', requestId: null, actor: 'latch', at: now(), data: { file: loaded.file, sha256: loaded.hash, flows: loaded.config.flows.length, integrations: loaded.config.integrations.length } }] });
   platformNotices(env, log);
 
   registerStoreMetrics(store);
   registerAuditSinkMetrics(() => auditStream.lags());
+  if (identities) registerIdentitySourceMetrics(() => identities.health());
   let slackReceiver: SlackReceiver | null = null;
-  const app = buildServer({ logger: log, ready: () => ready, accepting: () => !stopping, inFlight: work, details: () => integrationsHealth(ctx), oncall: () => oncall.health(), auditSinks: () => auditStream.health(), platforms: () => (slackReceiver ? { slack: slackReceiver.status() } : {}) });
+  const app = buildServer({ logger: log, ready: () => ready, accepting: () => !stopping, inFlight: work, details: () => integrationsHealth(ctx), oncall: () => oncall.health(), auditSinks: () => auditStream.health(), identitySources: () => identities?.health() ?? Promise.resolve([]), platforms: () => (slackReceiver ? { slack: slackReceiver.status() } : {}) });
   const platforms: { name: string; notifier: Notifier }[] = [];
   const slackTransport = slackTransportFrom(env);
   if (slackTransport && env.SLACK_BOT_TOKEN) {

@@ -91,6 +91,20 @@ export function rememberConfigSecrets(config: LatchConfig, env: NodeJS.ProcessEn
   for (const sink of config.auditSinks) {
     for (const name of sinkSecretEnv(sink)) rememberSecret(env[name]);
   }
+  for (const source of config.identitySources) {
+    const named = source.type === 'entra' ? source.clientSecret : source.type === 'okta' || source.type === 'scim' ? source.token : source.type === 'google' ? source.serviceAccountKey : undefined;
+    if (named) rememberIdentitySecret(env[named.env]);
+  }
+}
+
+/** A Google service account key is JSON: its private key is scrubbed on its own too, wherever it appears. */
+function rememberIdentitySecret(value: string | undefined): void {
+  rememberSecret(value);
+  const privateKey = value?.includes('private_key') ? /"private_key"\s*:\s*"([^"]+)"/.exec(value)?.[1] : undefined;
+  if (privateKey) {
+    rememberSecret(privateKey);
+    rememberSecret(privateKey.replaceAll('\\n', '\n'));
+  }
 }
 
 /** Blanks every known secret and every secret-shaped run in `text`. */

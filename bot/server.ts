@@ -15,6 +15,8 @@ export interface ServerOptions {
   details?(): Promise<unknown>;
   /** The on-call schedules as Latch sees them (fresh, stale, unavailable), for `/healthz?details=1`. */
   oncall?(): Promise<unknown[]>;
+  /** Each identity source's last successful sync, for `/healthz?details=1`. */
+  identitySources?(): Promise<unknown[]>;
   /** Each audit sink's state and lag, for `/healthz?details=1`. */
   auditSinks?(): Promise<unknown[]>;
   /** How each chat platform is connected (Slack over HTTP or Socket Mode), for `/healthz?details=1`. */
@@ -52,8 +54,9 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     if (request.query.details === '1' && options.details) {
       const schedules = options.oncall ? await options.oncall() : [];
       const auditSinks = options.auditSinks ? await options.auditSinks() : [];
+      const identitySources = options.identitySources ? await options.identitySources() : [];
       const platforms = options.platforms?.() ?? {};
-      return { status: 'ok', integrations: await options.details(), ...(schedules.length > 0 ? { schedules } : {}), ...(auditSinks.length > 0 ? { auditSinks } : {}), ...(Object.keys(platforms).length > 0 ? { platforms } : {}) };
+      return { status: 'ok', integrations: await options.details(), ...(schedules.length > 0 ? { schedules } : {}), ...(auditSinks.length > 0 ? { auditSinks } : {}), ...(identitySources.length > 0 ? { identitySources } : {}), ...(Object.keys(platforms).length > 0 ? { platforms } : {}) };
     }
     return { status: 'ok' };
   });

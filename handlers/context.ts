@@ -11,6 +11,11 @@ export interface Logger {
   error(fields: Record<string, unknown>, message: string): void;
 }
 
+export interface IdentitySync {
+  /** Syncs one source, or all that Latch reads; outcomes per source. */
+  sync(only?: string, options?: { allowMassDisable?: boolean }): Promise<{ source: string; status: string }[]>;
+}
+
 /** The config in force: read at every decision, so a change applies to the next click. */
 export interface ActiveConfig {
   config: LatchConfig;
@@ -36,6 +41,8 @@ export interface LatchContext {
    * before its answer goes back to the chat.
    */
   runJobsNow?(): Promise<void>;
+  /** Identity sources (bot/identity/sources.ts): what the identity_sync job and `identities sync` run. */
+  identities?: IdentitySync;
   /** Writes to Latch's admins directly (bot/admin-alert.ts). */
   alertAdmins?(text: string): Promise<void>;
 }

@@ -2,6 +2,7 @@ import type { JobKind } from '../storage/store.js';
 import { runActivate, runLapse } from './activate.js';
 import { runExtend } from './extend.js';
 import { runGrant } from './grant.js';
+import { runIdentitySync } from './identity-sync.js';
 import { runIncidentNote } from './incident-note.js';
 import type { JobHandler } from './job-handler.js';
 import { runExpiryWarning, runNotify } from './notify.js';
@@ -24,4 +25,5 @@ export const jobHandlers: Record<JobKind, JobHandler> = {
   activate: runActivate,
   lapse: runLapse,
   incident_note: runIncidentNote,
+  identity_sync: runIdentitySync,
 };
