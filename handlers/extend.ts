@@ -29,6 +29,8 @@ export async function extendAccess(ctx: LatchContext, actor: Actor, idText: stri
     if (request.state !== 'active') return fail('not_active', `Only active access can be extended; ${request.id} is ${request.state.replace('_', ' ')}.`);
     const active = ctx.current();
     const { config, directory } = active;
+    // Break-glass access is short by design: more time is a new emergency grant, announced and counted again.
+    if (request.context?.emergency) return fail('not_extendable', `${request.id} is emergency access, which cannot be extended; ask for emergency access again (it is announced and counts against the daily limit), or request access the usual way.`);
     const flow = config.flows.find((candidate) => candidate.name === request.flow);
     if (!flow) return fail('flow_gone', `Flow "${request.flow}" no longer exists, so ${request.id} cannot be extended.`);
     const now = ctx.now();

@@ -134,7 +134,9 @@ export function createSlackApp(options: SlackOptions): { app: App; receiver: Sla
     const actor = await actorFor(command.user_id, `slack:command:${command.trigger_id}`);
     if ('refusal' in actor) return tell(respond, command.user_id, actor.refusal);
     try {
-      const reply = await runCommand(ctx, actor, parseCommand(command.text, '/access '), '/access ');
+      // Direct messages (D…) are no channel: an emergency grant asked for there is announced only where its flow says.
+      const channel = command.channel_id && !command.channel_id.startsWith('D') ? command.channel_id : null;
+      const reply = await runCommand(ctx, actor, parseCommand(command.text, '/access '), '/access ', { platform: 'slack', channel });
       if (reply.kind === 'form') return openRequestModal(command.trigger_id, actor, reply.prefill, respond);
       await render(reply, respond, command.user_id);
     } catch (error) {

@@ -47,7 +47,7 @@ export interface SlackE2E {
   close(): Promise<void>;
 }
 
-export async function startSlackE2E(config = orgConfig(), options: { transport?: SlackTransportKind } = {}): Promise<SlackE2E> {
+export async function startSlackE2E(config = orgConfig(), options: { transport?: SlackTransportKind; env?: Record<string, string> } = {}): Promise<SlackE2E> {
   const transport = options.transport ?? 'http';
   const dir = mkdtempSync(join(tmpdir(), 'latch-slack-'));
   writeFileSync(join(dir, 'latch.yaml'), config);
@@ -65,7 +65,7 @@ export async function startSlackE2E(config = orgConfig(), options: { transport?:
     configFile: join(dir, 'latch.yaml'), databaseUrl: `sqlite:${join(dir, 'latch.db')}`, port: 0, host: '127.0.0.1',
     logger: pino({ level: 'silent' }), provisioners: new ProvisionerRegistry({}).use('orders', provisioner),
     // Socket Mode needs no signing secret: nothing comes in over HTTP.
-    env: socket ? { SLACK_APP_TOKEN: APP_TOKEN, SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_API_URL: slack.apiUrl } : { SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_API_URL: slack.apiUrl },
+    env: { ...(socket ? { SLACK_APP_TOKEN: APP_TOKEN, SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_API_URL: slack.apiUrl } : { SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_API_URL: slack.apiUrl }), ...options.env },
     runner: { sweep: '*/1 * * * * *' },
     now: () => Date.now() + offset,
   });
