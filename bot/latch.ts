@@ -194,7 +194,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
       // A source added by the reload is synced now; one already queued keeps its time.
       const added = next.config.identitySources.filter((source) => !before.identitySources.some((old) => identitySourceName(old) === identitySourceName(source)));
       if (added.length > 0) void store.commit({ enqueue: identitySyncJobs({ ...next.config, identitySources: added }, now()) }).then(() => runner?.wake());
-      auditStream.configure(next.config.auditSinks);
+      void auditStream.configure(next.config.auditSinks);
       // A registry handed in (tests, embedders) is kept as it is: its instances were chosen on purpose.
       if (!options.provisioners) closeRetired.push(replaceStaleProvisioners(ctx, defaultProvisioners(env, next.config.settings.instance), before, changes));
     },
@@ -243,9 +243,9 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   const port = typeof address === 'object' && address ? address.port : (options.port ?? 3000);
 
   runner = new JobRunner(ctx, jobHandlers, { owner: localOwnerId(), ...options.runner });
+  // After config.loaded and before the first job: a new sink that starts `from: now` begins with the first event after config.loaded.
+  await auditStream.configure(loaded.config.auditSinks);
   runner.start();
-  // After config.loaded: a new sink that starts `from: now` begins with the first event after it.
-  auditStream.configure(loaded.config.auditSinks);
   ready = true;
   if (options.watchConfig !== false) reloader.watch();
   log.info({ port, config: loaded.file, store: store.dialect }, `Latch is ready on port ${port}`);

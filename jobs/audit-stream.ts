@@ -82,9 +82,17 @@ class SinkWorker {
     this.status = { sink: definition.name, type: definition.type, state: 'starting', deliveredSeq: null, lastDeliveredAt: null, failingSince: null, failures: 0, lastError: null, alerted: false };
   }
 
-  /** Starts once `after` settled: a sink's replacement never delivers beside the worker it replaces. */
-  start(after: Promise<void>): void {
-    this.running = after.then(() => this.loop());
+  /**
+   * Starts once `after` settled: a sink's replacement never delivers beside the worker it
+   * replaces. Resolves when the sink's cursor exists, so a new sink's `from: now` is fixed.
+   */
+  start(after: Promise<void>): Promise<void> {
+    const opened = after.then(() => this.options.store.openAuditCursor(this.definition.name, this.definition.from, this.options.now())).then(
+      (cursor) => { this.status.deliveredSeq = cursor.deliveredSeq; },
+      () => undefined, // the first step tries again, and reports it
+    );
+    this.running = opened.then(() => this.loop());
+    return opened;
   }
 
   /** Looks for new events now, unless it is waiting out a failure. */
@@ -254,10 +262,11 @@ export class AuditStreamer {
    * Puts a list of sinks in force (at start and after a reload): new sinks start, removed
    * ones stop after their delivery in progress, and a sink whose settings changed is
    * restarted with them from its cursor. Cursors stay when a sink is removed: a sink added
-   * again under the same name resumes where it stopped.
+   * again under the same name resumes where it stopped. Resolves once new sinks have a cursor.
    */
-  configure(sinks: readonly AuditSink[]): void {
-    if (this.stopping) return;
+  configure(sinks: readonly AuditSink[]): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    const opened: Promise<void>[] = [];
     const wanted = new Map(sinks.map((sink) => [sink.name, sink]));
     for (const [name, worker] of this.workers) {
       if (isDeepStrictEqual(wanted.get(name), worker.definition)) continue;
@@ -274,9 +283,10 @@ export class AuditStreamer {
       const worker = new SinkWorker(sink, createSinkTransport(sink, this.options.env, this.options.now), this.options);
       const previous = this.retiring.get(sink.name) ?? Promise.resolve();
       this.workers.set(sink.name, worker);
-      worker.start(previous);
+      opened.push(worker.start(previous));
       this.options.log.info({ sink: sink.name, type: sink.type, from: sink.from }, `audit sink ${sink.name} (${sink.type}) streaming`);
     }
+    return Promise.all(opened).then(() => undefined);
   }
 
   /** New audit events were committed: caught-up sinks look at once instead of at their next poll. */
