@@ -7,6 +7,7 @@ import { offboard } from '../handlers/offboard.js';
 import { identitySyncJobs } from '../jobs/identity-sync.js';
 import { IdentitySources } from './identity/sources.js';
 import { registerIdentitySourceMetrics } from './identity/metrics.js';
+import { registerScimRoutes } from './scim/routes.js';
 import { formatConfigErrors } from '../config/parse.js';
 import { loadConfigFile } from '../config/load.js';
 import type { ActiveConfig, LatchContext } from '../handlers/context.js';
@@ -210,6 +211,15 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   if (identities) registerIdentitySourceMetrics(() => identities.health());
   let slackReceiver: SlackReceiver | null = null;
   const app = buildServer({ logger: log, ready: () => ready, accepting: () => !stopping, inFlight: work, details: () => integrationsHealth(ctx), oncall: () => oncall.health(), auditSinks: () => auditStream.health(), identitySources: () => identities?.health() ?? Promise.resolve([]), platforms: () => (slackReceiver ? { slack: slackReceiver.status() } : {}) });
+  const scim = loaded.config.identitySources.find((source) => source.type === 'scim');
+  if (scim && identities && store.identitySnapshots) {
+    const token = env[scim.token.env];
+    if (!token) log.warn({ source: identitySourceName(scim) }, `SCIM is disabled: ${scim.token.env} (the bearer token identity providers send) is not set`);
+    else {
+      registerScimRoutes(app, { source: identitySourceName(scim), token, store: store.identitySnapshots, now, pushed: (leavers) => identities.pushed(leavers) });
+      log.info({ source: identitySourceName(scim) }, 'SCIM 2.0 provisioning is enabled at /scim/v2');
+    }
+  }
   const platforms: { name: string; notifier: Notifier }[] = [];
   const slackTransport = slackTransportFrom(env);
   if (slackTransport && env.SLACK_BOT_TOKEN) {
