@@ -4,7 +4,8 @@ import type { SessionGrantPlan } from './aws/session-grant.js';
 import { sessionPolicy, sessionPolicyProblem, type PolicyStatement } from './aws/session-policy.js';
 import { AwsSessionProvisioner, type AwsProvisionerOptions } from './aws/session-provisioner.js';
 import { AwsSettingsError, parseAwsConnection, parseSettings, S3Connection, S3PermissionSettings, S3ResourceSettings, type S3Connection as S3ConnectionSettings } from './aws/settings.js';
-import type { ProvisionerFactory } from './provisioner.js';
+import { awsErrorMessage } from './aws/errors.js';
+import type { HealthCheck, ProvisionerFactory } from './provisioner.js';
 
 // S3 buckets: every grant is a session of the integration's access role, narrowed by its
 // session policy to one bucket (and key prefix), read or write. When the bucket's default
@@ -35,6 +36,30 @@ export class AwsS3Provisioner extends AwsSessionProvisioner {
       instructions: [`${access === 'write' ? 'Read and write' : 'Read'} ${where}: aws --profile ${this.connection.profile} s3 ls ${where}`, ...(keyLine ? [keyLine] : [])],
       details: { bucket: scope.bucket, prefix: scope.prefix, ...(encryption.kind === 'customer-key' ? { kmsKey: encryption.keyArn } : {}) },
     };
+  }
+
+  /** Each bucket's default encryption can be read, and its KMS key resolved: what every grant needs. */
+  protected override async extraHealth(): Promise<HealthCheck[]> {
+    const checks: HealthCheck[] = [];
+    const seen = new Set<string>();
+    for (const resource of this.integration.resources) {
+      let scope: BucketScope;
+      try {
+        scope = this.parse(resource, Object.keys(resource.permissions)[0] ?? 'read', { access: 'read' }).scope;
+      } catch {
+        continue; // Reported with the permission's own check.
+      }
+      if (seen.has(scope.bucket)) continue;
+      seen.add(scope.bucket);
+      try {
+        const encryption = await bucketEncryption(this.clients, this.integration.name, scope);
+        const what = encryption.kind === 'customer-key' ? `customer-managed KMS key ${encryption.keyArn} (grants add its kms:Decrypt / kms:GenerateDataKey)` : encryption.kind === 'aws-managed-key' ? 'the AWS-managed aws/s3 key' : encryption.kind === 'sse-s3' ? 'SSE-S3' : 'no default encryption';
+        checks.push({ name: `bucket ${scope.bucket}`, ok: true, detail: `bucket ${scope.bucket} is encrypted with ${what}` });
+      } catch (error) {
+        checks.push({ name: `bucket ${scope.bucket}`, ok: false, detail: awsErrorMessage(error) });
+      }
+    }
+    return checks;
   }
 
   /** Measured with the longest key ARN AWS issues, so a request that passes here fits whatever key the bucket has. */

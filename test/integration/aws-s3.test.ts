@@ -220,6 +220,22 @@ describe('aws-s3: session policies scoped to the bucket, with the bucket key', (
     expect(document.Statement.map((statement) => statement.Condition.StringEquals)).toEqual([{ 'aws:PrincipalTag/latch-grant': 'g_S3GRANT1' }]);
   });
 
+  it('health: the access role\'s trust policy, and each bucket\'s encryption with its key resolved', async () => {
+    const health = await provisioner().checkHealth();
+    expect(health.ok).toBe(true);
+    expect(health.checks.map((check) => check.detail)).toEqual([
+      `Latch calls AWS as ${CONNECTOR}`,
+      `${ACCESS_ROLE} allows sessions of up to 43200 s`,
+      `the trust policy of ${ACCESS_ROLE} allows sts:TagSession and sts:SetSourceIdentity`,
+      `bucket ${BUCKET} is encrypted with customer-managed KMS key ${KEY_ARN} (grants add its kms:Decrypt / kms:GenerateDataKey)`,
+    ]);
+    describeKey = () => [400, { __type: 'AccessDeniedException', message: `User: ${CONNECTOR} is not authorized to perform: kms:DescribeKey on resource: ${ALIAS_ARN}` }];
+    const denied = await provisioner().checkHealth();
+    expect(denied.ok).toBe(false);
+    expect(denied.checks.at(-1)).toMatchObject({ name: `bucket ${BUCKET}`, ok: false });
+    expect(denied.checks.at(-1)?.detail).toContain('Allow kms:DescribeKey on the key for the connector');
+  });
+
   it('says which permissions do not say read or write', () => {
     const config = IntegrationSchema.parse({
       name: 'data', type: 'aws-s3', owner: 'owner@example.com', connection: { roleArn: ACCESS_ROLE },
