@@ -5,6 +5,7 @@ import { ErrorCode } from '@slack/web-api';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge } from 'prom-client';
 import type { Logger } from '../../handlers/context.js';
+import { backoffDelay } from '../../jobs/backoff.js';
 import { metricsRegistry } from '../../jobs/metrics.js';
 import { InFlight } from '../in-flight.js';
 import { runWithLogContext } from '../log-context.js';
@@ -25,6 +26,8 @@ const ATTEMPT_TIMEOUT_MS = 15_000;
 // How long stop() waits for envelopes Bolt is still deciding how to acknowledge (Slack's own limit is 3 s).
 const ACK_DRAIN_MS = 3_000;
 const CLOSE_TIMEOUT_MS = 2_000;
+const RETRY_FIRST_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
 
 const FIX = "In the Slack app's settings (api.slack.com/apps → Latch → Basic Information → App-Level Tokens) generate a token with the connections:write scope, set SLACK_APP_TOKEN to it and start Latch again; to receive Slack over HTTP instead, unset SLACK_APP_TOKEN and set SLACK_SIGNING_SECRET.";
 
@@ -50,8 +53,6 @@ export interface SocketReceiverOptions {
   accepting?: () => boolean;
   /** Called once when Slack refuses the token on a reconnect (at start, start() rejects instead). */
   onFatal?: (error: SlackTokenRefused) => void;
-  /** Reconnect backoff: the first retry after a failure waits about `firstMs`, doubling up to `maxMs`. */
-  backoff?: { firstMs: number; maxMs: number };
 }
 
 interface Envelope {
@@ -245,11 +246,9 @@ export class SocketModeSlackReceiver implements SlackReceiver {
       : 'Slack Socket Mode connection closed; reconnecting');
   }
 
-  /** Schedules the next attempt: at once after a good connection, then doubling with jitter, never sooner than Slack asked. */
+  /** Schedules the next attempt: at once after a good connection, then about 1 s doubling to 30 s, never sooner than Slack asked. */
   private retryIn(atLeastMs: number): number {
-    const { firstMs, maxMs } = this.options.backoff ?? { firstMs: 1_000, maxMs: 30_000 };
-    const backoff = this.failures === 0 ? 0 : Math.min(maxMs, firstMs * 2 ** (this.failures - 1)) * (0.5 + Math.random() / 2);
-    const delay = Math.round(Math.max(atLeastMs, backoff));
+    const delay = Math.max(atLeastMs, this.failures === 0 ? 0 : backoffDelay(this.failures, RETRY_FIRST_MS, RETRY_MAX_MS));
     this.failures += 1;
     this.state = 'reconnecting';
     clearTimeout(this.retryTimer);

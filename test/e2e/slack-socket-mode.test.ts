@@ -275,6 +275,16 @@ describe('Slack Socket Mode with a token Slack refuses', () => {
     expect(socket.connections).toBe(0);
   });
 
+  it('refuses a token that is not an app-level one without asking Slack', async () => {
+    const { slack, dir } = await doubles();
+    const started = startLatch({
+      configFile: join(dir, 'latch.yaml'), databaseUrl: `sqlite:${join(dir, 'latch.db')}`, port: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }), watchConfig: false,
+      env: { SLACK_APP_TOKEN: 'xoxb-the-bot-token-by-mistake', SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_API_URL: slack.apiUrl },
+    });
+    await expect(started).rejects.toThrow('SLACK_APP_TOKEN is not an app-level token (those start with xapp-)');
+    expect(slack.callsTo('apps.connections.open')).toEqual([]);
+  });
+
   it('npm start exits 1 with one fatal line when the token is refused at start', { timeout: 30_000 }, async () => {
     const { slack, dir } = await doubles();
     slack.failNext('apps.connections.open', 'invalid_auth');
