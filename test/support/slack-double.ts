@@ -478,6 +478,14 @@ export interface SlackUserSpec {
   tz?: string;
 }
 
+/** A Slack user group (`@db-oncall`): its handle and the ids of its members. */
+export interface SlackUserGroupSpec {
+  id: string;
+  handle: string;
+  name?: string;
+  users: string[];
+}
+
 export interface SlackChannelSpec {
   id: string;
   name?: string;
@@ -626,6 +634,7 @@ export class SlackDouble {
 
   private readonly users = new Map<string, SlackUserSpec>();
   private readonly channels = new Map<string, SlackChannelSpec>();
+  private readonly userGroups = new Map<string, SlackUserGroupSpec>();
   private readonly homes = new Map<string, string>();
   private readonly openDms = new Set<string>();
   private readonly histories = new Map<string, SlackMessageVersion[]>();
@@ -670,6 +679,11 @@ export class SlackDouble {
     const updated = { ...user, ...changes };
     this.users.set(id, updated);
     return this.userObject(updated);
+  }
+
+  addUserGroup(group: SlackUserGroupSpec): this {
+    this.userGroups.set(group.id, group);
+    return this;
   }
 
   addChannel(channel: SlackChannelSpec | string): this {
@@ -965,6 +979,9 @@ export class SlackDouble {
       case 'auth.test': return this.authTest();
       case 'users.info': return this.usersInfo(args);
       case 'users.lookupByEmail': return this.usersLookupByEmail(args);
+      case 'users.list': return this.usersList(args);
+      case 'usergroups.list': return this.usergroupsList();
+      case 'usergroups.users.list': return this.usergroupsUsersList(args);
       case 'conversations.open': return this.conversationsOpen(args);
       case 'chat.postMessage': return this.chatPostMessage(args);
       case 'chat.update': return this.chatUpdate(args);
@@ -1064,6 +1081,35 @@ export class SlackDouble {
     const user = id ? this.users.get(id) : undefined;
     if (!user) return platformError('user_not_found');
     return { body: { ok: true, user: this.userObject(user) } };
+  }
+
+  /** Pages of `limit` (at most 1000, like Slack's), linked by response_metadata.next_cursor ('' on the last). */
+  private usersList(args: JsonObject): Answer {
+    const limit = Math.min(1000, Number(stringArg(args, 'limit') ?? 0) || 1000);
+    const cursor = stringArg(args, 'cursor');
+    const offset = cursor ? Number(Buffer.from(cursor, 'base64').toString('utf8').replace(/^users:/, '')) : 0;
+    if (!Number.isInteger(offset) || offset < 0) return platformError('invalid_cursor');
+    const all = [...this.users.values()];
+    const page = all.slice(offset, offset + limit).map((user) => this.userObject(user));
+    const next = offset + limit < all.length ? Buffer.from(`users:${offset + limit}`).toString('base64') : '';
+    return { body: { ok: true, members: page, cache_ts: TS_BASE_SECONDS, response_metadata: { next_cursor: next } } };
+  }
+
+  private usergroupsList(): Answer {
+    const usergroups = [...this.userGroups.values()].map((group) => ({
+      id: group.id, team_id: this.teamId, is_usergroup: true, name: group.name ?? group.handle, description: '', handle: group.handle,
+      is_external: false, date_create: TS_BASE_SECONDS, date_update: TS_BASE_SECONDS, date_delete: 0, auto_type: null,
+      created_by: 'UADMIN', updated_by: 'UADMIN', deleted_by: null, prefs: { channels: [], groups: [] }, user_count: group.users.length,
+    }));
+    return { body: { ok: true, usergroups } };
+  }
+
+  private usergroupsUsersList(args: JsonObject): Answer {
+    const id = stringArg(args, 'usergroup');
+    if (!id) return platformError('invalid_arguments', ['missing required field: usergroup']);
+    const group = this.userGroups.get(id);
+    if (!group) return platformError('no_such_subteam');
+    return { body: { ok: true, users: group.users } };
   }
 
   private usersLookupByEmail(args: JsonObject): Answer {
