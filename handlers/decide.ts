@@ -9,6 +9,7 @@ import { applyExtension, mergeChanges } from './extension-effects.js';
 import { notifyJob } from './jobs.js';
 import { approvalEffects } from './approval-effects.js';
 import { CONFLICT_RETRIES, duplicateDelivery, fail, type Outcome } from './outcome.js';
+import { flowSchedules, refreshOnCall } from './oncall-refresh.js';
 
 export type DecisionReason =
   | 'not_found' | 'already_decided' | 'not_an_approver' | 'self_approval' | 'already_approved_step'
@@ -29,6 +30,8 @@ export async function decide(ctx: LatchContext, actor: Actor, requestIdText: str
   const note = comment?.trim() || null;
   if (note && note.length > MAX_COMMENT) return fail('comment_too_long', `The comment is too long (${note.length} characters; at most ${MAX_COMMENT}).`);
 
+  // A shift approver is whoever is on call now, not when the card was sent.
+  await refreshOnCall(ctx, flowSchedules(ctx.current().config));
   for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt += 1) {
     const record = await ctx.store.getRequest(requestId);
     if (!record) return fail('not_found', `There is no request ${requestId}.`);

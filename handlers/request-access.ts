@@ -1,5 +1,5 @@
 import { newId, newRequestId } from '../core/ids.js';
-import { checkRequest, findResource, type CheckedRequest, type RequestInput } from '../core/policy.js';
+import { checkRequest, currentApprovers, findResource, type CheckedRequest, type RequestInput } from '../core/policy.js';
 import { transition } from '../core/lifecycle.js';
 import { reasonLink } from '../core/reason-rule.js';
 import { automaticDecision, type AutomaticDecision } from '../core/auto-decision.js';
@@ -13,6 +13,8 @@ import { notifyJob } from './jobs.js';
 import { approvalEffects } from './approval-effects.js';
 import { duplicateDelivery, fail, type Failure, type Outcome } from './outcome.js';
 import { unavailableReason } from './integration-status.js';
+import { flowSchedules, refreshOnCall } from './oncall-refresh.js';
+import { handoverJob } from './handover-jobs.js';
 
 /** The open requests a refused duplicate points at, so the person can extend or wait instead. */
 export type OverlapFailure = Failure<'already_requested'> & { existing: { id: string; state: string; expiresAt: number | null }[] };
@@ -100,6 +102,8 @@ async function withoutOverlap(ctx: LatchContext, checked: CheckedRequest, now: n
 export async function requestAccess(ctx: LatchContext, actor: Actor, input: RequestInput): Promise<RequestAccessOutcome> {
   const active = ctx.current();
   const { config, directory } = active;
+  // Who is on call decides who may ask and who approves: read the schedules the flows name first.
+  await refreshOnCall(ctx, flowSchedules(config));
   const now = ctx.now();
   const evaluated = startWithinReach(whileAvailable(checkRequest(config, directory, actor.email, input), now), input, now);
   const accepted = evaluated.ok ? backendAccepts(ctx, evaluated) : evaluated;
@@ -161,6 +165,7 @@ export async function requestAccess(ctx: LatchContext, actor: Actor, input: Requ
       notifyJob(id, 'submitted', now),
       notifyJob(id, 'approval_requested', now, 0),
       { kind: 'timeout', requestId: id, runAt: request.timeoutAt ?? now, dedupeKey: `timeout:${id}` },
+      ...handoverJob(checked.flow, request, now, [...currentApprovers(config, directory, request, grants, [])]),
     );
     if (now + reminderInterval < (request.timeoutAt ?? 0)) {
       change.enqueue?.push({ kind: 'remind', requestId: id, runAt: now + reminderInterval, payload: { round: 1 }, dedupeKey: `remind:${id}:1` });

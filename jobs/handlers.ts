@@ -4,6 +4,7 @@ import { runExtend } from './extend.js';
 import { runGrant } from './grant.js';
 import { runIdentitySync } from './identity-sync.js';
 import { runIncidentNote } from './incident-note.js';
+import { runOncallHandover } from './oncall-handover.js';
 import type { JobHandler } from './job-handler.js';
 import { runExpiryWarning, runNotify } from './notify.js';
 import { runPruneAudit } from './prune-audit.js';
@@ -25,5 +26,6 @@ export const jobHandlers: Record<JobKind, JobHandler> = {
   activate: runActivate,
   lapse: runLapse,
   incident_note: runIncidentNote,
+  oncall_handover: runOncallHandover,
   identity_sync: runIdentitySync,
 };

@@ -40,12 +40,15 @@ export interface TeamsE2E {
   install(person: TeamsPerson): Promise<number>;
   say(person: TeamsPerson, text: string, options?: { token?: string | null; id?: string }): Promise<{ status: number; body: unknown }>;
   act(person: TeamsPerson, verb: string, data: Record<string, unknown>, options?: { token?: string | null; id?: string }): Promise<{ status: number; body: unknown }>;
+  /** Moves Latch's clock forward (tokens keep real time). */
+  advance(ms: number): void;
   settle(): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startTeamsE2E(options: { withSlack?: boolean; config?: string; clockOffsetMs?: number; env?: Record<string, string> } = {}): Promise<TeamsE2E> {
   const dir = mkdtempSync(join(tmpdir(), 'latch-teams-'));
+  let offset = options.clockOffsetMs ?? 0;
   writeFileSync(join(dir, 'latch.yaml'), options.config ?? orgConfig());
   const identity = await startTeamsIdentityDouble({ appId: APP_ID });
   const connector = await startBotConnectorDouble();
@@ -59,8 +62,8 @@ export async function startTeamsE2E(options: { withSlack?: boolean; config?: str
     configFile: join(dir, 'latch.yaml'), databaseUrl: `sqlite:${join(dir, 'latch.db')}`, port: 0, host: '127.0.0.1',
     logger: pino({ level: 'silent' }), provisioners: new ProvisionerRegistry({}).use('orders', new MemoryProvisioner()), env,
     runner: { sweep: '*/1 * * * * *' },
-    // Latch's clock may run ahead (rules with time windows); tokens keep real time.
-    ...(options.clockOffsetMs ? { now: () => Date.now() + (options.clockOffsetMs ?? 0) } : {}),
+    // Latch's clock may run ahead (rules with time windows, advance()); tokens keep real time.
+    now: () => Date.now() + offset,
   });
   const base = `http://127.0.0.1:${latch.port}`;
   const conversation = (person: TeamsPerson): { id: string; conversationType: 'personal'; tenantId: string } => ({ id: `a:personal-${person.aadObjectId}`, conversationType: 'personal', tenantId: TENANT });
@@ -90,6 +93,9 @@ export async function startTeamsE2E(options: { withSlack?: boolean; config?: str
         if (problems.length > 0) throw new Error(`Teams would reject the card Latch answered with: ${problems.join('; ')}`);
       }
       return answer;
+    },
+    advance(ms) {
+      offset += ms;
     },
     async settle() {
       await latch.runner.runDue();
