@@ -40,7 +40,7 @@ export interface RequestView {
   /** For an extension: where the access stood when it was asked for, in words. */
   history: string | null;
   /** An emergency (break-glass) grant: why it needed no approver, and the incident it is for. */
-  emergency: { because: string; incident: string | null; until: string | null } | null;
+  emergency: { because: string; incident: string | null; until: string | null; review: { verdict: 'acknowledged' | 'flagged'; by: string; comment: string | null } | null } | null;
 }
 
 function emergencyFacts(request: RequestRecord['request']): RequestView['emergency'] {
@@ -50,7 +50,8 @@ function emergencyFacts(request: RequestRecord['request']): RequestView['emergen
     ? `on call for "${facts.matched.slice(7)}"${facts.onCall?.state === 'stale' ? ' (by the last answer of its provider, which could not be reached)' : ''}`
     : facts.matched.startsWith('group:') ? `in ${facts.matched}` : 'named in the emergency flow';
   const incident = facts.incident ? `${facts.incident.id}${facts.incident.provider ? ` (${facts.incident.provider === 'pagerduty' ? 'PagerDuty' : 'Opsgenie'}${facts.incident.open === false ? ', not open' : ''})` : ''}` : null;
-  return { because, incident, until: request.expiresAt !== null ? `${new Date(request.expiresAt).toISOString().slice(0, 16).replace('T', ' ')} UTC` : null };
+  const review = facts.review ? { verdict: facts.review.verdict, by: facts.review.by, comment: facts.review.comment } : null;
+  return { because, incident, until: request.expiresAt !== null ? `${new Date(request.expiresAt).toISOString().slice(0, 16).replace('T', ' ')} UTC` : null, review };
 }
 
 function historyText(request: RequestRecord['request']): string | null {

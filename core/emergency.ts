@@ -158,3 +158,17 @@ export function emergencyChannels(config: LatchConfig, emergency: EmergencyConte
   const all = [...(emergency.channel ? [emergency.channel] : []), ...(flow?.announceIn ?? []), ...(flow?.securityChannels ?? [])];
   return all.filter((target, index) => all.findIndex((other) => other.platform === target.platform && other.id === target.id) === index);
 }
+
+/** Who reviews an emergency grant afterwards: the flow's reviewers, else the admins; never the person who had it. */
+export function emergencyReviewers(config: LatchConfig, directory: Directory, emergency: EmergencyContext, grantee: string): Set<string> {
+  const flow = config.emergency.find((candidate) => candidate.name === emergency.flow);
+  const reviewers = new Set<string>();
+  for (const principal of flow?.reviewers ?? []) {
+    if (principal.kind === 'user') reviewers.add(principal.email);
+    if (principal.kind === 'group') directory.membersOf(principal.group).forEach((email) => reviewers.add(email));
+    if (principal.kind === 'oncall') directory.onCall(principal.schedule).forEach((email) => reviewers.add(email));
+  }
+  if (reviewers.size === 0) directory.admins().forEach((email) => reviewers.add(email));
+  reviewers.delete(grantee);
+  return reviewers;
+}

@@ -76,6 +76,8 @@ export interface EmergencyContext {
   incident: { provider: 'pagerduty' | 'opsgenie' | null; id: string; open: boolean | null } | null;
   /** Where it was asked for: the grant is announced there. */
   channel: { platform: 'slack' | 'teams'; id: string } | null;
+  /** The post-incident review, once someone did it. */
+  review?: { verdict: 'acknowledged' | 'flagged'; by: string; at: number; comment: string | null };
 }
 
 export type GrantState = 'pending' | 'active' | 'revoked' | 'failed';

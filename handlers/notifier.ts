@@ -6,7 +6,7 @@ import type { RequestRecord } from '../core/types.js';
 export const NOTIFICATION_EVENTS = [
   'submitted', 'approval_requested', 'approval_reminder', 'approval_escalated', 'step_approved', 'approved', 'denied', 'cancelled', 'timed_out',
   'granted', 'failed', 'revoked', 'expired', 'expiry_warning', 'extended', 'extension_requested', 'extension_refused', 'revoke_failed_alert',
-  'activation_ready', 'lapsed',
+  'activation_ready', 'lapsed', 'review_requested', 'review_reminder', 'review_flagged', 'reviewed',
 ] as const;
 export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
 

@@ -3,6 +3,7 @@ import { runActivate, runLapse } from './activate.js';
 import { runExtend } from './extend.js';
 import { runGrant } from './grant.js';
 import { runIdentitySync } from './identity-sync.js';
+import { runEmergencyReview } from './emergency-review.js';
 import { runIncidentNote } from './incident-note.js';
 import { runOncallHandover } from './oncall-handover.js';
 import type { JobHandler } from './job-handler.js';
@@ -27,5 +28,6 @@ export const jobHandlers: Record<JobKind, JobHandler> = {
   lapse: runLapse,
   incident_note: runIncidentNote,
   oncall_handover: runOncallHandover,
+  emergency_review: runEmergencyReview,
   identity_sync: runIdentitySync,
 };

@@ -19,6 +19,12 @@ function approvalNote(record: RequestRecord): string {
   return approval?.comment ? ` ("${approval.comment}")` : '';
 }
 
+/** The review's outcome and comment, as the request's latest review left it (see handlers/emergency-review.ts). */
+function reviewNote(record: RequestRecord): string {
+  const review = record.request.context?.emergency?.review;
+  return review ? ` (${review.by}${review.comment ? `: "${review.comment}"` : ''})` : '';
+}
+
 export function summary(record: RequestRecord, event: NotificationEvent, now: number, flow?: Flow, extension?: AccessRequest | null): string {
   const { request } = record;
   const lastApprover = record.decisions.filter((decision) => decision.verdict === 'approve').sort((a, b) => a.at - b.at).at(-1)?.approver;
@@ -49,6 +55,10 @@ export function summary(record: RequestRecord, event: NotificationEvent, now: nu
     extension_refused: `The extension of ${request.parentId ?? request.id} was refused.`,
     activation_ready: `Request ${request.id} (${what}) is approved. Activate it when you need it: the ${formatDuration(request.durationMs)} start then${flow ? `; the approval lapses if it is not activated within ${formatDuration(flow.activationWindow)}` : ''}.`,
     lapsed: `Request ${request.id} (${what}): ${request.outcome ?? 'the approval lapsed before the access was activated.'} Request it again when you need it.`,
+    review_requested: `Please review emergency access ${request.id}: ${who} took ${what} without approval. Reason: ${request.reason ?? '(none given)'}. Acknowledge it, or flag it with a comment.`,
+    review_reminder: `Reminder: emergency access ${request.id} (${who}, ${what}) still waits for your review.`,
+    review_flagged: `FLAGGED: the review of emergency access ${request.id} (${who}, ${what}) flagged it${reviewNote(record)}.`,
+    reviewed: `Emergency access ${request.id} was reviewed.`,
     revoke_failed_alert: `ALERT: revoking ${request.id} (${what}, held by ${request.grantee}) keeps failing: ${request.outcome ?? 'unknown error'}. Latch keeps retrying.`,
   };
   return texts[event];

@@ -1,6 +1,6 @@
 import type { ChannelTarget, LatchConfig } from '../config/schema.js';
 import type { Directory } from '../core/directory.js';
-import { emergencyChannels } from '../core/emergency.js';
+import { emergencyChannels, emergencyReviewers } from '../core/emergency.js';
 import { currentApprovers, findResource } from '../core/policy.js';
 import { notifyPlan } from '../core/routing.js';
 import type { RequestRecord } from '../core/types.js';
@@ -52,6 +52,9 @@ export function recipientsFor(config: LatchConfig, directory: Directory, record:
   }
   // An emergency grant has no flow plan: it is announced where it was asked for and where its emergency flow says, never quietly.
   const emergency = request.context?.emergency;
+  if (emergency && (event === 'review_requested' || event === 'review_reminder')) return { people: [...emergencyReviewers(config, directory, emergency, request.grantee)], channels: [] };
+  if (event === 'review_flagged') return { people: [...directory.admins()], channels: [] };
+  if (event === 'reviewed') return { people: [], channels: [] };
   if (emergency) return { people: [...new Set(people)], channels: FOR_CHANNELS.includes(event) ? emergencyChannels(config, emergency) : [] };
   const quiet = !plan || !FOR_CHANNELS.includes(event) || (plan.quietWhenAutomatic && decidedAutomatically(record));
   return { people: [...new Set(people)], channels: quiet ? [] : plan.channels };

@@ -79,6 +79,18 @@ export interface AuditReportRow {
   lastEventAt: Instant;
   /** The request's first events are no longer in the log (removed by retention). */
   partial: boolean;
+  /** Only on an emergency (break-glass) grant: what let the person in, the incident, and the post-incident review. */
+  emergency?: ReportEmergency;
+}
+
+export interface ReportEmergency {
+  /** What let the person in without an approver: `oncall:SCHEDULE`, `group:NAME` or their e-mail. */
+  matched: string | null;
+  incident: string | null;
+  review: 'pending' | 'acknowledged' | 'flagged';
+  reviewedBy: string | null;
+  reviewedAt: Instant | null;
+  reviewComment: string | null;
 }
 
 const str = (value: unknown): string | null => (typeof value === 'string' ? value : null);
@@ -110,6 +122,14 @@ function apply(row: AuditReportRow, event: AuditEvent): void {
         kind: 'access', requester: event.actor, grantee: str(data.grantee), flow: str(data.flow), reason: str(data.reason),
         reasonLink: str(data.reasonLink), policy: str(data.policy), durationMs: num(data.durationMs), createdAt: event.at, partial: false, state: 'pending',
       });
+      if (typeof data.emergency === 'object' && data.emergency !== null) {
+        const facts = data.emergency as Record<string, unknown>;
+        const incident = typeof facts.incident === 'object' && facts.incident !== null ? str((facts.incident as Record<string, unknown>).id) : null;
+        row.emergency = { matched: str(facts.matched), incident, review: 'pending', reviewedBy: null, reviewedAt: null, reviewComment: null };
+      }
+      break;
+    case 'emergency.reviewed':
+      if (row.emergency) Object.assign(row.emergency, { review: data.verdict === 'flagged' ? 'flagged' : 'acknowledged', reviewedBy: event.actor, reviewedAt: event.at, reviewComment: str(data.comment) });
       break;
     case 'extension.created':
       Object.assign(row, {
@@ -304,7 +324,11 @@ export function csvCell(value: string): string {
 
 function votesText(row: AuditReportRow): string {
   const votes = row.votes.map((vote) => `${vote.step !== null ? `step ${vote.step} ` : ''}${vote.verdict === 'approve' ? 'approved' : 'denied'} by ${vote.by} at ${iso(vote.at)}${vote.comment ? ` (${vote.comment})` : ''}`);
-  if (row.automatic) {
+  if (row.emergency) {
+    const { matched, incident, review, reviewedBy, reviewComment } = row.emergency;
+    const outcome = review === 'pending' ? 'review pending' : `review: ${review} by ${reviewedBy ?? '?'}${reviewComment ? ` (${reviewComment})` : ''}`;
+    votes.push(`emergency access without approval (${matched ?? 'break-glass'}${incident ? `, incident ${incident}` : ''}); ${outcome}`);
+  } else if (row.automatic) {
     const verdict = row.decision === 'denied' ? 'denied' : 'approved';
     votes.push(`${verdict} automatically by ${row.rule ? `rule "${row.rule}"` : 'the flow'}`);
   }
@@ -338,6 +362,6 @@ export function reportToCsv(rows: readonly AuditReportRow[]): string {
 
 /** The rows as JSON, with ISO-8601 UTC times in place of epoch milliseconds. */
 export function reportToJson(rows: readonly AuditReportRow[]): string {
-  const isoKeys = new Set(['at', 'createdAt', 'decidedAt', 'grantedAt', 'revokedAt', 'expiresAt', 'endedAt', 'firstEventAt', 'lastEventAt']);
+  const isoKeys = new Set(['at', 'createdAt', 'decidedAt', 'grantedAt', 'revokedAt', 'expiresAt', 'endedAt', 'firstEventAt', 'lastEventAt', 'reviewedAt']);
   return `${JSON.stringify(rows, (key, value: unknown) => (isoKeys.has(key) && typeof value === 'number' ? new Date(value).toISOString() : value), 2)}\n`;
 }

@@ -20,6 +20,7 @@ import { cachedBotAuthorization } from './bot-authorization.js';
 import { SlackHome } from './home.js';
 import { SlackIdentities } from './identity.js';
 import { SlackNotifier } from './notifier.js';
+import { registerReviewActions } from './review-actions.js';
 import { FastifySlackReceiver, type SlackReceiver } from './receiver.js';
 import { SocketModeSlackReceiver, type SlackTokenRefused } from './socket-receiver.js';
 
@@ -213,6 +214,8 @@ export function createSlackApp(options: SlackOptions): { app: App; receiver: Sla
     await ack();
     if (result.ok) await tell(undefined, body.user.id, result.autoApproved ? `${result.record.request.id} was extended.` : `Extension ${result.extension.request.id} was sent for approval.`);
   });
+
+  registerReviewActions(app, { client, ctx, actorFor });
 
   app.event('app_home_opened', async ({ event }) => {
     if (event.tab !== 'home') return;

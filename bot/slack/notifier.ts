@@ -3,6 +3,7 @@ import { currentApprovers } from '../../core/policy.js';
 import type { RequestRecord } from '../../core/types.js';
 import { requestView, type RequestView } from '../../cards/request-view.js';
 import { approvalCard, credentialsMessage, credentialsRemovedMessage, requesterUpdate, threadReply, type SlackMessage } from '../../cards/slack/messages.js';
+import { reviewCard } from '../../cards/slack/review.js';
 import type { ActiveConfig, Logger } from '../../handlers/context.js';
 import type { CredentialDelivery, Notification, NotificationEvent, Notifier } from '../../handlers/notifier.js';
 import type { ChatMessage, Store } from '../../storage/store.js';
@@ -11,6 +12,7 @@ import type { SlackIdentities } from './identity.js';
 
 const ASK_APPROVERS: readonly NotificationEvent[] = ['approval_requested', 'approval_reminder', 'extension_requested'];
 const ENDED: readonly NotificationEvent[] = ['expired', 'revoked'];
+const ASK_REVIEWERS: readonly NotificationEvent[] = ['review_requested', 'review_reminder'];
 const PURPOSE = { approval: 'approval', credentials: 'credentials', update: 'update', thread: 'thread' } as const;
 
 export interface SlackNotifierDeps {
@@ -57,6 +59,22 @@ export class SlackNotifier implements Notifier {
     const sent = (await this.deps.store.messagesFor(request.id)).filter((message) => message.platform === 'slack');
     const view = this.view(record);
 
+    if (ASK_REVIEWERS.includes(event)) {
+      // The review task (and each reminder) is a message of its own in each reviewer's DM.
+      const purpose = `review:${notification.key}`;
+      for (const email of notification.recipients) {
+        if (this.alreadySent(sent, email, purpose)) continue;
+        const userId = await this.deps.identities.userIdOf(email);
+        if (userId) await this.record(request.id, await this.post(userId, reviewCard(view)), email, purpose);
+      }
+      return;
+    }
+    if (event === 'reviewed') {
+      for (const message of sent.filter((candidate) => candidate.purpose.startsWith('review:'))) {
+        const card = reviewCard(view);
+        await this.deps.client.chat.update({ channel: message.channel, ts: message.messageId, text: card.text, blocks: card.blocks });
+      }
+    }
     if (ASK_APPROVERS.includes(event)) {
       const purpose = `${PURPOSE.approval}:${notification.key}`;
       for (const email of notification.recipients) {

@@ -1,6 +1,8 @@
 import { ActivityTypes, TurnContext, type Activity } from 'botbuilder';
 import { attachment, type AdaptiveCard } from '../../cards/teams/adaptive.js';
 import { approvalCard, confirmationCard, overlapCard, requestFormCard, VERB } from '../../cards/teams/cards.js';
+import { REVIEW_VERB, reviewCard } from '../../cards/teams/review.js';
+import { reviewEmergency } from '../../handlers/emergency-review.js';
 import { requestView } from '../../cards/request-view.js';
 import { parseDuration } from '../../core/duration.js';
 import { currentApprovers } from '../../core/policy.js';
@@ -155,6 +157,17 @@ export class TeamsBot {
         case VERB.activate: {
           const reply = await runButton(this.ctx, actor, verb, requestId);
           return this.answer(context, confirmationCard(reply.kind === 'text' ? reply.text : 'Already done.'));
+        }
+        case REVIEW_VERB.acknowledge:
+        case REVIEW_VERB.flag: {
+          const result = await reviewEmergency(this.ctx, actor, requestId, verb === REVIEW_VERB.flag ? 'flagged' : 'acknowledged', str(data.comment));
+          // Someone who may not review learns why, not what the grant was.
+          if (!result.ok && !['already_reviewed', 'comment_required', 'comment_too_long', 'duplicate_delivery'].includes(result.reason)) return this.answer(context, confirmationCard(result.message));
+          const loaded = await loadRequest(this.ctx, requestId);
+          if (!loaded.ok || !loaded.record.request.context?.emergency) return this.answer(context, confirmationCard(result.ok ? 'Reviewed.' : result.message));
+          const { config, directory } = this.ctx.current();
+          const view = requestView(loaded.record, config, directory, this.ctx.now());
+          return this.answer(context, reviewCard(view, result.ok || result.reason === 'duplicate_delivery' ? undefined : result.message));
         }
         case VERB.extend: {
           const result = await extendAccess(this.ctx, actor, requestId, parseDuration(str(data.duration) ?? '') ?? 0, str(data.reason));

@@ -1,6 +1,7 @@
 import type { CloudAdapter, ConversationReference, TurnContext } from 'botbuilder';
 import { attachment, type AdaptiveCard } from '../../cards/teams/adaptive.js';
 import { approvalCard, credentialsCard, credentialsRemovedCard, requesterCard, threadReply } from '../../cards/teams/cards.js';
+import { reviewCard } from '../../cards/teams/review.js';
 import { requestView, type RequestView } from '../../cards/request-view.js';
 import { currentApprovers } from '../../core/policy.js';
 import type { RequestRecord } from '../../core/types.js';
@@ -12,6 +13,7 @@ import { withTeamsRetry } from './retry.js';
 
 const ASK_APPROVERS: readonly NotificationEvent[] = ['approval_requested', 'approval_reminder', 'extension_requested'];
 const ENDED: readonly NotificationEvent[] = ['expired', 'revoked'];
+const ASK_REVIEWERS: readonly NotificationEvent[] = ['review_requested', 'review_reminder'];
 
 export interface TeamsNotifierDeps {
   adapter: CloudAdapter;
@@ -98,6 +100,22 @@ export class TeamsNotifier implements Notifier {
         await this.record(record.request.id, requester.reference.conversation?.id ?? '', id, record.request.requester, `unreachable:${notification.key}`);
       }
       return;
+    }
+
+    if (ASK_REVIEWERS.includes(event)) {
+      // The review task (and each reminder) is a card of its own in each reviewer's chat.
+      const purpose = `review:${notification.key}`;
+      for (const email of notification.recipients) {
+        if (sent.some((message) => message.recipient === email && message.purpose === purpose)) continue;
+        const address = await this.deps.people.addressOf(email);
+        if (!address) continue;
+        const id = await this.send(address.reference, reviewCard(view), notification.text);
+        await this.record(record.request.id, address.reference.conversation?.id ?? '', id, email, purpose);
+      }
+      return;
+    }
+    if (event === 'reviewed') {
+      for (const message of sent.filter((candidate) => candidate.purpose.startsWith('review:'))) await this.update(message, reviewCard(view));
     }
 
     await this.updateCards(record, view, sent);

@@ -32,3 +32,6 @@ export function onCalls(...emails: string[]): Record<string, unknown> {
     limit: 25, offset: 0, more: false, total: null,
   };
 }
+
+/** The flow with a reviewer of its own and hourly review reminders. */
+export const REVIEWED = EMERGENCY.replace('    dailyLimit: 2', '    dailyLimit: 2\n    reviewers: [lead@example.com]\n    reviewReminder: 1h');
