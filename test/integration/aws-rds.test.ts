@@ -10,6 +10,7 @@ import {
   iamEmptyResponse, IAM_NS, QueryLog, queryError, RDS_NS, trustPolicy, useFakeAwsEnvironment, type FakeRdsInstance, type QueryCall,
 } from '../support/aws.js';
 import { asRoot, createTestDatabase as createMysqlDatabase, type TestDatabase as MysqlDatabase } from '../support/mysql.js';
+import { startLoginGate } from '../support/pg-login-gate.js';
 import { asSuperuser, createTestDatabase, PG_HOST, PG_PORT, PG_SUPERUSER, type TestDatabase } from '../support/postgres.js';
 
 // RDS through the database provisioners, against the local PostgreSQL and MariaDB (standing
@@ -148,6 +149,30 @@ describe('aws-rds with IAM database authentication (PostgreSQL)', () => {
     expect(output.instructions).toContain(`psql "host=orders-prod.c9akciq32rcb.eu-west-1.rds.amazonaws.com port=5432 dbname=postgres user=${principal} sslmode=verify-full sslrootcert=global-bundle.pem"`);
     expect(output.instructions).toContain(`These credentials allow only rds-db:connect as ${principal} on orders-prod`);
     expect(output.instructions).not.toContain('Console sign-in');
+  });
+
+  it('logs the connector in with an RDS IAM token signed for the instance endpoint, its user and region', async () => {
+    const endpoint = 'orders-prod.c9akciq32rcb.eu-west-1.rds.amazonaws.com';
+    const isToken = (user: string, password: string): boolean => {
+      const token = new URL(`https://${password}`);
+      return token.host === `${endpoint}:5432` && token.searchParams.get('Action') === 'connect' && token.searchParams.get('DBUser') === user
+        && /^AKIAIOSFODNN7EXAMPLE\/\d{8}\/eu-west-1\/rds-db\/aws4_request$/.test(token.searchParams.get('X-Amz-Credential') ?? '')
+        && /^[0-9a-f]{64}$/.test(token.searchParams.get('X-Amz-Signature') ?? '');
+    };
+    const gate = await startLoginGate(isToken);
+    try {
+      const config = integration({ ...iamConnection(), host: '127.0.0.1', port: gate.port });
+      const principal = `${db.instance}_carol_z9y8x7`;
+      await provisioner(config).grant(input(config, 'read', principal));
+      expect(gate.logins.length).toBeGreaterThan(0);
+      expect(gate.logins.map((login) => [login.user, login.accepted])).toEqual(gate.logins.map(() => [PG_SUPERUSER, true]));
+      const token = new URL(`https://${gate.logins[0]?.password ?? ''}`);
+      expect(token.searchParams.get('X-Amz-Expires')).toBe('900');
+      expect(token.searchParams.get('X-Amz-SignedHeaders')).toBe('host');
+      expect((await db.role(principal))?.memberOf).toEqual([db.readRole, 'rds_iam'].sort());
+    } finally {
+      await gate.close();
+    }
   });
 
   it('issues a new session for the same user on /access credentials, and revokes by dropping the user and denying the session', async () => {
