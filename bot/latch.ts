@@ -204,6 +204,8 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     if (!provisioners.supports(integration)) log.warn({ integration: integration.name, type: integration.type }, `integration ${integration.name}: type ${integration.type} cannot be provisioned by this build; its grants will fail`);
   }
   await store.commit({ enqueue: [pruneAuditJob(now()), reconcileJob(now(), true), ...identitySyncJobs(loaded.config, now())], audit: [{ type: 'config.loaded', requestId: null, actor: 'latch', at: now(), data: { file: loaded.file, sha256: loaded.hash, flows: loaded.config.flows.length, integrations: loaded.config.integrations.length } }] });
+  // Right after config.loaded, before chat or jobs can add events: a new sink that starts `from: now` begins with the next one.
+  await auditStream.openCursors(loaded.config.auditSinks);
   platformNotices(env, log);
 
   registerStoreMetrics(store);
@@ -253,8 +255,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   const port = typeof address === 'object' && address ? address.port : (options.port ?? 3000);
 
   runner = new JobRunner(ctx, jobHandlers, { owner: localOwnerId(), ...options.runner });
-  // After config.loaded and before the first job: a new sink that starts `from: now` begins with the first event after config.loaded.
-  await auditStream.configure(loaded.config.auditSinks);
+  void auditStream.configure(loaded.config.auditSinks);
   runner.start();
   ready = true;
   if (options.watchConfig !== false) reloader.watch();

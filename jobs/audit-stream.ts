@@ -289,6 +289,14 @@ export class AuditStreamer {
     return Promise.all(opened).then(() => undefined);
   }
 
+  /**
+   * Fixes where sinks new to Latch start, without starting them: at start-up this runs
+   * right after config.loaded, before chat or jobs can add events a `from: now` sink would miss.
+   */
+  async openCursors(sinks: readonly AuditSink[]): Promise<void> {
+    for (const sink of sinks) await this.options.store.openAuditCursor(sink.name, sink.from, this.options.now());
+  }
+
   /** New audit events were committed: caught-up sinks look at once instead of at their next poll. */
   wake(): void {
     for (const worker of this.workers.values()) worker.poke();
