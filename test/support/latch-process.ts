@@ -17,10 +17,11 @@ const ROOT = join(import.meta.dirname, '../..');
 
 /**
  * Starts `bot/main.ts` with `env` on top of this process's environment; resolves once it logs
- * that it is ready. `nodeArgs` go to node itself (`--cpu-prof`, which NODE_OPTIONS refuses).
+ * that it is ready. `nodeArgs` go to node itself (`--cpu-prof`, which NODE_OPTIONS refuses);
+ * `entry` is the script to run instead of bot/main.ts (one that logs the same ready line).
  */
-export function startLatchProcess(env: NodeJS.ProcessEnv, readyWithinMs = 20_000, nodeArgs: readonly string[] = []): Promise<LatchProcess> {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, 'bot/main.ts')], {
+export function startLatchProcess(env: NodeJS.ProcessEnv, readyWithinMs = 20_000, nodeArgs: readonly string[] = [], entry = join(ROOT, 'bot/main.ts')): Promise<LatchProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
