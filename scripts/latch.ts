@@ -38,6 +38,11 @@ Commands:
       [INTEGRATION]       names: ✗ a config resource or permission the backend does not
       [--config FILE]     know (a grant there would fail; exit status 1), + one the backend
                           offers and the config does not.
+  integrations discover-rds FILE
+                          List the RDS instances in FILE's regions tagged for its
+                          connectorId and print each as an aws-rds integration, YAML for
+                          the config; instances with missing or malformed tags are named
+                          with what is wrong (exit status 1). See docs/provisioners/aws.md.
   identities list         Show every chat account bound to a Latch identity; accounts
                           Latch refuses to act for (their e-mail changed, or a second
                           Slack account claims an e-mail) come first, with what they report.
@@ -247,6 +252,33 @@ async function integrationsStatus(io: Io, file: string, env: NodeJS.ProcessEnv):
   }
 }
 
+/** Discovery by tags, printed as config: the admin reviews it and commits it with the rest. */
+async function discoverRds(io: Io, file: string | undefined): Promise<number> {
+  if (!file) throw new UsageError('integrations discover-rds needs the discovery file: connectorId, regions, owner, resources (docs/provisioners/aws.md)');
+  const [{ readFileSync }, { parse, stringify }, discovery, { AwsClients }, { AwsConnection }] = await Promise.all([
+    import('node:fs'), import('yaml'), import('../provisioners/aws/rds-discovery.js'), import('../provisioners/aws/clients.js'), import('../provisioners/aws/settings.js'),
+  ]);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new Problem(`cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const spec = discovery.DiscoverySpec.safeParse(parse(text));
+  if (!spec.success) throw new Problem(spec.error.issues.map((issue) => `${file}: ${issue.path.join('.') || '(top)'}: ${issue.message}`).join('\n'));
+  const clients = new AwsClients('discover-rds', AwsConnection.parse({ region: spec.data.regions[0] }));
+  try {
+    const result = await discovery.discoverRdsInstances(clients, discovery.discoveryOptions(spec.data));
+    io.out(stringify({ integrations: result.sources }));
+    for (const skipped of result.skipped) io.err(`SKIP ${skipped.instance} (${skipped.region}): tagged for connector ${skipped.connectorId}\n`);
+    for (const problem of result.problems) io.err(`PROBLEM ${problem.code} ${problem.message}\n`);
+    io.err(`${result.integrations.length} integration(s), ${result.skipped.length} skipped, ${result.problems.length} problem(s)\n`);
+    return result.problems.length > 0 ? 1 : 0;
+  } finally {
+    clients.destroy();
+  }
+}
+
 async function integrationsResources(io: Io, file: string, only: string | undefined, env: NodeJS.ProcessEnv): Promise<number> {
   const loaded = loadConfigFile(file);
   if (!loaded.ok) {
@@ -421,12 +453,17 @@ async function run(io: Io, argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       }
       throw new UsageError(subcommand ? `Unknown command "audit ${subcommand}".` : 'audit needs a subcommand: audit verify or audit export');
     case 'integrations':
+      if (subcommand === 'discover-rds') {
+        only('integrations discover-rds', options, []);
+        noMoreArguments('integrations discover-rds', rest.slice(1));
+        return discoverRds(io, rest[0]);
+      }
       if (subcommand === 'resources') {
         only('integrations resources', options, ['config']);
         noMoreArguments('integrations resources', rest.slice(1));
         return integrationsResources(io, options.config ?? env.LATCH_CONFIG ?? DEFAULT_CONFIG_FILE, rest[0], env);
       }
-      if (subcommand !== 'status') throw new UsageError(subcommand ? `Unknown command "integrations ${subcommand}".` : 'integrations needs a subcommand: integrations status or integrations resources');
+      if (subcommand !== 'status') throw new UsageError(subcommand ? `Unknown command "integrations ${subcommand}".` : 'integrations needs a subcommand: integrations status, integrations resources or integrations discover-rds');
       only('integrations status', options, ['config']);
       noMoreArguments('integrations status', rest);
       return integrationsStatus(io, options.config ?? env.LATCH_CONFIG ?? DEFAULT_CONFIG_FILE, env);

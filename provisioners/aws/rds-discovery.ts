@@ -1,9 +1,10 @@
+import { z } from 'zod';
 import { DescribeDBInstancesCommand, ListTagsForResourceCommand, type DBInstance } from '@aws-sdk/client-rds';
 import { Integration as IntegrationSchema, type Integration } from '../../config/schema.js';
 import type { AwsClients } from './clients.js';
 import { awsErrorMessage, isAccessDenied } from './errors.js';
 import { toRdsInstance, type RdsInstance } from './rds-instance.js';
-import { normaliseAuthType, SECRET_ARN, show } from './settings.js';
+import { normaliseAuthType, Region, SECRET_ARN, show } from './settings.js';
 
 // Auto-discovery of RDS instances by their tags: every instance in the configured regions
 // that is tagged for this connector becomes an aws-rds integration, built from a template
@@ -49,6 +50,8 @@ export interface DiscoveryProblem {
 
 export interface DiscoveryResult {
   integrations: Integration[];
+  /** Each integration as it would be written in the config file (same order). */
+  sources: Record<string, unknown>[];
   /** Instances tagged for another connector. */
   skipped: { region: string; instance: string; connectorId: string }[];
   problems: DiscoveryProblem[];
@@ -70,7 +73,7 @@ export function integrationName(prefix: string, identifier: string): string {
  * What one instance becomes: an integration, a skip (another connector's), nothing (not
  * tagged for Latch), or the problems that keep it out.
  */
-export function classifyInstance(instance: RdsInstance, options: DiscoveryOptions): { integration: Integration } | { skipped: string } | { problems: DiscoveryProblem[] } | null {
+export function classifyInstance(instance: RdsInstance, options: DiscoveryOptions): { integration: Integration; source: Record<string, unknown> } | { skipped: string } | { problems: DiscoveryProblem[] } | null {
   const keys = { ...DEFAULT_TAG_KEYS, ...options.tagKeys };
   const { tags, identifier, region } = instance;
   const problem = (code: DiscoveryProblemCode, message: string): DiscoveryProblem => ({ region, instance: identifier, code, message: `${identifier} (${region}): ${message}` });
@@ -123,7 +126,7 @@ export function classifyInstance(instance: RdsInstance, options: DiscoveryOption
   if (!parsed.success) {
     return { problems: [problem('INVALID_INTEGRATION', `cannot become an integration: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`)] };
   }
-  return { integration: parsed.data };
+  return { integration: parsed.data, source: candidate };
 }
 
 /** Every page of DescribeDBInstances in one region, with tags from ListTagsForResource where the answer has none. */
@@ -163,7 +166,7 @@ async function tagsOf(clients: AwsClients, raw: DBInstance, instance: RdsInstanc
 
 /** One discovery pass over every configured region. Never throws for AWS's answers: they become problems. */
 export async function discoverRdsInstances(clients: AwsClients, options: DiscoveryOptions, now: () => number = Date.now): Promise<DiscoveryResult> {
-  const result: DiscoveryResult = { integrations: [], skipped: [], problems: [], at: now() };
+  const result: DiscoveryResult = { integrations: [], sources: [], skipped: [], problems: [], at: now() };
   for (const region of options.regions) {
     let instances: RdsInstance[];
     try {
@@ -178,7 +181,10 @@ export async function discoverRdsInstances(clients: AwsClients, options: Discove
     for (const instance of instances) {
       const outcome = classifyInstance(instance, options);
       if (outcome === null) continue;
-      if ('integration' in outcome) result.integrations.push(outcome.integration);
+      if ('integration' in outcome) {
+        result.integrations.push(outcome.integration);
+        result.sources.push(outcome.source);
+      }
       else if ('skipped' in outcome) result.skipped.push({ region, instance: instance.identifier, connectorId: outcome.skipped });
       else result.problems.push(...outcome.problems);
     }
@@ -192,9 +198,36 @@ export async function discoverRdsInstances(clients: AwsClients, options: Discove
       const region = String(integration.connection.region ?? '?');
       result.problems.push({ region, instance: String(integration.connection.instanceId ?? '?'), code: 'INVALID_INTEGRATION', message: `${String(integration.connection.instanceId)} (${region}): another region has an instance of the same name, so both would be integration ${integration.name}; use one discovery per region with its own namePrefix` });
     }
+    result.sources = result.sources.filter((_source, index) => !clashing.has(result.integrations[index]?.name ?? ''));
     result.integrations = result.integrations.filter((integration) => !clashing.has(integration.name));
   }
   return result;
+}
+
+/** A discovery file (`latch integrations discover-rds FILE`): the options, the template's keys at the top level. */
+export const DiscoverySpec = z.strictObject({
+  connectorId: z.string({ error: 'is required: this Latch\'s connector id, as the instances\' latch-connector-id tag says it' }).min(1),
+  regions: z.array(Region).min(1, 'name at least one region'),
+  namePrefix: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,30}$/, 'must be lower-case letters, digits, "_", "." or "-"').default('rds-'),
+  owner: z.string({ error: 'is required: who owns the discovered integrations (e-mail or group:NAME)' }),
+  accessDetails: z.string().max(2000).optional(),
+  connection: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+  resources: z.array(z.unknown()).min(1, 'say what each discovered instance offers: resources as for aws-rds'),
+  tagKeys: z.strictObject({
+    connectorId: z.array(z.string().min(1)).min(1).optional(),
+    authType: z.array(z.string().min(1)).min(1).optional(),
+    secret: z.array(z.string().min(1)).min(1).optional(),
+    secretRegion: z.array(z.string().min(1)).min(1).optional(),
+  }).optional(),
+});
+export type DiscoverySpec = z.output<typeof DiscoverySpec>;
+
+export function discoveryOptions(spec: DiscoverySpec): DiscoveryOptions {
+  const tagKeys = Object.fromEntries(Object.entries(spec.tagKeys ?? {}).filter(([, keys]) => keys !== undefined)) as Partial<DiscoveryTagKeys>;
+  return {
+    connectorId: spec.connectorId, regions: spec.regions, tagKeys,
+    template: { namePrefix: spec.namePrefix, owner: spec.owner, connection: spec.connection, resources: spec.resources, ...(spec.accessDetails ? { accessDetails: spec.accessDetails } : {}) },
+  };
 }
 
 /** Discovery on an interval: the latest result is kept and handed to `onResult`; a failed pass keeps the last good one. */
