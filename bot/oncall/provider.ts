@@ -17,7 +17,10 @@ export async function callJson(provider: string, url: string, init: { method?: s
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });
   } catch (error) {
-    throw new ProviderError(`${provider} could not be reached: ${error instanceof Error ? error.message : String(error)}`);
+    // Some HTTP stacks put the request, headers and all, in their error text: the credential never leaves here.
+    const credential = init.headers.Authorization ?? '';
+    const text = error instanceof Error ? error.message : String(error);
+    throw new ProviderError(`${provider} could not be reached: ${credential ? text.split(credential).join('[redacted]') : text}`);
   }
   const text = await response.text();
   let body: unknown = null;

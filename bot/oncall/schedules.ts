@@ -6,6 +6,7 @@ import type { LatchConfig, Schedule } from '../../config/schema.js';
 import type { IncidentProvider, OnCall, OnCallAnswer, OnCallProvider, OnCallSourceKind } from '../../core/oncall.js';
 import { rotaOnCall } from '../../core/oncall-rota.js';
 import type { Logger } from '../../handlers/context.js';
+import { scrubText } from '../redact.js';
 import { opsgenieAlerts, opsgenieSchedule, OPSGENIE_API_URL } from './opsgenie.js';
 import { pagerDutyIncidents, pagerDutySchedule, PAGERDUTY_API_URL } from './pagerduty.js';
 
@@ -92,7 +93,8 @@ export class OnCallSchedules implements OnCall {
       if (this.failures.delete(name)) this.deps.log.info({ schedule: name, source }, `on-call schedule ${name}: ${source} answers again`);
       return { schedule: name, source, people, state: 'fresh', readAt, error: null };
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
+      // The error is shown on /healthz and to the person refused: no secret may ride along.
+      const message = scrubText(error instanceof Error ? error.message : String(error));
       const now = this.deps.now();
       const cached = this.cache.get(name);
       const usable = cached && cached.key === key && now - cached.readAt < schedule.staleFor;

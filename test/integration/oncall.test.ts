@@ -89,6 +89,14 @@ describe('the config rota', () => {
     expect(rotaOnCall(rota, 'Europe/Berlin', at('2026-11-12T10:00:00'))).toEqual(['alice@example.com']); // round again
   });
 
+  it('keeps the hand-over at its wall-clock time across a daylight-saving change', () => {
+    const weekly = { people: ['alice@example.com', 'bob@example.com'], handovers: [{ day: 'mon' as const, at: '09:00' }], startsOn: '2026-03-23', overrides: [] };
+    // Berlin moves to summer time on 2026-03-29: Monday 09:00 is 07:00 UTC after it, 08:00 UTC before.
+    expect(rotaOnCall(weekly, 'Europe/Berlin', Date.parse('2026-03-23T08:00:00Z'))).toEqual(['alice@example.com']);
+    expect(rotaOnCall(weekly, 'Europe/Berlin', Date.parse('2026-03-30T06:59:00Z'))).toEqual(['alice@example.com']);
+    expect(rotaOnCall(weekly, 'Europe/Berlin', Date.parse('2026-03-30T07:00:00Z'))).toEqual(['bob@example.com']);
+  });
+
   it('lets an override take the shift for its time', () => {
     expect(rotaOnCall(rota, 'Europe/Berlin', at('2026-11-20T11:59:00'))).toEqual(['lead@example.com']);
     expect(rotaOnCall(rota, 'Europe/Berlin', at('2026-11-20T12:00:00'))).toEqual(['mia@example.com']);
@@ -177,6 +185,12 @@ describe('PagerDuty and Opsgenie', () => {
     expect(await oncall.lookup('db-primary')).toMatchObject({ people: [], state: 'unavailable' });
     expect(oncall.known('db-primary').size).toBe(0);
     expect(JSON.stringify(lines)).not.toContain('pd-token-secret-value');
+    // An error text that carries the request (nock's does, with its headers) is shown without the token.
+    nock.cleanAll();
+    clock += 60_000;
+    const unmatched = await oncall.lookup('db-primary');
+    expect(unmatched.error).toContain('"authorization": "[redacted]"');
+    expect(unmatched.error).not.toContain('pd-token-secret-value');
     // When it answers again, it is trusted again and the recovery is logged.
     nock(PD).get('/oncalls').query(true).reply(200, { oncalls: [pdOnCall('bob@example.com', 1, 'PSCHED1')], limit: 100, offset: 0, more: false });
     expect(await oncall.lookup('db-primary')).toMatchObject({ people: ['bob@example.com'], state: 'fresh' });
