@@ -366,10 +366,13 @@ export class PgStore implements Store {
   }
 
   async auditBacklog(afterSeq: number): Promise<AuditBacklog> {
-    const after = gt(schema.auditEvents.seq, afterSeq);
-    const [events] = await this.db.select({ count }).from(schema.auditEvents).where(after);
-    const [oldest] = await this.db.select({ at: schema.auditEvents.at }).from(schema.auditEvents).where(after).orderBy(asc(schema.auditEvents.seq)).limit(1);
-    return { events: events?.count ?? 0, oldestAt: oldest?.at ?? null };
+    // Read at every scrape: the seqs after the cursor are contiguous (only the oldest events are ever
+    // pruned), so the first and last of them count the backlog without scanning it.
+    const [oldest] = await this.db.select({ seq: schema.auditEvents.seq, at: schema.auditEvents.at }).from(schema.auditEvents)
+      .where(gt(schema.auditEvents.seq, afterSeq)).orderBy(asc(schema.auditEvents.seq)).limit(1);
+    if (!oldest) return { events: 0, oldestAt: null };
+    const [last] = await this.db.select({ seq: sql<number>`max(${schema.auditEvents.seq})`.mapWith(Number) }).from(schema.auditEvents);
+    return { events: (last?.seq ?? oldest.seq) - oldest.seq + 1, oldestAt: oldest.at };
   }
 
   async pruneDeliveries(before: number): Promise<number> {
