@@ -13,6 +13,7 @@ import { verifyStoreAudit } from '../storage/audit-verify.js';
 import { DEFAULT_DATABASE_URL, openStore, sqlitePathOf, storeDialectOf } from '../storage/open-store.js';
 import { SqliteStore } from '../storage/sqlite/sqlite-store.js';
 import type { IdentityBinding, Store } from '../storage/store.js';
+import type { LatchConfig } from '../config/schema.js';
 
 const USAGE = `Usage: npm run latch -- <command> [options]
 
@@ -50,6 +51,13 @@ Commands:
       --platform slack|teams --user ID --email ADDRESS
                           ID is the Slack user id (U...) or the Teams AAD object id. The
                           audit event names who ran it: $LATCH_OPERATOR, else the OS user.
+  identities sync         Ask the running server to sync every identity source it reads
+      [SOURCE]            (or SOURCE) now, and print each outcome: OK, HELD (the answer
+      [--config FILE]     would disable more than maxDisableShare; nothing was applied),
+      [--allow-mass-disable]  FAIL (the last good snapshot stays). --allow-mass-disable
+      [--wait SECONDS]    applies a held answer. Waits 60 s by default.
+  identities show EMAIL   A person's state, manager and groups, and the source (or the
+      [--config FILE]     config) each came from, from the store's last snapshots.
   migrate                 Apply pending database migrations (SQLite or PostgreSQL; several
                           instances starting at once on PostgreSQL wait for each other).
   store copy              Move an installation from its SQLite file to PostgreSQL: every
@@ -89,6 +97,8 @@ interface Options {
   explain?: boolean;
   from?: string;
   to?: string;
+  allowMassDisable?: boolean;
+  wait?: string;
 }
 
 /** A database URL fit to print: a password in it is masked. */
@@ -373,6 +383,37 @@ async function identitiesRebind(io: Io, options: Options, database: string, env:
   return 0;
 }
 
+function configFor(options: Options, env: NodeJS.ProcessEnv): LatchConfig {
+  const file = options.config ?? env.LATCH_CONFIG ?? DEFAULT_CONFIG_FILE;
+  const loaded = loadConfigFile(file);
+  if (!loaded.ok) throw new Problem(`the config has errors:\n${formatConfigErrors(loaded.errors)}`);
+  return loaded.config;
+}
+
+async function identitiesSyncCommand(io: Io, options: Options, database: string, source: string | undefined, env: NodeJS.ProcessEnv): Promise<number> {
+  const config = configFor(options, env);
+  const seconds = options.wait === undefined ? 60 : Number(options.wait);
+  if (!Number.isFinite(seconds) || seconds < 0 || seconds > 3600) throw new UsageError(`--wait: "${options.wait ?? ''}" is not a number of seconds (0 to 3600)`);
+  const { identitiesSync, IdentityCommandProblem } = await import('./identities.js');
+  try {
+    return await withStore(database, (store) => identitiesSync(io, store, config, { ...(source !== undefined ? { source } : {}), allowMassDisable: options.allowMassDisable === true, waitMs: seconds * 1000, by: operator(env) }));
+  } catch (error) {
+    if (error instanceof IdentityCommandProblem) throw new Problem(error.message);
+    throw error;
+  }
+}
+
+async function identitiesShowCommand(io: Io, options: Options, database: string, email: string, env: NodeJS.ProcessEnv): Promise<number> {
+  const config = configFor(options, env);
+  const { identitiesShow, IdentityCommandProblem } = await import('./identities.js');
+  try {
+    return await withStore(database, (store) => identitiesShow(io, store, config, email));
+  } catch (error) {
+    if (error instanceof IdentityCommandProblem) throw new Problem(error.message);
+    throw error;
+  }
+}
+
 async function migrateCommand(io: Io, database: string): Promise<number> {
   const store = await openStore(database);
   await store.close();
@@ -408,7 +449,8 @@ function parse(argv: readonly string[]) {
       strict: true,
       options: {
         database: { type: 'string' }, since: { type: 'string' }, format: { type: 'string' }, config: { type: 'string' },
-        platform: { type: 'string' }, user: { type: 'string' }, email: { type: 'string' }, explain: { type: 'boolean' }, from: { type: 'string' }, to: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        platform: { type: 'string' }, user: { type: 'string' }, email: { type: 'string' }, explain: { type: 'boolean' }, from: { type: 'string' }, to: { type: 'string' },
+        'allow-mass-disable': { type: 'boolean' }, wait: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (error) {
@@ -419,7 +461,7 @@ function parse(argv: readonly string[]) {
 
 async function run(io: Io, argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { positionals, values } = parse(argv);
-  const options: Options = { database: values.database, since: values.since, format: values.format, config: values.config, platform: values.platform, user: values.user, email: values.email, explain: values.explain, from: values.from, to: values.to };
+  const options: Options = { database: values.database, since: values.since, format: values.format, config: values.config, platform: values.platform, user: values.user, email: values.email, explain: values.explain, from: values.from, to: values.to, allowMassDisable: values['allow-mass-disable'], wait: values.wait };
   const [command, subcommand, ...rest] = positionals;
   if (values.help || command === 'help') {
     io.out(USAGE);
@@ -478,7 +520,19 @@ async function run(io: Io, argv: readonly string[], env: NodeJS.ProcessEnv): Pro
         noMoreArguments('identities rebind', rest);
         return identitiesRebind(io, options, database, env);
       }
-      throw new UsageError(subcommand ? `Unknown command "identities ${subcommand}".` : 'identities needs a subcommand: identities list or identities rebind');
+      if (subcommand === 'sync') {
+        only('identities sync', options, ['database', 'config', 'allowMassDisable', 'wait']);
+        noMoreArguments('identities sync', rest.slice(1));
+        return identitiesSyncCommand(io, options, database, rest[0], env);
+      }
+      if (subcommand === 'show') {
+        only('identities show', options, ['database', 'config']);
+        if (!rest[0]) throw new UsageError('identities show needs an e-mail address');
+        if (!EMAIL.test(rest[0])) throw new UsageError(`identities show: "${rest[0]}" is not an e-mail address`);
+        noMoreArguments('identities show', rest.slice(1));
+        return identitiesShowCommand(io, options, database, rest[0], env);
+      }
+      throw new UsageError(subcommand ? `Unknown command "identities ${subcommand}".` : 'identities needs a subcommand: identities list, rebind, sync or show');
     case 'migrate':
       only('migrate', options, ['database']);
       noMoreArguments('migrate', subcommand !== undefined ? [subcommand, ...rest] : rest);
