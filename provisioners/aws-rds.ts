@@ -72,12 +72,10 @@ export class AwsRdsProvisioner implements Provisioner {
   }
 
   /** iam-auth: a new session for the same user (its tokens); user-password: a new password. */
-  async resetCredentials(input: RevokeInput): Promise<GrantOutput> {
+  async resetCredentials(input: GrantInput): Promise<GrantOutput> {
     const { provisioner } = await this.database();
     if (!this.iam) return provisioner.resetCredentials(this.forDelegate(input));
-    const expiresAt = (input as RevokeInput & { expiresAt?: number }).expiresAt;
-    if (expiresAt === undefined) throw new AwsProvisionerError(`integration "${this.integration.name}": grant ${input.grantId} has no expiry to size the session by`);
-    const session = await this.grants.issue({ ...input, expiresAt }, await this.connectPlan(input.principal));
+    const session = await this.grants.issue(input, await this.connectPlan(input.principal));
     return this.iamOutput({ principal: input.principal, details: await this.userDetails(input.principal) }, session);
   }
 

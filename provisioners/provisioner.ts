@@ -102,9 +102,11 @@ export interface Provisioner {
    * Issues new secrets for a principal that holds the grant now, replacing the ones it had
    * (the grantee lost them, or the grant carried none). Changes nothing else: memberships
    * and the backend-enforced expiry stay. Throws with a sentence for the grantee when this
-   * grant has no secret Latch could issue (e.g. the person's own, existing login).
+   * grant has no secret Latch could issue (e.g. the person's own, existing login). The
+   * input carries the access's current expiry, for backends whose secrets are sized by it
+   * (an STS session for what is left).
    */
-  resetCredentials?(input: RevokeInput): Promise<GrantOutput>;
+  resetCredentials?(input: GrantInput): Promise<GrantOutput>;
   /**
    * Why a grant of this permission would certainly fail, known before anyone is asked (an
    * AWS session policy too large for AssumeRole), as a sentence for the requester saying

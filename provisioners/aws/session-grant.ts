@@ -34,7 +34,7 @@ export class SessionGrants {
   ) {}
 
   /** A fresh session for the grant, as the grantee's DM shows it. Also what `/access credentials` sends. */
-  async issue(input: GrantInput | (RevokeInput & { expiresAt: number }), plan: SessionGrantPlan): Promise<GrantOutput> {
+  async issue(input: GrantInput, plan: SessionGrantPlan): Promise<GrantOutput> {
     const what = `${input.permission} on ${input.resource.name}`;
     const session = await this.sessions.issue(plan.target, plan.policy, {
       grantee: input.grantee, requestId: input.requestId, grantId: input.grantId, expiresAt: input.expiresAt, what,

@@ -1,7 +1,7 @@
 import type { Integration, Resource } from '../../config/schema.js';
 import type { GrantInput, GrantOutput, HealthCheck, ManagedPrincipal, Provisioner, RevokeInput } from '../provisioner.js';
 import { AwsClients, type AwsClientOptions } from './clients.js';
-import { AwsProvisionerError, awsErrorMessage } from './errors.js';
+import { awsErrorMessage } from './errors.js';
 import { RoleSessions } from './role-session.js';
 import { SessionGrants, type SessionGrantPlan } from './session-grant.js';
 import { AwsSettingsError, type AwsConnection } from './settings.js';
@@ -51,11 +51,8 @@ export abstract class AwsSessionProvisioner implements Provisioner {
   }
 
   /** A new session for what is left of the access: a refreshable grant's next credentials. */
-  async resetCredentials(input: RevokeInput): Promise<GrantOutput> {
-    // The credentials command hands over the grant as granted, expiry included.
-    const expiresAt = (input as RevokeInput & { expiresAt?: number }).expiresAt;
-    if (expiresAt === undefined) throw new AwsProvisionerError(`integration "${this.integration.name}": grant ${input.grantId} has no expiry to size the session by`);
-    return this.grants.issue({ ...input, expiresAt }, await this.grantPlan(input.resource, input.permission, input.permissionSettings));
+  async resetCredentials(input: GrantInput): Promise<GrantOutput> {
+    return this.grants.issue(input, await this.grantPlan(input.resource, input.permission, input.permissionSettings));
   }
 
   async revoke(input: RevokeInput): Promise<void> {
