@@ -10,9 +10,11 @@ import { auditHash, GENESIS_HASH } from '../../storage/audit-hash.js';
 import { auditReportFromStore, buildAuditReport, reportToCsv, reportToJson } from '../../storage/audit-report.js';
 import { verifyAuditChain, verifyStoreAudit } from '../../storage/audit-verify.js';
 import { SqliteStore } from '../../storage/sqlite/sqlite-store.js';
-import type { AuditEvent, AuditInput } from '../../storage/store.js';
+import type { AuditEvent, AuditInput, Store } from '../../storage/store.js';
 import { orgConfig } from '../support/configs.js';
 import { createHarness, type Harness } from '../support/harness.js';
+import { asSuperuser } from '../support/postgres.js';
+import { createTestStore, STORE_DIALECTS, type StoreDialect } from '../support/test-store.js';
 
 const T0 = Date.UTC(2026, 10, 20, 9, 0, 0);
 const MIN = 60_000;
@@ -56,17 +58,46 @@ const LOG: AuditInput[] = [
 
 let dir = '';
 let file = '';
-let store: SqliteStore;
+let store: Store;
+let closeStore: () => Promise<void> = async () => {};
+/** Tampering as someone with access to the database would: straight SQL (`?` parameters), behind Latch's back. */
+let tamper: (sql: string, ...params: unknown[]) => Promise<void>;
 
-beforeEach(() => {
+function useSqlite(): void {
   dir = mkdtempSync(join(tmpdir(), 'latch-audit-'));
   file = join(dir, 'latch.db');
-  store = new SqliteStore({ path: file });
-  store.migrate();
-});
+  const sqliteStore = new SqliteStore({ path: file });
+  sqliteStore.migrate();
+  store = sqliteStore;
+  closeStore = async () => {
+    await sqliteStore.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  tamper = async (sql, ...params) => {
+    const db = new Database(file);
+    try {
+      db.prepare(sql).run(...params);
+    } finally {
+      db.close();
+    }
+  };
+}
+
+async function useStore(dialect: StoreDialect): Promise<void> {
+  if (dialect === 'sqlite') return useSqlite();
+  const made = await createTestStore(dialect);
+  store = made.store;
+  closeStore = made.cleanup;
+  const database = new URL(made.location.url).pathname.slice(1);
+  tamper = async (sql, ...params) => {
+    let n = 0;
+    await asSuperuser((client) => client.query(sql.replace(/\?/g, () => `$${++n}`), params), database);
+  };
+}
+
 afterEach(async () => {
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
+  await closeStore();
+  closeStore = async () => {};
 });
 
 /** Writes the log in several commits, some with more than one event, as the handlers do. */
@@ -75,17 +106,9 @@ async function seed(events: readonly AuditInput[] = LOG): Promise<AuditEvent[]> 
   return store.auditEvents({});
 }
 
-/** Tampering as someone with the database file would: straight SQL, behind Latch's back. */
-function tamper(sql: string, ...params: unknown[]): void {
-  const db = new Database(file);
-  try {
-    db.prepare(sql).run(...params);
-  } finally {
-    db.close();
-  }
-}
+describe.each(STORE_DIALECTS)('audit chain verification on the %s store', (dialect) => {
+  beforeEach(() => useStore(dialect));
 
-describe('audit chain verification on a SQLite file', () => {
   it('passes an untouched chain, read in pages or all at once', async () => {
     const stored = await seed();
     const last = stored.at(-1);
@@ -102,7 +125,9 @@ describe('audit chain verification on a SQLite file', () => {
 
   it('names the event whose content was edited', async () => {
     await seed();
-    tamper("UPDATE audit_events SET data = json_set(data, '$.reason', 'nothing to see') WHERE seq = 5");
+    await tamper(dialect === 'sqlite'
+      ? "UPDATE audit_events SET data = json_set(data, '$.reason', 'nothing to see') WHERE seq = 5"
+      : "UPDATE audit_events SET data = jsonb_set(data::jsonb, '{reason}', '\"nothing to see\"')::text WHERE seq = 5");
     const result = await verifyStoreAudit(store, 4);
     expect(result).toEqual({
       ok: false, count: 4,
@@ -112,14 +137,14 @@ describe('audit chain verification on a SQLite file', () => {
 
   it('names the first of several edited events, whatever column was edited', async () => {
     await seed();
-    tamper("UPDATE audit_events SET actor = 'mallory@example.com' WHERE seq = 20");
-    tamper('UPDATE audit_events SET at = at + 1 WHERE seq = 9');
+    await tamper("UPDATE audit_events SET actor = 'mallory@example.com' WHERE seq = 20");
+    await tamper('UPDATE audit_events SET at = at + 1 WHERE seq = 9');
     expect(await verifyStoreAudit(store)).toMatchObject({ ok: false, count: 8, firstBroken: { seq: 9, reason: 'hash_mismatch' } });
   });
 
   it('names the event after one that was removed', async () => {
     await seed();
-    tamper('DELETE FROM audit_events WHERE seq = 6');
+    await tamper('DELETE FROM audit_events WHERE seq = 6');
     expect(await verifyStoreAudit(store)).toEqual({
       ok: false, count: 5,
       firstBroken: { seq: 7, type: 'request.denied', at: T0 + 4 * MIN, reason: 'seq_gap', message: 'event #6 is missing: the log jumps from #5 to #7' },
@@ -131,7 +156,7 @@ describe('audit chain verification on a SQLite file', () => {
     // The edited event verifies on its own, but the next one still links to its old hash.
     const target = stored[2] as AuditEvent;
     const data = { ...target.data, comment: 'approved, obviously' };
-    tamper('UPDATE audit_events SET data = ?, hash = ? WHERE seq = 3', JSON.stringify(data), auditHash(target.prevHash, target.seq, { ...target, data }));
+    await tamper('UPDATE audit_events SET data = ?, hash = ? WHERE seq = 3', JSON.stringify(data), auditHash(target.prevHash, target.seq, { ...target, data }));
     expect(await verifyStoreAudit(store)).toMatchObject({
       ok: false, count: 3,
       firstBroken: { seq: 4, type: 'grant.granted', reason: 'prev_hash_mismatch', message: 'its prevHash does not match the hash of event #3: an event was removed, reordered or rewritten' },
@@ -151,13 +176,13 @@ describe('audit chain verification on a SQLite file', () => {
 
   it('names the first event when the oldest events were removed without a retention record', async () => {
     await seed();
-    tamper('DELETE FROM audit_events WHERE seq <= 2');
+    await tamper('DELETE FROM audit_events WHERE seq <= 2');
     expect(await verifyStoreAudit(store)).toMatchObject({ ok: false, count: 0, firstBroken: { seq: 3, type: 'request.approved', reason: 'unanchored_start' } });
   });
 
   it('names the first event when the genesis link itself was rewritten', async () => {
     await seed();
-    tamper("UPDATE audit_events SET prev_hash = ? WHERE seq = 1", 'f'.repeat(64));
+    await tamper("UPDATE audit_events SET prev_hash = ? WHERE seq = 1", 'f'.repeat(64));
     expect(await verifyStoreAudit(store)).toMatchObject({ ok: false, count: 0, firstBroken: { seq: 1, reason: 'prev_hash_mismatch' } });
   });
 
@@ -172,7 +197,7 @@ describe('audit chain verification on a SQLite file', () => {
     expect(await verifyStoreAudit(store)).toMatchObject({ ok: true, firstSeq: 27, prunedThroughSeq: 26 });
 
     // Without its prune records, the same shortened log is refused at its first event.
-    tamper("DELETE FROM audit_events WHERE type = 'audit.pruned' AND seq = (SELECT max(seq) FROM audit_events)");
+    await tamper("DELETE FROM audit_events WHERE type = 'audit.pruned' AND seq = (SELECT max(seq) FROM audit_events)");
     expect(await verifyStoreAudit(store)).toMatchObject({ ok: false, firstBroken: { seq: 27, reason: 'unanchored_start' } });
 
     // An anchor whose own content was edited vouches for nothing.
@@ -184,7 +209,7 @@ describe('audit chain verification on a SQLite file', () => {
   });
 
   it('finds the real life cycle of the handlers intact, and reports it as the store records it', async () => {
-    const harness: Harness = await createHarness(orgConfig());
+    const harness: Harness = await createHarness(orgConfig(), { dialect });
     try {
       const { ctx } = harness;
       const asked = async (who: string, input: Parameters<typeof requestAccess>[2]): Promise<string> => {
@@ -226,6 +251,8 @@ describe('audit chain verification on a SQLite file', () => {
 });
 
 describe('the audit report', () => {
+  beforeEach(useSqlite);
+
   it('gives one row per request: who asked, why, who decided, what was granted where, how it ended', async () => {
     const rows = buildAuditReport(await seed());
     expect(rows.map((row) => row.requestId)).toEqual(['AR-AAAAAAAA', 'AR-BBBBBBBB', 'AR-CCCCCCCC', 'AR-DDDDDDDD', 'AR-EEEEEEEE', 'AR-FFFFFFFF', 'AR-GGGGGGGG']);

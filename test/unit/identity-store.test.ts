@@ -9,19 +9,21 @@ import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../storage/sqlite/sqlite-store.js';
+import type { Store } from '../../storage/store.js';
+import { createTestStore, STORE_DIALECTS } from '../support/test-store.js';
 
 const MIGRATIONS = resolve(import.meta.dirname, '../../storage/sqlite/migrations');
 const T0 = 1_800_000_000_000;
 
 let dir = '';
-let store: SqliteStore;
+let store: Store;
+let closeStore: () => Promise<void> = async () => {};
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'latch-identities-'));
-  store = new SqliteStore({ path: join(dir, 'latch.db') });
-  store.migrate();
 });
 afterEach(async () => {
-  await store.close();
+  await closeStore();
+  closeStore = async () => {};
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -30,7 +32,13 @@ const sight = (user: string, email: string, at = T0, extra: { exclusive?: boolea
 
 const types = async (): Promise<string[]> => (await store.auditEvents({})).map((event) => event.type);
 
-describe('identity bindings', () => {
+describe.each(STORE_DIALECTS)('identity bindings (%s store)', (dialect) => {
+  beforeEach(async () => {
+    const made = await createTestStore(dialect);
+    store = made.store;
+    closeStore = made.cleanup;
+  });
+
   it('binds on first sight without an audit event, and confirms the same e-mail after', async () => {
     expect(await sight('U1', 'Alice@Example.com')).toMatchObject({ outcome: 'bound', binding: { email: 'alice@example.com', state: 'bound', boundAt: T0, boundBy: 'latch', checkedAt: T0 } });
     expect(await sight('U1', 'alice@example.com', T0 + 5)).toMatchObject({ outcome: 'confirmed', binding: { checkedAt: T0 + 5, boundAt: T0 } });
