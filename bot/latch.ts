@@ -156,6 +156,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     openRequestPeople: async () => [...new Set((await store.listRequests({ states: ['pending', 'ready', 'active'], limit: 10_000 })).flatMap((record) => [record.request.requester, record.request.grantee]))],
   }) : null;
   await identities?.load();
+  if (!identities && loaded.config.identitySources.length > 0) log.warn({ store: store.dialect }, `identity sources are off: the ${store.dialect} store does not keep their snapshots yet; people and groups come from the config only`);
   // The config's directory, then the identity sources behind its groups and managers, then on-call schedules.
   const directoryFor = (config: LatchConfig, base: Directory): Directory => withOnCall(identities ? withIdentitySources(base, config, identities.lookup) : base, oncall);
   active.directory = directoryFor(active.config, active.directory);
