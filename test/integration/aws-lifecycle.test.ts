@@ -12,7 +12,7 @@ import {
 } from '../support/aws.js';
 import { eventually } from '../support/harness.js';
 import { startSlackDouble, type SlackDouble } from '../support/slack-double.js';
-import { postToSlackEvents, slashCommandBody } from '../support/slack-signing.js';
+import { postToSlackEvents, slashCommandBody, viewSubmissionBody } from '../support/slack-signing.js';
 
 // An IAM role grant through Latch's own surface: a Slack /access command, the job runner,
 // the provisioner Latch registers for aws-iam-role, and the Slack double recording every
@@ -158,6 +158,20 @@ describe('an AWS role session through Slack', () => {
     const refused = await command('request prod-admin wide for 1h because INC-8');
     expect(refused).toContain('wide on aws/prod-admin cannot be granted as configured: wide on prod-admin needs a session policy of');
     expect(refused).toContain('Nothing was submitted.');
+    expect((await latch.store.listRequests({})).length).toBe(before);
+    // The same in the request modal: an error under the field, before the request exists.
+    const body = viewSubmissionBody({
+      userId: ALICE, callbackId: 'latch.request', triggerId: slack.issueTrigger(),
+      values: {
+        target: { target: { type: 'static_select', selected_option: { value: 'item:aws/prod-admin/wide' } } },
+        duration: { duration: { type: 'static_select', selected_option: { value: '1h' } } },
+        reason: { reason: { type: 'plain_text_input', value: 'INC-9' } },
+      },
+    });
+    const submitted = await postToSlackEvents(`http://127.0.0.1:${latch.port}`, body, SIGNING_SECRET);
+    const modal = JSON.parse(submitted.text) as { response_action: string; errors: { target: string } };
+    expect(modal.response_action).toBe('errors');
+    expect(modal.errors.target).toContain('remove at least 438 characters. The largest parts are statement "Bucket10" (176)');
     expect((await latch.store.listRequests({})).length).toBe(before);
     expect(sts.of('AssumeRole')).toHaveLength(2);
 
