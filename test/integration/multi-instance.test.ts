@@ -22,11 +22,13 @@ const CHILD = join(import.meta.dirname, '../support/latch-instance-child.ts');
 const LEAD = 'ULEAD';
 const engineer = (index: number): string => `UENG${index}`;
 
-function config(engineers: number): string {
+function config(engineers: number, auditFile: string): string {
   const members = Array.from({ length: engineers }, (_, index) => `eng${index}@example.com`).join(', ');
   return `version: 1
 settings:
   admins: [sec@example.com]
+auditSinks:
+  - { name: archive, type: jsonl, path: ${auditFile}, from: beginning }
 groups:
   - { name: engineers, members: [${members}] }
   - { name: leads, members: [lead@example.com] }
@@ -59,6 +61,8 @@ interface Cluster {
   slack: SlackDouble;
   store: PgStore;
   journal(): JournalEntry[];
+  /** The seqs the jsonl audit sink received, in the order it received them. */
+  streamedSeqs(): number[];
   /** `/access TEXT` as `user`, signed, to instance `at`; the request id from Latch's answer. */
   request(user: string, text: string, at: number): Promise<string>;
   /** One Approve click delivered to each of `at` at the same moment (a retry landing on another instance). */
@@ -76,7 +80,8 @@ async function startCluster(options: { instances: number; engineers: number; lea
   const dir = mkdtempSync(join(tmpdir(), 'latch-multi-'));
   const database = await createPostgresDatabase('latch_multi');
   const configFile = join(dir, 'latch.yaml');
-  writeFileSync(configFile, config(options.engineers));
+  const auditFile = join(dir, 'audit.jsonl');
+  writeFileSync(configFile, config(options.engineers, auditFile));
   const journalFile = join(dir, 'backend.jsonl');
   const slack = await startSlackDouble();
   for (let index = 0; index < options.engineers; index += 1) slack.addUser({ id: engineer(index), name: `eng${index}`, email: `eng${index}@example.com` });
@@ -90,6 +95,7 @@ async function startCluster(options: { instances: number; engineers: number; lea
   const store = new PgStore({ url: database.url });
   return {
     instances, slack, store,
+    streamedSeqs: () => (existsSync(auditFile) ? readFileSync(auditFile, 'utf8').split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { seq: number }).seq) : []),
     journal: () => (existsSync(journalFile) ? readFileSync(journalFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as JournalEntry) : []),
     async request(user, text, at) {
       const responseUrl = slack.responseUrl();
@@ -160,6 +166,10 @@ describe('several Latch instances on one PostgreSQL store', () => {
     expect(jobs.filter((job) => job.state === 'dead')).toEqual([]);
     expect(jobs.filter((job) => job.kind === 'grant' || job.kind === 'revoke').every((job) => job.state === 'done' && job.attempts === 1)).toBe(true);
     expect(await verifyStoreAudit(c.store)).toMatchObject({ ok: true });
+    // One instance at a time streams the sink (its cursor's lease): every event once, in order, whichever instance wrote it.
+    const lastSeq = events.at(-1)?.seq ?? 0;
+    await eventually(() => c.streamedSeqs().length >= lastSeq, 'the audit sink to catch up', 20_000);
+    expect(c.streamedSeqs().slice(0, lastSeq)).toEqual(Array.from({ length: lastSeq }, (_, index) => index + 1));
   });
 
   it('an instance killed mid-grant: its claimed jobs complete on the other after their lease, each grant recorded once', { timeout: 120_000 }, async () => {
