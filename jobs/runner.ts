@@ -38,6 +38,9 @@ async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolea
   }
 }
 
+/** Jobs without a request (reconcile, prune_audit) are keyed by their id: they never wait for each other. */
+const busyKey = (job: Job): string => (job.requestId === null ? `job:${job.id}` : `${job.kind}:${job.requestId}`);
+
 // setTimeout cannot wait longer than 2^31-1 ms (24.8 days); the timer is re-armed long before.
 const MAX_TIMER_MS = 60 * 60 * 1000;
 
@@ -57,6 +60,17 @@ export class JobRunner {
   private again = false;
   private stopped = true;
   private readonly inFlight = new Set<number>();
+  /**
+   * Job kind and request of each running job: another job of the same kind for the same request
+   * (a revoke that reconcile queued again while the first still runs) waits for it, so both never
+   * act on the backend at once. Jobs of other kinds (a grant and its notifications) run side by side.
+   */
+  private readonly busy = new Set<string>();
+  /** Claimed, not yet started: the lanes take from here and claim more when it runs dry. */
+  private queue: Job[] = [];
+  private readonly lanes = new Set<Promise<void>>();
+  private claiming: Promise<number> | null = null;
+  private drainEvenWhenStopped = false;
 
   constructor(private readonly ctx: LatchContext, private readonly handlers: Record<JobKind, JobHandler>, private readonly options: RunnerOptions) {
     this.leaseMs = options.leaseMs ?? 30_000;
@@ -90,6 +104,8 @@ export class JobRunner {
     if (this.stopped) return;
     if (this.draining) {
       this.again = true;
+      // A lane to spare picks the new work up now instead of after the busy ones finish.
+      if (this.lanes.size < this.concurrency) this.startLane();
       return;
     }
     this.draining = this.drain().catch((error: unknown) => {
@@ -123,6 +139,7 @@ export class JobRunner {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const finished = await settlesWithin(this.idle(), withinMs);
+    this.queue = [];
     if (!finished) this.ctx.log.warn({ running: [...this.inFlight] }, `job runner: ${this.inFlight.size} job(s) still running at the shutdown deadline; they run again after the restart`);
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;
@@ -146,31 +163,59 @@ export class JobRunner {
     await this.drain(true);
   }
 
+  /**
+   * Works off what is due with up to `concurrency` lanes. A lane that finds nothing claimed
+   * claims the next batch itself, so one slow job never holds back the jobs that fell due
+   * meanwhile (a grant behind a batch of notifications); the drain ends when a claim finds
+   * nothing due and every lane is done, which also covers the jobs the last ones made due.
+   */
   private async drain(evenWhenStopped = false): Promise<void> {
+    this.drainEvenWhenStopped = evenWhenStopped;
+    this.startLane();
+    while (this.lanes.size > 0) await Promise.all([...this.lanes]);
+  }
+
+  private startLane(): void {
+    const lane: Promise<void> = this.lane().finally(() => this.lanes.delete(lane));
+    this.lanes.add(lane);
+  }
+
+  private async lane(): Promise<void> {
     for (;;) {
-      if (this.stopped && !evenWhenStopped) return;
-      const jobs = await this.ctx.store.claimJobs({ now: this.ctx.now(), limit: this.batchSize, owner: this.options.owner, leaseMs: this.leaseMs });
-      if (jobs.length === 0) return;
-      await this.runAll(jobs, evenWhenStopped);
+      // Once stopping, no further claimed job starts: stop() gives the rest back.
+      if (this.stopped && !this.drainEvenWhenStopped) return;
+      const next = this.queue.findIndex((candidate) => !this.busy.has(busyKey(candidate)));
+      if (next < 0) {
+        // What is left waits for a job of its kind and request; that job's lane takes it when it finishes.
+        if (this.queue.length > 0) return;
+        if ((await this.claim()) === 0 && this.queue.length === 0) return;
+        continue;
+      }
+      const [job] = this.queue.splice(next, 1) as [Job];
+      this.inFlight.add(job.id);
+      this.busy.add(busyKey(job));
+      try {
+        await this.runOne(job);
+      } finally {
+        this.inFlight.delete(job.id);
+        this.busy.delete(busyKey(job));
+      }
     }
   }
 
-  private async runAll(jobs: Job[], evenWhenStopped: boolean): Promise<void> {
-    let next = 0;
-    const lane = async (): Promise<void> => {
-      // Once stopping, no further job of the batch starts: stop() gives the rest back.
-      while (next < jobs.length && (evenWhenStopped || !this.stopped)) {
-        const job = jobs[next] as Job;
-        next += 1;
-        this.inFlight.add(job.id);
-        try {
-          await this.runOne(job);
-        } finally {
-          this.inFlight.delete(job.id);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, jobs.length) }, lane));
+  /** One claim at a time; lanes that run dry meanwhile wait for it. New work gets lanes up to `concurrency`. */
+  private claim(): Promise<number> {
+    this.claiming ??= this.ctx.store.claimJobs({ now: this.ctx.now(), limit: this.batchSize, owner: this.options.owner, leaseMs: this.leaseMs })
+      .then((jobs) => {
+        this.queue.push(...jobs);
+        // Lanes waiting on this claim take one job each; start more until the batch is covered.
+        while (this.lanes.size < this.concurrency && this.lanes.size < this.inFlight.size + this.queue.length) this.startLane();
+        return jobs.length;
+      })
+      .finally(() => {
+        this.claiming = null;
+      });
+    return this.claiming;
   }
 
   private async runOne(job: Job): Promise<void> {
