@@ -65,7 +65,7 @@ export class AwsRdsProvisioner implements Provisioner {
   }
 
   async grant(input: GrantInput): Promise<GrantOutput> {
-    const created = await (await this.database()).provisioner.grant(this.forDelegate(input));
+    const created = await (await this.database()).provisioner.grant(input);
     if (!this.iam) return created;
     const session = await this.grants.issue(input, await this.connectPlan(created.principal));
     return this.iamOutput(created, session);
@@ -74,22 +74,32 @@ export class AwsRdsProvisioner implements Provisioner {
   /** iam-auth: a new session for the same user (its tokens); user-password: a new password. */
   async resetCredentials(input: GrantInput): Promise<GrantOutput> {
     const { provisioner } = await this.database();
-    if (!this.iam) return provisioner.resetCredentials(this.forDelegate(input));
+    if (!this.iam) return provisioner.resetCredentials(input);
     const session = await this.grants.issue(input, await this.connectPlan(input.principal));
     return this.iamOutput({ principal: input.principal, details: await this.userDetails(input.principal) }, session);
   }
 
   /** The user goes first (no new logins from then on), then the session is denied. */
   async revoke(input: RevokeInput): Promise<void> {
-    await (await this.database()).provisioner.revoke(this.forDelegate(input));
+    await (await this.database()).provisioner.revoke(input);
     if (this.iam && this.connection.roleArn) await this.grants.revoke(input, this.connection.roleArn, this.now());
   }
 
-  async revokeMany(inputs: readonly RevokeInput[]): Promise<({ ok: true } | { ok: false; error: string })[]> {
+  /** A mass expiry: the users in the database provisioner's batches, then each grant's session denied. */
+  async revokeMany(inputs: readonly RevokeInput[], options?: { batchSize?: number }): Promise<({ ok: true } | { ok: false; error: string })[]> {
+    const provisioner: Provisioner = (await this.database()).provisioner;
+    const dropped: ({ ok: true } | { ok: false; error: string })[] = provisioner.revokeMany
+      ? await provisioner.revokeMany(inputs, options)
+      : await Promise.all(inputs.map((input) => provisioner.revoke(input).then(() => ({ ok: true as const }), (error: unknown) => ({ ok: false as const, error: awsErrorMessage(error) }))));
     const results: ({ ok: true } | { ok: false; error: string })[] = [];
-    for (const input of inputs) {
+    for (const [index, input] of inputs.entries()) {
+      const result = dropped[index] ?? { ok: false as const, error: 'not revoked' };
+      if (!result.ok || !this.iam || !this.connection.roleArn) {
+        results.push(result.ok ? { ok: true } : { ok: false, error: result.error });
+        continue;
+      }
       try {
-        await this.revoke(input);
+        await this.grants.revoke(input, this.connection.roleArn, this.now());
         results.push({ ok: true });
       } catch (error) {
         results.push({ ok: false, error: awsErrorMessage(error) });
@@ -99,11 +109,11 @@ export class AwsRdsProvisioner implements Provisioner {
   }
 
   async extend(input: GrantInput): Promise<void> {
-    await (await this.database()).provisioner.extend(this.forDelegate(input));
+    await (await this.database()).provisioner.extend(input);
   }
 
   async check(input: RevokeInput): Promise<'present' | 'absent'> {
-    return (await this.database()).provisioner.check(this.forDelegate(input));
+    return (await this.database()).provisioner.check(input);
   }
 
   async listManaged(): Promise<ManagedPrincipal[]> {
@@ -243,11 +253,6 @@ export class AwsRdsProvisioner implements Provisioner {
       ? { ...common, database: database ?? 'postgres', ssl, ...(sslRootCert ? { sslRootCert } : {}) }
       : { ...common, ssl, ...(sslRootCert ? { sslCa: sslRootCert } : {}), ...(userHost ? { userHost } : {}) };
     return { ...this.integration, type: instance.engine === 'postgres' ? 'postgresql' : 'mysql', connection, credentials: { none: true } };
-  }
-
-  private forDelegate<T extends RevokeInput>(input: T): T {
-    // The delegate checks that a grant is its own by the integration's name; the connection is its business.
-    return { ...input, integration: { ...input.integration, name: this.integration.name } };
   }
 }
 

@@ -196,6 +196,20 @@ describe('aws-rds with IAM database authentication (PostgreSQL)', () => {
     await rdsProvisioner.revoke(grant);
   });
 
+  it('revokes a batch: the users go in the PostgreSQL provisioner\'s batch, then each grant\'s session is denied', async () => {
+    const config = integration(iamConnection());
+    const rdsProvisioner = provisioner(config);
+    const first = input(config, 'read', `${db.instance}_carol_b1b1b1`, 'g_BATCH1');
+    const second = input(config, 'write', `${db.instance}_dave_b2b2b2`, 'g_BATCH2');
+    await rdsProvisioner.grant(first);
+    await rdsProvisioner.grant(second);
+    expect(await rdsProvisioner.revokeMany([first, second])).toEqual([{ ok: true }, { ok: true }]);
+    expect(await db.role(first.principal)).toBeNull();
+    expect(await db.role(second.principal)).toBeNull();
+    const denied = iam.of('PutRolePolicy').map((call) => (JSON.parse(call.params.PolicyDocument ?? '{}') as { Statement: { Condition: { StringEquals: Record<string, string> } }[] }).Statement.at(-1)?.Condition.StringEquals['aws:PrincipalTag/latch-grant']);
+    expect(denied).toEqual(['g_BATCH1', 'g_BATCH2']);
+  });
+
   it('refuses iam-auth on an instance whose IAM database authentication is off, naming the fix', async () => {
     instance = { ...instance, iamAuth: false };
     const config = integration(iamConnection());
