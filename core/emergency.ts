@@ -172,3 +172,10 @@ export function emergencyReviewers(config: LatchConfig, directory: Directory, em
   reviewers.delete(grantee);
   return reviewers;
 }
+
+/** Whether a channel hears of this grant as one of its flow's security channels (it gets the security notice). */
+export function isSecurityChannel(config: LatchConfig, emergency: EmergencyContext | undefined, platform: string, channelId: string): boolean {
+  if (!emergency) return false;
+  const flow = config.emergency.find((candidate) => candidate.name === emergency.flow);
+  return (flow?.securityChannels ?? []).some((target) => target.platform === platform && target.id === channelId);
+}

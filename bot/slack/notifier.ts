@@ -1,4 +1,5 @@
 import type { WebClient } from '@slack/web-api';
+import { isSecurityChannel } from '../../core/emergency.js';
 import { currentApprovers } from '../../core/policy.js';
 import type { RequestRecord } from '../../core/types.js';
 import { requestView, type RequestView } from '../../cards/request-view.js';
@@ -114,7 +115,7 @@ export class SlackNotifier implements Notifier {
       let card = sent.find((message) => message.recipient === recipient && message.purpose.startsWith(`${PURPOSE.approval}:`));
       if (!card) {
         // Buttons show while the request waits, as on every channel copy (see updateCards).
-        const where = await this.post(channel.id, approvalCard(view, true));
+        const where = await this.post(channel.id, approvalCard(view, true, this.audience(record, channel.id)));
         card = { requestId: record.request.id, platform: 'slack', channel: where.channel, messageId: where.ts, recipient, purpose: `${PURPOSE.approval}:${key}`, createdAt: this.deps.now() };
         await this.deps.store.recordMessage(card);
         if (asking) continue; // the card is the ask; its thread starts with the first change
@@ -133,9 +134,14 @@ export class SlackNotifier implements Notifier {
     const deciders = currentApprovers(config, directory, record.request, record.grants, record.decisions);
     for (const message of sent.filter((candidate) => candidate.purpose.startsWith(`${PURPOSE.approval}:`))) {
       const decidable = message.recipient !== null && (message.recipient.startsWith('#') || deciders.has(message.recipient));
-      const card = approvalCard(view, decidable);
+      const card = approvalCard(view, decidable, message.recipient?.startsWith('#') ? this.audience(record, message.channel) : undefined);
       await this.deps.client.chat.update({ channel: message.channel, ts: message.messageId, text: card.text, blocks: card.blocks });
     }
+  }
+
+  /** A security channel of an emergency flow gets the security notice rather than the plain announcement. */
+  private audience(record: RequestRecord, channelId: string): 'security' | undefined {
+    return isSecurityChannel(this.deps.current().config, record.request.context?.emergency, 'slack', channelId) ? 'security' : undefined;
   }
 
   private async scrubCredentials(view: RequestView, sent: ChatMessage[]): Promise<void> {

@@ -3,6 +3,7 @@ import { attachment, type AdaptiveCard } from '../../cards/teams/adaptive.js';
 import { approvalCard, credentialsCard, credentialsRemovedCard, requesterCard, threadReply } from '../../cards/teams/cards.js';
 import { reviewCard } from '../../cards/teams/review.js';
 import { requestView, type RequestView } from '../../cards/request-view.js';
+import { isSecurityChannel } from '../../core/emergency.js';
 import { currentApprovers } from '../../core/policy.js';
 import type { RequestRecord } from '../../core/types.js';
 import type { ActiveConfig, Logger } from '../../handlers/context.js';
@@ -143,7 +144,7 @@ export class TeamsNotifier implements Notifier {
       const recipient = `#${channel.id}`;
       let card = sent.find((message) => message.recipient === recipient && message.purpose.startsWith('approval:'));
       if (!card) {
-        const id = await this.send(this.channelReference(channel.id, like), approvalCard(view, { decidable: true, approverIds: await this.approverIds(record) }), notification.text);
+        const id = await this.send(this.channelReference(channel.id, like), approvalCard(view, { decidable: true, approverIds: await this.approverIds(record), ...this.audience(record, channel.id) }), notification.text);
         card = { requestId: record.request.id, platform: TEAMS, channel: channel.id, messageId: id, recipient, purpose: `approval:${key}`, createdAt: this.deps.now() };
         await this.deps.store.recordMessage(card);
         if (asking) continue; // the card is the ask; its thread starts with the first change
@@ -175,8 +176,13 @@ export class TeamsNotifier implements Notifier {
     const approverIds = await this.approverIds(record);
     for (const message of sent.filter((candidate) => candidate.purpose.startsWith('approval:'))) {
       const decidable = message.recipient !== null && (message.recipient.startsWith('#') || deciders.has(message.recipient));
-      await this.update(message, approvalCard(view, { decidable, approverIds }));
+      await this.update(message, approvalCard(view, { decidable, approverIds, ...(message.recipient?.startsWith('#') ? this.audience(record, message.channel) : {}) }));
     }
+  }
+
+  /** A security channel of an emergency flow gets the security notice rather than the plain announcement. */
+  private audience(record: RequestRecord, channelId: string): { audience?: 'security' } {
+    return isSecurityChannel(this.deps.current().config, record.request.context?.emergency, 'teams', channelId) ? { audience: 'security' } : {};
   }
 
   private async scrubCredentials(view: RequestView, sent: ChatMessage[]): Promise<void> {

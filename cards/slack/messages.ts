@@ -41,8 +41,8 @@ function statusLine(view: RequestView): string {
  * The approval card. While the request waits for this step it carries Approve / Deny;
  * every later state re-renders it without buttons, showing the outcome and who decided.
  */
-export function approvalCard(view: RequestView, decidable: boolean): SlackMessage {
-  if (view.emergency) return emergencyCard(view, decidable);
+export function approvalCard(view: RequestView, decidable: boolean, audience?: 'security'): SlackMessage {
+  if (view.emergency) return emergencyCard(view, decidable, audience);
   const verb = view.kind === 'extension' ? 'asks to extend access' : 'asks for access';
   const blocks: SlackBlock[] = [
     header(view.kind === 'extension' ? `Extension ${view.id}` : `Access request ${view.id}`),
@@ -65,16 +65,19 @@ export function approvalCard(view: RequestView, decidable: boolean): SlackMessag
  * channels and the security channels: loud, with who, what, why and until when, and
  * "Revoke now" while it is active (the leads and admins may use it; others are refused).
  */
-function emergencyCard(view: RequestView, decidable: boolean): SlackMessage {
+function emergencyCard(view: RequestView, decidable: boolean, audience?: 'security'): SlackMessage {
+  const security = audience === 'security';
   const blocks: SlackBlock[] = [
-    header(`:rotating_light: EMERGENCY ACCESS ${view.id}`),
-    section(`*${escapeMrkdwn(view.requester)}* took emergency access: *${escapeMrkdwn(view.title)}* for ${view.duration}, without approval.`),
+    header(security ? `:rotating_light: SECURITY NOTICE: break-glass access ${view.id}` : `:rotating_light: EMERGENCY ACCESS ${view.id}`),
+    section(`${security ? '<!here> ' : ''}*${escapeMrkdwn(view.requester)}* took emergency access: *${escapeMrkdwn(view.title)}* for ${view.duration}, without approval.`),
     fields(facts(view)),
     section(statusLine(view), `status:${view.id}`),
-    context('Break-glass access is granted at once to the people on call, announced here and to security, and reviewed afterwards.'),
+    context(security
+      ? 'This channel is told of every emergency grant of this flow. Revoke now ends it at once; the grant is also reviewed afterwards.'
+      : 'Break-glass access is granted at once to the people on call, announced here and to security, and reviewed afterwards.'),
   ];
   if (decidable && view.state === 'active') blocks.push(actions(`emergency:${view.id}`, [{ text: 'Revoke now', actionId: ACTION.revoke, value: view.id, style: 'danger' }]));
-  return { text: `EMERGENCY ACCESS: ${view.requester} took ${view.title} for ${view.duration} without approval (${view.status}). Request ${view.id}.`, blocks };
+  return { text: `${security ? 'SECURITY NOTICE' : 'EMERGENCY ACCESS'}: ${view.requester} took ${view.title} for ${view.duration} without approval (${view.status}). Request ${view.id}.`, blocks };
 }
 
 /** What the requester is told as their request moves. */

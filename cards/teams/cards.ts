@@ -25,7 +25,7 @@ function status(view: RequestView): CardElement {
  * The approval card. `approverIds` are the Teams ids that may decide now: `refresh` makes
  * Teams fetch their personal version (with buttons) while everyone else sees the status.
  */
-export function approvalCard(view: RequestView, options: { decidable: boolean; approverIds: string[]; notice?: string }): AdaptiveCard {
+export function approvalCard(view: RequestView, options: { decidable: boolean; approverIds: string[]; notice?: string; audience?: 'security' }): AdaptiveCard {
   if (view.emergency) return emergencyCard(view, options);
   const body: CardElement[] = [
     text(view.kind === 'extension' ? `Extension ${view.id}` : `Access request ${view.id}`, { size: 'Medium', weight: 'Bolder' }),
@@ -44,13 +44,16 @@ export function approvalCard(view: RequestView, options: { decidable: boolean; a
 }
 
 /** The announcement of an emergency grant (see the Slack card): loud, with "Revoke now" while it is active. */
-function emergencyCard(view: RequestView, options: { decidable: boolean; notice?: string }): AdaptiveCard {
+function emergencyCard(view: RequestView, options: { decidable: boolean; notice?: string; audience?: 'security' }): AdaptiveCard {
+  const security = options.audience === 'security';
   const body: CardElement[] = [
-    text(`🚨 EMERGENCY ACCESS ${view.id}`, { size: 'Large', weight: 'Bolder', color: 'Attention' }),
+    text(security ? `🚨 SECURITY NOTICE: break-glass access ${view.id}` : `🚨 EMERGENCY ACCESS ${view.id}`, { size: 'Large', weight: 'Bolder', color: 'Attention' }),
     text(`${escapeMarkdown(view.requester)} took emergency access: **${escapeMarkdown(view.title)}** for ${view.duration}, without approval.`),
     facts(factsOf(view)),
     status(view),
-    text('Break-glass access is granted at once to the people on call, announced here and to security, and reviewed afterwards.', { isSubtle: true, size: 'Small' }),
+    text(security
+      ? 'This channel is told of every emergency grant of this flow. Revoke now ends it at once; the grant is also reviewed afterwards.'
+      : 'Break-glass access is granted at once to the people on call, announced here and to security, and reviewed afterwards.', { isSubtle: true, size: 'Small' }),
   ];
   if (options.notice) body.push(text(escapeMarkdown(options.notice), { color: 'Attention' }));
   return card(body, { actions: options.decidable && view.state === 'active' ? [execute('Revoke now', VERB.revoke, { requestId: view.id }, 'destructive')] : [] });

@@ -14,7 +14,7 @@ emergency:
       - { integration: orders, resources: { names: [orders-prod] }, permissions: [write] }
     maxDuration: 1h
     invokeIn: [{ platform: slack, id: C0ALL }, { platform: teams, id: "19:incident@thread.tacv2" }]
-    securityChannels: [{ platform: slack, id: C0SECURITY }]
+    securityChannels: [{ platform: slack, id: C0SECURITY }, { platform: teams, id: "19:security@thread.tacv2" }]
     leads: [group:leads]
     dailyLimit: 2`;
 

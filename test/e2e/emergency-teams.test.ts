@@ -59,6 +59,10 @@ describe('Teams: emergency', () => {
     expect(card).toContain('payments queue is stuck');
     expect(card).toMatch(/"title":"Incident","value":"Q7TRAFFIC \\\\\(PagerDuty\\\\\)"/);
     expect(card).toContain('"verb":"revoke"');
+    // The security channel gets the security notice (a card of its own, valid for Teams too).
+    const security = (teams.connector.activitiesTo('19:security@thread.tacv2') as Sent[]).map((activity) => json(activity.body));
+    expect(security.some((text) => text.includes(`SECURITY NOTICE: break-glass access ${id}`) && text.includes('"verb":"revoke"'))).toBe(true);
+    expect(card).not.toContain('SECURITY NOTICE');
     const credentials = (teams.connector.activitiesTo(teams.personalChat(T.alice)) as Sent[]).map((activity) => json(activity.body));
     expect(credentials.some((text) => text.includes(`Access granted: ${id}`))).toBe(true);
   });

@@ -63,7 +63,13 @@ describe('Slack: /access emergency', () => {
     expect(json(card?.args.blocks)).toContain('on call for \\"db-primary\\"');
     expect(json(card?.args.blocks)).toContain('Until');
     expect(json(card?.args.blocks)).toContain('"action_id":"latch.revoke"');
-    expect(announcements(env, 'C0SECURITY')).toHaveLength(1);
+    // Security hears of it distinctly: a security notice that calls the channel, not the plain announcement.
+    const notices = env.slack.callsTo('chat.postMessage').filter((call: Call) => call.args.channel === 'C0SECURITY' && !call.args.thread_ts);
+    expect(notices).toHaveLength(1);
+    expect(String(notices[0]?.args.text)).toMatch(/^SECURITY NOTICE: alice@example.com took write on orders\/orders-prod for 30m without approval/);
+    expect(json(notices[0]?.args.blocks)).toContain('<!here>');
+    expect(json(notices[0]?.args.blocks)).toContain('"action_id":"latch.revoke"');
+    expect(json(card?.args.blocks)).not.toContain('<!here>');
     expect(env.slack.callsTo('chat.postMessage').some((call: Call) => call.args.channel === U.alice && json(call.args).includes('psql -h'))).toBe(true);
 
     expect(String((await commandReply(env, U.alice, `extend ${id} 30m`)).args.text)).toBe(`${id} is emergency access, which cannot be extended; ask for emergency access again (it is announced and counts against the daily limit), or request access the usual way.`);
