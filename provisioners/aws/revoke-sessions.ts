@@ -78,8 +78,30 @@ function parseDocument(text: string | undefined): PolicyDocument | null {
   }
 }
 
+/**
+ * Revokes on one role, one at a time: the policy is read, changed and written back, and two
+ * revokes interleaving would each write the other's statement away. Keyed by the policy
+ * (instance and role), so revokes on different roles still go side by side.
+ */
+const queues = new Map<string, Promise<void>>();
+
+function serially(key: string, work: () => Promise<void>): Promise<void> {
+  const previous = queues.get(key) ?? Promise.resolve();
+  const next = previous.catch(() => undefined).then(work);
+  const settled = next.catch(() => undefined);
+  queues.set(key, settled);
+  void settled.then(() => {
+    if (queues.get(key) === settled) queues.delete(key);
+  });
+  return next;
+}
+
 /** Denies every session of `grantId` on the role issued before `at`. Idempotent. */
-export async function revokeOlderSessions(clients: AwsClients, integration: string, roleArn: string, grantId: string, at: number): Promise<void> {
+export function revokeOlderSessions(clients: AwsClients, integration: string, roleArn: string, grantId: string, at: number): Promise<void> {
+  return serially(`${clients.connection.instance}:${roleArn}`, () => writeRevocation(clients, integration, roleArn, grantId, at));
+}
+
+async function writeRevocation(clients: AwsClients, integration: string, roleArn: string, grantId: string, at: number): Promise<void> {
   const roleName = roleParts(roleArn).name;
   const policyName = revocationPolicyName(clients.connection.instance);
   const where = `integration "${integration}": revoking the sessions of grant ${grantId} on ${roleArn} (inline policy ${policyName})`;

@@ -370,6 +370,21 @@ describe('aws-iam-role: early revoke', () => {
     expect(sts.of('AssumeRole')).toHaveLength(0);
   });
 
+  it('keeps every statement when revokes on the same role run at the same time', async () => {
+    let stored: string | null = null;
+    iamAnswer = (call) => {
+      if (call.action === 'GetRolePolicy') return stored === null ? defaultIam(call) : [200, getRolePolicyResult('prod-admin', 'latch-revoked-sessions', stored)];
+      if (call.action === 'PutRolePolicy') stored = call.params.PolicyDocument ?? null;
+      return defaultIam(call);
+    };
+    const config = integration();
+    const roleProvisioner = provisioner(config);
+    const grants = ['g_PAR1', 'g_PAR2', 'g_PAR3', 'g_PAR4'].map((grantId) => ({ ...input(config, 'read', 3_600_000), grantId }));
+    await Promise.all(grants.map((grant) => roleProvisioner.revoke(grant)));
+    const final = JSON.parse(stored ?? '{}') as { Statement: { Condition: { StringEquals: Record<string, string> } }[] };
+    expect(final.Statement.map((statement) => statement.Condition.StringEquals['aws:PrincipalTag/latch-grant']).sort()).toEqual(['g_PAR1', 'g_PAR2', 'g_PAR3', 'g_PAR4']);
+  });
+
   it('fails the revoke honestly when the deny cannot be written', async () => {
     iamAnswer = (call) => (call.action === 'PutRolePolicy'
       ? [403, queryError(IAM_NS, 'AccessDenied', `User: ${CONNECTOR_USER} is not authorized to perform: iam:PutRolePolicy on resource: role prod-admin`)]
