@@ -111,6 +111,11 @@ describe('latch store copy and migrate on PostgreSQL', () => {
       await copied.close();
     }
 
+    // The CLI reads the PostgreSQL store as it reads a SQLite file.
+    const verified = await latch(['audit', 'verify', '--database', target.url]);
+    expect(verified).toMatchObject({ code: 0 });
+    expect(verified.stdout).toMatch(/^audit chain OK: 4 events, last hash [0-9a-f]{64}\n$/);
+
     const again = await latch(['store', 'copy', '--from', `sqlite:${source}`, '--to', target.url]);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/the target database is not empty: requests \(1 rows\)/);
