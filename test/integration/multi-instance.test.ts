@@ -162,6 +162,12 @@ describe('several Latch instances on one PostgreSQL store', () => {
       expect(grant.revokedAt).toBeGreaterThanOrEqual(record?.request.expiresAt ?? Infinity);
       expect((grant.revokedAt ?? 0) - (record?.request.expiresAt ?? 0)).toBeLessThan(5_000);
     }
+    // Each requester got their credentials once, in one DM, from whichever instance granted.
+    const posts = c.slack.callsTo('chat.postMessage').map((call) => JSON.stringify(call.args));
+    for (let index = 0; index < engineers; index += 1) {
+      const grantId = (await c.store.getRequest(ids[index] ?? ''))?.grants[0]?.id ?? '?';
+      expect(posts.filter((post) => post.includes(`pw-${grantId}-`))).toHaveLength(1);
+    }
     const jobs = (await Promise.all(ids.map((id) => c.store.jobsFor(id)))).flat();
     expect(jobs.filter((job) => job.state === 'dead')).toEqual([]);
     expect(jobs.filter((job) => job.kind === 'grant' || job.kind === 'revoke').every((job) => job.state === 'done' && job.attempts === 1)).toBe(true);
