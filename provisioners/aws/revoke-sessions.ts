@@ -101,23 +101,44 @@ export function revokeOlderSessions(clients: AwsClients, integration: string, ro
   return serially(`${clients.connection.instance}:${roleArn}`, () => writeRevocation(clients, integration, roleArn, grantId, at));
 }
 
+/** How often a revocation is written again when another writer's policy replaced it. */
+const WRITE_ATTEMPTS = 3;
+
+async function readPolicy(clients: AwsClients, roleName: string, policyName: string, where: string): Promise<PolicyDocument | null> {
+  try {
+    const answer = await clients.iam().send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: policyName }));
+    return parseDocument(answer.PolicyDocument);
+  } catch (error) {
+    if (isCode(error, 'NoSuchEntity')) return null;
+    throw describeAwsError(error, `${where}: reading it (iam:GetRolePolicy)`, null);
+  }
+}
+
+/** Whether the policy denies the grant's sessions issued before `at` (its own statement, or the blanket one). */
+function denies(policy: PolicyDocument | null, grantId: string, at: number): boolean {
+  const own = revocationStatement(grantId, at).Sid;
+  return (policy?.Statement ?? []).some((statement) => (statement.Sid === own || statement.Sid === `${SID_PREFIX}All`) && issuedBefore(statement) >= Math.floor(at / 1000) * 1000);
+}
+
+/**
+ * Read, add, write, and read again: another Latch process revoking on the same role at the
+ * same moment could have written its version over ours. The revoke is done only once the
+ * policy is seen to hold the deny.
+ */
 async function writeRevocation(clients: AwsClients, integration: string, roleArn: string, grantId: string, at: number): Promise<void> {
   const roleName = roleParts(roleArn).name;
   const policyName = revocationPolicyName(clients.connection.instance);
   const where = `integration "${integration}": revoking the sessions of grant ${grantId} on ${roleArn} (inline policy ${policyName})`;
-  let current: PolicyDocument | null = null;
-  try {
-    const answer = await clients.iam().send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: policyName }));
-    current = parseDocument(answer.PolicyDocument);
-  } catch (error) {
-    if (!isCode(error, 'NoSuchEntity')) throw describeAwsError(error, `${where}: reading it (iam:GetRolePolicy)`, null);
+  for (let attempt = 1; attempt <= WRITE_ATTEMPTS; attempt += 1) {
+    const next = nextRevocationPolicy(await readPolicy(clients, roleName, policyName, where), grantId, at);
+    try {
+      await clients.iam().send(new PutRolePolicyCommand({ RoleName: roleName, PolicyName: policyName, PolicyDocument: JSON.stringify(next) }));
+    } catch (error) {
+      if (isCode(error, 'NoSuchEntity')) return; // The role is gone, and every session of it with it.
+      const described = describeAwsError(error, `${where}: writing it (iam:PutRolePolicy)`, null);
+      throw new AwsProvisionerError(`${described.message} Until it is written, the grant's credentials keep working until they expire.`, described.code, { cause: error });
+    }
+    if (denies(await readPolicy(clients, roleName, policyName, where), grantId, at)) return;
   }
-  const next = nextRevocationPolicy(current, grantId, at);
-  try {
-    await clients.iam().send(new PutRolePolicyCommand({ RoleName: roleName, PolicyName: policyName, PolicyDocument: JSON.stringify(next) }));
-  } catch (error) {
-    if (isCode(error, 'NoSuchEntity')) return; // The role is gone, and every session of it with it.
-    const described = describeAwsError(error, `${where}: writing it (iam:PutRolePolicy)`, null);
-    throw new AwsProvisionerError(`${described.message} Until it is written, the grant's credentials keep working until they expire.`, described.code, { cause: error });
-  }
+  throw new AwsProvisionerError(`${where}: another writer kept replacing the policy, ${WRITE_ATTEMPTS} times; the revoke is retried. Until it holds, the grant's credentials keep working until they expire.`);
 }

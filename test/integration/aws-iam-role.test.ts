@@ -4,8 +4,8 @@ import { Integration as IntegrationSchema, type Integration } from '../../config
 import { AwsIamRoleProvisioner } from '../../provisioners/aws-iam-role.js';
 import type { GrantInput } from '../../provisioners/provisioner.js';
 import {
-  ACCOUNT, assumeRoleResult, callerIdentityResult, CONNECTOR_ACCOUNT, fakeFederation, fakeQueryService, fakeSessionToken, getRolePolicyResult, getRoleResult,
-  iamEmptyResponse, IAM_NS, QueryLog, queryError, STS_NS, trustPolicy, useFakeAwsEnvironment, type QueryCall,
+  ACCOUNT, FakeRolePolicies, assumeRoleResult, callerIdentityResult, CONNECTOR_ACCOUNT, fakeFederation, fakeQueryService, fakeSessionToken, getRoleResult,
+  IAM_NS, QueryLog, queryError, STS_NS, trustPolicy, useFakeAwsEnvironment, type QueryCall,
 } from '../support/aws.js';
 
 // The IAM role provisioner against a fake STS, IAM and federation endpoint (nock on the
@@ -21,6 +21,7 @@ const NOW = Date.parse('2026-12-02T01:00:00Z');
 let restoreEnv: () => void;
 let sts: QueryLog;
 let iam: QueryLog;
+let rolePolicies: FakeRolePolicies;
 let federation: URLSearchParams[];
 let now = NOW;
 let stsAnswer: (call: QueryCall) => [number, string];
@@ -78,8 +79,8 @@ function defaultSts(call: QueryCall): [number, string] {
 
 function defaultIam(call: QueryCall): [number, string] {
   if (call.action === 'GetRole') return [200, getRoleResult(ROLE, roleMax, trustPolicy(CONNECTOR_USER, trustActions))];
-  if (call.action === 'GetRolePolicy') return [404, queryError(IAM_NS, 'NoSuchEntity', `The role policy with name ${call.params.PolicyName ?? ''} cannot be found.`)];
-  if (call.action === 'PutRolePolicy') return [200, iamEmptyResponse('PutRolePolicy')];
+  const stored = rolePolicies.answer(call);
+  if (stored) return stored;
   return [400, queryError(IAM_NS, 'InvalidAction', `unexpected ${call.action}`)];
 }
 
@@ -96,6 +97,7 @@ beforeEach(() => {
   issued = 0;
   sts = new QueryLog();
   iam = new QueryLog();
+  rolePolicies = new FakeRolePolicies();
   federation = [];
   stsAnswer = defaultSts;
   iamAnswer = defaultIam;
@@ -359,9 +361,7 @@ describe('aws-iam-role: early revoke', () => {
 
     // A second grant revoked later: the policy now holds both; one from 13 hours ago is gone.
     const stale = { ...first, Sid: 'LatchRevokedgOLD', Condition: { DateLessThan: { 'aws:TokenIssueTime': '2026-12-01T12:00:00Z' }, StringEquals: { 'aws:PrincipalTag/latch-grant': 'g_OLD' } } };
-    iamAnswer = (call) => (call.action === 'GetRolePolicy'
-      ? [200, getRolePolicyResult('prod-admin', 'latch-revoked-sessions', JSON.stringify({ Version: '2012-10-17', Statement: [stale, first] }))]
-      : defaultIam(call));
+    rolePolicies.documents.set('prod-admin/latch-revoked-sessions', JSON.stringify({ Version: '2012-10-17', Statement: [stale, first] }));
     now = Date.parse('2026-12-02T01:45:00Z');
     await roleProvisioner.revoke({ ...grant, grantId: 'g_SECOND' });
     const second = JSON.parse(iam.of('PutRolePolicy')[1]?.params.PolicyDocument ?? '{}') as { Statement: { Sid: string; Condition: unknown }[] };
@@ -371,18 +371,34 @@ describe('aws-iam-role: early revoke', () => {
   });
 
   it('keeps every statement when revokes on the same role run at the same time', async () => {
-    let stored: string | null = null;
-    iamAnswer = (call) => {
-      if (call.action === 'GetRolePolicy') return stored === null ? defaultIam(call) : [200, getRolePolicyResult('prod-admin', 'latch-revoked-sessions', stored)];
-      if (call.action === 'PutRolePolicy') stored = call.params.PolicyDocument ?? null;
-      return defaultIam(call);
-    };
     const config = integration();
     const roleProvisioner = provisioner(config);
     const grants = ['g_PAR1', 'g_PAR2', 'g_PAR3', 'g_PAR4'].map((grantId) => ({ ...input(config, 'read', 3_600_000), grantId }));
     await Promise.all(grants.map((grant) => roleProvisioner.revoke(grant)));
-    const final = JSON.parse(stored ?? '{}') as { Statement: { Condition: { StringEquals: Record<string, string> } }[] };
-    expect(final.Statement.map((statement) => statement.Condition.StringEquals['aws:PrincipalTag/latch-grant']).sort()).toEqual(['g_PAR1', 'g_PAR2', 'g_PAR3', 'g_PAR4']);
+    expect(rolePolicies.statements('prod-admin').map((statement) => statement.Condition.StringEquals?.['aws:PrincipalTag/latch-grant']).sort()).toEqual(['g_PAR1', 'g_PAR2', 'g_PAR3', 'g_PAR4']);
+  });
+
+  it('writes the deny again when another Latch process wrote its version over it, and fails when that keeps happening', async () => {
+    const config = integration();
+    const roleProvisioner = provisioner(config);
+    const other = JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'LatchRevokedgOTHER', Effect: 'Deny', Action: '*', Resource: '*', Condition: { DateLessThan: { 'aws:TokenIssueTime': '2026-12-02T00:59:00Z' }, StringEquals: { 'aws:PrincipalTag/latch-grant': 'g_OTHER' } } }] });
+    let overwrites = 1;
+    iamAnswer = (call) => {
+      const answer = defaultIam(call);
+      // Another process's write lands right after ours, without our statement.
+      if (call.action === 'PutRolePolicy' && overwrites > 0) {
+        overwrites -= 1;
+        rolePolicies.documents.set('prod-admin/latch-revoked-sessions', other);
+      }
+      return answer;
+    };
+    await roleProvisioner.revoke(input(config, 'read', 3_600_000));
+    expect(iam.of('PutRolePolicy')).toHaveLength(2);
+    expect(rolePolicies.statements('prod-admin').map((statement) => statement.Sid)).toEqual(['LatchRevokedgOTHER', 'LatchRevokedg01HZX5Q9AWS']);
+
+    overwrites = 3;
+    await expect(roleProvisioner.revoke({ ...input(config, 'read', 3_600_000), grantId: 'g_UNLUCKY' })).rejects.toThrow(
+      'another writer kept replacing the policy, 3 times; the revoke is retried. Until it holds, the grant\'s credentials keep working until they expire.');
   });
 
   it('fails the revoke honestly when the deny cannot be written', async () => {

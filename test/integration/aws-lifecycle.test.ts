@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultProvisioners, startLatch, type RunningLatch } from '../../bot/latch.js';
 import { reconcile } from '../../jobs/reconcile.js';
 import {
-  ACCOUNT, assumeRoleResult, callerIdentityResult, CONNECTOR_ACCOUNT, fakeFederation, fakeQueryService, fakeSessionToken, getRoleResult, iamEmptyResponse, IAM_NS,
-  QueryLog, queryError, trustPolicy, useFakeAwsEnvironment, type QueryCall,
+  ACCOUNT, FakeRolePolicies, assumeRoleResult, callerIdentityResult, CONNECTOR_ACCOUNT, fakeFederation, fakeQueryService, fakeSessionToken, getRoleResult, iamEmptyResponse,
+  QueryLog, trustPolicy, useFakeAwsEnvironment, type QueryCall,
 } from '../support/aws.js';
 import { eventually } from '../support/harness.js';
 import { startSlackDouble, type SlackDouble } from '../support/slack-double.js';
@@ -31,6 +31,7 @@ let latch: RunningLatch;
 let dir: string;
 let sts: QueryLog;
 let iam: QueryLog;
+let rolePolicies: FakeRolePolicies;
 let issued = 0;
 
 const bigPolicy = {
@@ -79,6 +80,7 @@ beforeAll(async () => {
   nock.enableNetConnect(/^(127\.0\.0\.1|localhost)(:\d+)?$/);
   sts = new QueryLog();
   iam = new QueryLog();
+  rolePolicies = new FakeRolePolicies();
   fakeQueryService('https://sts.eu-west-1.amazonaws.com', sts, (call: QueryCall) => {
     if (call.action === 'GetCallerIdentity') return [200, callerIdentityResult(CONNECTOR)];
     issued += 1;
@@ -88,8 +90,7 @@ beforeAll(async () => {
   });
   fakeQueryService('https://iam.amazonaws.com', iam, (call: QueryCall) => {
     if (call.action === 'GetRole') return [200, getRoleResult(ROLE, 43_200, trustPolicy(CONNECTOR, ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity']))];
-    if (call.action === 'GetRolePolicy') return [404, queryError(IAM_NS, 'NoSuchEntity', 'The role policy with name latch-revoked-sessions cannot be found.')];
-    return [200, iamEmptyResponse(call.action)];
+    return rolePolicies.answer(call) ?? [200, iamEmptyResponse(call.action)];
   });
   fakeFederation([], 'LIFEsigninTOKEN-0123456789abcdefghijklmnop');
 

@@ -6,8 +6,8 @@ import { AwsRdsProvisioner } from '../../provisioners/aws-rds.js';
 import { MysqlProvisioner, RDS_IAM_AUTHENTICATION } from '../../provisioners/mysql.js';
 import type { GrantInput } from '../../provisioners/provisioner.js';
 import {
-  ACCOUNT, assumeRoleResult, callerIdentityResult, CONNECTOR_ACCOUNT, describeDbInstancesResult, fakeJsonService, fakeQueryService, fakeSessionToken, getRoleResult,
-  iamEmptyResponse, IAM_NS, QueryLog, queryError, RDS_NS, trustPolicy, useFakeAwsEnvironment, type FakeRdsInstance, type QueryCall,
+  ACCOUNT, FakeRolePolicies, assumeRoleResult, callerIdentityResult, CONNECTOR_ACCOUNT, describeDbInstancesResult, fakeJsonService, fakeQueryService, fakeSessionToken, getRoleResult,
+  iamEmptyResponse, QueryLog, queryError, RDS_NS, trustPolicy, useFakeAwsEnvironment, type FakeRdsInstance, type QueryCall,
 } from '../support/aws.js';
 import { asRoot, createTestDatabase as createMysqlDatabase, type TestDatabase as MysqlDatabase } from '../support/mysql.js';
 import { startLoginGate } from '../support/pg-login-gate.js';
@@ -35,6 +35,7 @@ let mysqlDb: MysqlDatabase;
 let createdRdsIam = false;
 let sts: QueryLog;
 let iam: QueryLog;
+let rolePolicies: FakeRolePolicies;
 let rds: QueryLog;
 let secretCalls: { target: string; body: Record<string, unknown> }[];
 let instance: FakeRdsInstance;
@@ -84,6 +85,7 @@ beforeAll(async () => {
 beforeEach(() => {
   sts = new QueryLog();
   iam = new QueryLog();
+  rolePolicies = new FakeRolePolicies();
   rds = new QueryLog();
   secretCalls = [];
   instance = { identifier: 'orders-prod', engine: 'postgres', resourceId: RESOURCE_ID, iamAuth: true, tags: { auth_type: 'iam-auth', 'latch-connector-id': 'eu-prod' } };
@@ -96,8 +98,7 @@ beforeEach(() => {
   });
   fakeQueryService(IAM, iam, (call: QueryCall) => {
     if (call.action === 'GetRole') return [200, getRoleResult(CONNECT_ROLE, 3600, trustPolicy(CONNECTOR, ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity']))];
-    if (call.action === 'GetRolePolicy') return [404, queryError(IAM_NS, 'NoSuchEntity', 'The role policy with name x cannot be found.')];
-    return [200, iamEmptyResponse(call.action)];
+    return rolePolicies.answer(call) ?? [200, iamEmptyResponse(call.action)];
   });
   fakeQueryService(RDS, rds, (call: QueryCall) => (call.params.DBInstanceIdentifier === instance.identifier
     ? [200, describeDbInstancesResult([instance])]

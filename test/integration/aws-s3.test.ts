@@ -4,8 +4,8 @@ import { Integration as IntegrationSchema, type Integration } from '../../config
 import { AwsS3Provisioner } from '../../provisioners/aws-s3.js';
 import type { GrantInput } from '../../provisioners/provisioner.js';
 import {
-  ACCOUNT, assumeRoleResult, callerIdentityResult, CONNECTOR_ACCOUNT, fakeFederation, fakeQueryService, fakeSessionToken, getRoleResult, iamEmptyResponse, IAM_NS,
-  QueryLog, queryError, STS_NS, trustPolicy, useFakeAwsEnvironment, type QueryCall,
+  ACCOUNT, FakeRolePolicies, assumeRoleResult, callerIdentityResult, CONNECTOR_ACCOUNT, fakeFederation, fakeQueryService, fakeSessionToken, getRoleResult, iamEmptyResponse,
+  QueryLog, trustPolicy, useFakeAwsEnvironment, type QueryCall,
 } from '../support/aws.js';
 
 // S3 grants against a fake STS, IAM, S3 (REST-XML) and KMS (JSON): the session policy is
@@ -25,6 +25,7 @@ const ALIAS_ARN = `arn:aws:kms:eu-west-1:${ACCOUNT}:alias/finance-reports`;
 let restoreEnv: () => void;
 let sts: QueryLog;
 let iam: QueryLog;
+let rolePolicies: FakeRolePolicies;
 let kmsCalls: { target: string; body: Record<string, unknown> }[];
 let s3Calls: string[];
 let encryption: string | null;
@@ -92,6 +93,7 @@ beforeAll(() => {
 beforeEach(() => {
   sts = new QueryLog();
   iam = new QueryLog();
+  rolePolicies = new FakeRolePolicies();
   kmsCalls = [];
   s3Calls = [];
   encryption = encryptionXml('aws:kms', ALIAS_ARN);
@@ -104,8 +106,7 @@ beforeEach(() => {
   });
   fakeQueryService(IAM, iam, (call: QueryCall) => {
     if (call.action === 'GetRole') return [200, getRoleResult(ACCESS_ROLE, 43_200, trustPolicy(CONNECTOR, ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity']))];
-    if (call.action === 'GetRolePolicy') return [404, queryError(IAM_NS, 'NoSuchEntity', 'The role policy with name latch-revoked-sessions cannot be found.')];
-    return [200, iamEmptyResponse(call.action)];
+    return rolePolicies.answer(call) ?? [200, iamEmptyResponse(call.action)];
   });
   nock(S3).persist().get('/').query({ encryption: '' }).reply(() => {
     s3Calls.push('GetBucketEncryption');

@@ -235,3 +235,26 @@ export function fakeJsonService(origin: string, log: { target: string; body: Rec
     return [status, JSON.stringify(result), { 'content-type': 'application/x-amz-json-1.1' }];
   });
 }
+
+/** Inline role policies as IAM keeps them: PutRolePolicy stores, GetRolePolicy reads back (NoSuchEntity when absent). */
+export class FakeRolePolicies {
+  readonly documents = new Map<string, string>();
+
+  /** The answer for GetRolePolicy / PutRolePolicy, or null for any other action. */
+  answer(call: QueryCall): [number, string] | null {
+    const key = `${call.params.RoleName ?? ''}/${call.params.PolicyName ?? ''}`;
+    if (call.action === 'PutRolePolicy') {
+      this.documents.set(key, call.params.PolicyDocument ?? '');
+      return [200, iamEmptyResponse('PutRolePolicy')];
+    }
+    if (call.action !== 'GetRolePolicy') return null;
+    const document = this.documents.get(key);
+    if (document === undefined) return [404, queryError(IAM_NS, 'NoSuchEntity', `The role policy with name ${call.params.PolicyName ?? ''} cannot be found.`)];
+    return [200, getRolePolicyResult(call.params.RoleName ?? '', call.params.PolicyName ?? '', document)];
+  }
+
+  statements(roleName: string, policyName = 'latch-revoked-sessions'): { Sid: string; Effect: string; Condition: Record<string, Record<string, string>> }[] {
+    const document = this.documents.get(`${roleName}/${policyName}`);
+    return document ? (JSON.parse(document) as { Statement: { Sid: string; Effect: string; Condition: Record<string, Record<string, string>> }[] }).Statement : [];
+  }
+}
