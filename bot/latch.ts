@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { directoryFromConfig, withIdentitySources, withOnCall } from '../config/directory.js';
 import { identitySourceName, type LatchConfig } from '../config/schema.js';
 import type { Directory } from '../core/directory.js';
+import { revokeIneligible } from '../handlers/movers.js';
 import { offboard } from '../handlers/offboard.js';
 import { identitySyncJobs } from '../jobs/identity-sync.js';
 import { IdentitySources } from './identity/sources.js';
@@ -152,6 +153,10 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     offboard: async (email, reason, offboarding) => {
       const report = await offboard(ctx, email, reason, offboarding);
       if (report.revoked.length + report.cancelled.length + report.rerouted.length > 0) log.warn({ ...report, reason }, `leaver ${email}: ${reason}; access revoked and requests cancelled`);
+    },
+    reviewMovers: async () => {
+      const revoked = await revokeIneligible(ctx);
+      if (revoked.length > 0) log.warn({ revoked }, `revoked ${revoked.length} grant(s) of people no longer among their flow's requesters`);
     },
     openRequestPeople: async () => [...new Set((await store.listRequests({ states: ['pending', 'ready', 'active'], limit: 10_000 })).flatMap((record) => [record.request.requester, record.request.grantee]))],
   }) : null;

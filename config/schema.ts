@@ -245,6 +245,11 @@ export const Flow = z.object({
     link: z.string().min(1).max(500).optional(),
   }).strict().optional(),
   requestForOthers: z.boolean().default(false),
+  /**
+   * Revoke access granted through this flow when an identity sync shows the grantee is no
+   * longer among its requesters (they left the group it names).
+   */
+  revokeWhenIneligible: z.boolean().default(false),
   timeout: Duration.prefault('24h'),
   extensions: z.object({
     allowed: z.boolean().default(true),

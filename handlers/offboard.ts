@@ -19,7 +19,8 @@ export interface OffboardReport {
   rerouted: string[];
 }
 
-async function revokeGrant(ctx: LatchContext, record: RequestRecord, reason: string): Promise<boolean> {
+/** Ends an active grant for a reason an identity source gave (a leaver, a mover), through the revoke job. */
+export async function revokeForIdentity(ctx: LatchContext, record: RequestRecord, reason: string, data: Record<string, unknown>): Promise<boolean> {
   const { request } = record;
   const moved = transition(request.state, 'revoke', ['system']);
   if (!moved.ok) return false;
@@ -28,7 +29,7 @@ async function revokeGrant(ctx: LatchContext, record: RequestRecord, reason: str
     updateRequests: [{ id: request.id, expectState: request.state, expectVersion: request.version, set: { state: moved.to, endedBy: ACTOR, outcome: reason, updatedAt: now } }],
     cancelJobs: [{ requestId: request.id, kinds: ['revoke', 'expiry_warning', 'extend'] }],
     enqueue: [revokeJob(request.id, now, 'revoked')],
-    audit: [{ type: 'request.revoke_requested', requestId: request.id, actor: ACTOR, at: now, data: { via: 'identity', comment: reason, leaver: request.grantee, expiresAt: request.expiresAt } }],
+    audit: [{ type: 'request.revoke_requested', requestId: request.id, actor: ACTOR, at: now, data: { via: 'identity', comment: reason, ...data, expiresAt: request.expiresAt } }],
   });
   return committed.ok;
 }
@@ -84,7 +85,7 @@ export async function offboard(ctx: LatchContext, email: string, reason: string,
   for (const record of theirs) {
     const { request } = record;
     if (request.state === 'active' && request.grantee === email) {
-      if (await revokeGrant(ctx, record, reason)) report.revoked.push(request.id);
+      if (await revokeForIdentity(ctx, record, reason, { leaver: email })) report.revoked.push(request.id);
     } else if (request.state !== 'active') {
       if (await cancelRequest(ctx, record, reason, email)) report.cancelled.push(request.id);
     }

@@ -51,6 +51,8 @@ export interface IdentitySourcesDeps {
   alertAdmins(text: string): Promise<void>;
   /** Ends a leaver's access and requests (handlers/offboard.ts); `reroute` when the source first reports them gone. */
   offboard(email: string, reason: string, options: { reroute: boolean }): Promise<void>;
+  /** Revokes access through flows whose grantee may no longer request them (handlers/movers.ts), after a change is applied. */
+  reviewMovers?(): Promise<void>;
   /** People with open requests (pending, ready, active), to finish an offboarding a crash cut short. */
   openRequestPeople(): Promise<string[]>;
   /** Readers to use instead of the real clients (for embedders that bring their own). */
@@ -159,6 +161,7 @@ export class IdentitySources {
       outcomes.push(await running);
     }
     await this.finishOffboarding();
+    if (outcomes.some((outcome) => outcome.status === 'applied')) await this.reviewMovers();
     return outcomes;
   }
 
@@ -224,6 +227,15 @@ export class IdentitySources {
   async pushed(leavers: readonly string[]): Promise<void> {
     await this.load();
     for (const email of leavers) await this.offboardOne(email, { reroute: true });
+    await this.reviewMovers();
+  }
+
+  private async reviewMovers(): Promise<void> {
+    try {
+      await this.deps.reviewMovers?.();
+    } catch (error) {
+      this.deps.log.error({ err: error instanceof Error ? error.message : String(error) }, 'revoking access of people who left a flow\'s requesters failed; the next sync tries again');
+    }
   }
 
   /** A person as each source knows them. */

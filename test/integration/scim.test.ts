@@ -35,6 +35,7 @@ flows:
     approval: { autoApprove: true }
     duration: { default: 1h, max: 4h }
     justification: optional
+    revokeWhenIneligible: true
   - name: write
     requesters: [group:dbas]
     access: [{ integration: orders, resources: any, permissions: [write] }]
@@ -157,5 +158,20 @@ describe('SCIM 2.0 provisioning at /scim/v2', () => {
     expect(latch.ctx.current().directory.departed('carol@example.com')).toBe('scim reports carol@example.com deleted');
     const health = await (await fetch(`${base}/healthz?details=1`)).json() as { identitySources: { source: string; lastSuccessAt: string | null }[] };
     expect(health.identitySources[0]).toMatchObject({ source: 'scim', type: 'scim', people: 3, groups: 1 });
+  });
+
+  it('revokes access through a flow with revokeWhenIneligible when the grantee leaves its group, and keeps them able to use others', async () => {
+    const dana = await scim('POST', '/Users', entraUser('dana_upn@corp.onmicrosoft.com', 'dana@example.com'));
+    ids.dana = String(dana.json?.id);
+    expect((await scim('PATCH', `/Groups/${ids.group}`, { schemas: [PATCH], Operations: [{ op: 'Add', path: 'members', value: [{ value: ids.dana }] }] })).status).toBe(204);
+    const read = await requestAccess(latch.ctx, { email: 'dana@example.com', via: 'test' }, { resource: 'orders-prod', permission: 'read' });
+    if (!read.ok) throw new Error(read.message);
+    await eventually(async () => (await latch.store.getRequest(read.record.request.id))?.request.state === 'active', 'dana\'s grant');
+
+    expect((await scim('PATCH', `/Groups/${ids.group}`, { schemas: [PATCH], Operations: [{ op: 'remove', path: `members[value eq "${ids.dana}"]` }] })).status).toBe(204);
+    await eventually(async () => (await latch.store.getRequest(read.record.request.id))?.request.state === 'revoked', 'dana\'s grant to be revoked');
+    const audit = (await latch.store.auditEvents({ requestId: read.record.request.id })).find((event) => event.type === 'request.revoke_requested');
+    expect(audit).toMatchObject({ actor: 'latch', data: { via: 'identity', comment: 'dana@example.com is no longer among the requesters of flow read', mover: 'dana@example.com', flow: 'read' } });
+    expect(latch.ctx.current().directory.departed('dana@example.com')).toBeNull();
   });
 });
