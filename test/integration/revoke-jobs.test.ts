@@ -12,6 +12,7 @@ import { ProvisionerRegistry } from '../../provisioners/registry.js';
 import { eventually } from '../support/harness.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { RecordingNotifier } from '../support/recording-notifier.js';
+import { createPostgresDatabase, STORE_DIALECTS, type StoreDialect } from '../support/test-store.js';
 
 // The revoke job against a real PostgreSQL: grants that expire together are revoked in
 // shared batches, and a person's own login role (existing_role mode) keeps the group roles
@@ -44,6 +45,8 @@ let offset = 0;
 const PEOPLE = Array.from({ length: 40 }, (_, index) => `dev${index}@example.com`);
 let personalRole: string;
 let sharedRole: string;
+/** Latch's own store, when it is PostgreSQL too. */
+let storeDatabase: { url: string; drop(): Promise<void> } | null = null;
 
 function config(database: TestDatabase): string {
   return `version: 1
@@ -79,13 +82,15 @@ flows:
 `;
 }
 
-beforeAll(async () => {
+async function setUp(dialect: StoreDialect): Promise<void> {
+  offset = 0;
   db = await createTestDatabase();
   personalRole = `${db.prefix}_carol`;
   sharedRole = `${db.prefix}_shared`;
   await db.query(`CREATE ROLE "${personalRole}" LOGIN`);
   await db.query(`CREATE ROLE "${sharedRole}" NOLOGIN`);
   dir = mkdtempSync(join(tmpdir(), 'latch-revoke-jobs-'));
+  storeDatabase = dialect === 'postgres' ? await createPostgresDatabase('latch_revoke_store') : null;
   const file = join(dir, 'latch.yaml');
   writeFileSync(file, config(db));
   const registry = new ProvisionerRegistry({});
@@ -94,17 +99,18 @@ beforeAll(async () => {
     return provisioner;
   });
   latch = await startLatch({
-    configFile: file, databaseUrl: `sqlite:${join(dir, 'latch.db')}`, port: 0, host: '127.0.0.1',
+    configFile: file, databaseUrl: storeDatabase?.url ?? `sqlite:${join(dir, 'latch.db')}`, port: 0, host: '127.0.0.1',
     logger: pino({ level: 'silent' }), notifier, env: {}, provisioners: registry, runner: { sweep: '*/1 * * * * *' },
     now: () => Date.now() + offset,
   });
-});
+}
 
-afterAll(async () => {
+async function tearDown(): Promise<void> {
   await latch?.stop();
   await db?.cleanup();
+  await storeDatabase?.drop();
   if (dir) rmSync(dir, { recursive: true, force: true });
-});
+}
 
 async function activeRequest(email: string, resource: string, permission: string, durationMs?: number): Promise<string> {
   const created = await requestAccess(latch.ctx, { email, via: 'test' }, { resource: `pg/${resource}`, permission, ...(durationMs ? { durationMs } : {}) });
@@ -112,7 +118,10 @@ async function activeRequest(email: string, resource: string, permission: string
   return created.record.request.id;
 }
 
-describe('the revoke job on a real PostgreSQL', () => {
+describe.each(STORE_DIALECTS)('the revoke job on a real PostgreSQL (%s store)', (dialect) => {
+  beforeAll(() => setUp(dialect));
+  afterAll(tearDown);
+
   it('revokes grants that expire together in shared batches, every role gone, every request expired', async () => {
     const count = 40;
     const ids: string[] = [];
