@@ -94,14 +94,16 @@ async function main(): Promise<void> {
       for (const kind of ['command', 'click'] as const) show(await ackUnderLoad({ latch, floorUrl: floorServer.url, senders: senders.map((s) => s.slackId), decidedRequestId: decided }, kind, rate, options.ackSeconds));
     }
   }
+  // How fast Latch grants without approval, to leave the mass expiry enough time between its
+  // scheduled start and its expiry (BENCH_MASS_GRANT_RATE overrides what the phases before measured).
   let grantsPerSecond = Number(process.env.BENCH_MASS_GRANT_RATE ?? 0);
   if (phases.has('throughput')) {
     say('life-cycle throughput');
     const { rate, cycle, perSecond } = await lifeCycleThroughput(latch, backends, cyclists, CYCLE_CONCURRENCY);
     show(rate);
     show(cycle);
-    // A grant without approval and revoke is a fraction of a whole life cycle.
-    grantsPerSecond ||= perSecond * 2;
+    // A grant without approval, notification cards or revoke is a fraction of a whole life cycle.
+    grantsPerSecond ||= perSecond * 3;
   }
   if (phases.has('expiry')) {
     say(`steady expiry (${spread.length} grants, expiring over about a minute)`);
@@ -110,7 +112,7 @@ async function main(): Promise<void> {
   if (phases.has('mass')) {
     say(`mass expiry (${mass.length} grants due in one second)`);
     const { lag, ackDuringDrain } = await massExpiry(latch, backends, mass, {
-      grantsPerSecond: grantsPerSecond || 50, floorBatch: Number(process.env.BENCH_FLOOR_BATCH ?? 100), floorConnections: Number(process.env.BENCH_FLOOR_CONNECTIONS ?? 4),
+      grantsPerSecond: grantsPerSecond || 30, floorBatch: Number(process.env.BENCH_FLOOR_BATCH ?? 100), floorConnections: Number(process.env.BENCH_FLOOR_CONNECTIONS ?? 4),
       senders: senders.map((s) => s.slackId), floorUrl: floorServer.url,
     });
     show(lag);

@@ -1,7 +1,7 @@
 // Latch as the bench drives it: bot/main.ts in a process of its own, a local Slack Web API
 // double it posts to, and nothing but signed HTTP requests to its /slack/events. The store
 // is read (never written) through its SQLite file to learn when grants were made and ended.
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { startLatchProcess, type LatchProcess } from '../../test/support/latch-process.js';
@@ -129,6 +129,9 @@ export class LatchUnderTest {
     const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
     await this.process.exited;
     clearTimeout(killer);
+    // BENCH_LATCH_LOG=path keeps what Latch logged (pino JSON lines), to see where a figure's time went.
+    const logFile = process.env.BENCH_LATCH_LOG;
+    if (logFile) appendFileSync(logFile, this.process.lines.map((line) => `${JSON.stringify(line)}\n`).join(''));
   }
 }
 

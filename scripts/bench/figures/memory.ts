@@ -46,7 +46,14 @@ async function seed(store: Store, backends: BenchBackends, from: number, to: num
 
 /** RSS once the start-up work (migrations, reconcile, overdue jobs) is over: the median of samples a second apart. */
 async function settledRss(latch: LatchUnderTest, seconds: number): Promise<number> {
-  await sleep(5_000);
+  if (process.env.BENCH_MEMORY_TRACE === '1') {
+    for (let second = 0; second < 5; second += 1) {
+      process.stdout.write(`    RSS ${second} s after ready: ${(latch.rss() / MB).toFixed(1)} MB\n`);
+      await sleep(1_000);
+    }
+  } else {
+    await sleep(5_000);
+  }
   const samples: number[] = [];
   for (let index = 0; index < seconds; index += 1) {
     samples.push(latch.rss());
