@@ -185,4 +185,27 @@ describe('Slack: /access emergency', () => {
     const alert = await env.slack.waitFor('chat.postMessage', (call: Call) => call.args.channel === U.sec && String(call.args.text).startsWith(`Emergency access ${id}`));
     expect(String(alert.args.text)).toContain('for pagerduty incident QOLD1, which is not open');
   });
+
+  it('reads an Opsgenie schedule and notes the grant on the Opsgenie alert', async () => {
+    const OG = 'https://og.test';
+    const config = orgConfig({ extra: EMERGENCY.replace('    pagerduty: { schedule: PSCHED1 }', '    opsgenie: { schedule: 3f1c7d2e-8a4b-4c6d-9e0f-1a2b3c4d5e6f }') });
+    e2e = await startSlackE2E(config, { env: { OPSGENIE_API_KEY: 'og-key-0123456789', OPSGENIE_API_URL: OG } });
+    nock(OG).get('/v2/schedules/3f1c7d2e-8a4b-4c6d-9e0f-1a2b3c4d5e6f/on-calls').query({ scheduleIdentifierType: 'id', flat: 'false' }).reply(200, {
+      data: { _parent: { id: '3f1c7d2e-8a4b-4c6d-9e0f-1a2b3c4d5e6f', name: 'db_primary', enabled: true }, onCallParticipants: [{ id: 'b3578948-55b3-4acc-9bf1-2ce2db3a0001', name: 'alice@example.com', type: 'user' }] },
+      took: 0.11, requestId: '6b2d1a10-0000-4000-8000-000000000001',
+    });
+    nock(OG).get('/v2/alerts/1042').query({ identifierType: 'tiny' }).reply(200, { data: { id: '70413a06-38d6-4c85-92b8-5ebc900d42e2', tinyId: '1042', status: 'open' }, took: 0.05, requestId: 'r2' });
+    const notes: unknown[] = [];
+    nock(OG).post('/v2/alerts/1042/notes').query({ identifierType: 'tiny' }).reply(202, (_uri, body) => {
+      notes.push(body);
+      return { result: 'Request will be processed', took: 0.2, requestId: 'r3' };
+    });
+    const id = idIn(String((await commandReply(e2e, U.alice, 'emergency orders-prod write for 10m because queue stuck incident 1042')).args.text));
+    expect((await e2e.latch.store.getRequest(id))?.request.context?.emergency?.incident).toEqual({ provider: 'opsgenie', id: '1042', open: true });
+    for (let round = 0; round < 3 && notes.length === 0; round += 1) {
+      e2e.advance(2_000);
+      await e2e.settle();
+    }
+    expect(notes).toEqual([{ user: 'alice@example.com', source: 'Latch', note: expect.stringMatching(new RegExp(`^Latch: emergency access granted to alice@example.com, on call for db-primary: write on orders/orders-prod for 10m until .*\\. Reason: queue stuck\\. Request ${id}; it is reviewed afterwards\\.$`)) }]);
+  });
 });
