@@ -29,6 +29,8 @@ export interface ReloaderOptions {
   current(): ActiveConfig;
   /** Puts a checked config in force, and whatever hangs on it. */
   apply(next: ActiveConfig, changes: ConfigChanges): void;
+  /** Runs just before config.loaded is recorded, for what must be in place from that event on (new audit sinks' cursors). */
+  beforeRecord?(next: LatchConfig): Promise<void>;
   alertAdmins(text: string): Promise<void>;
 }
 
@@ -139,6 +141,7 @@ export class ConfigReloader {
     this.refusedHash = null;
     const changes = configChanges(previous.config, loaded.config);
     const summary = describeChanges(changes);
+    await this.options.beforeRecord?.(loaded.config);
     // Recorded before it takes effect: no decision is ever made under a config the trail does not show.
     await store.commit({
       audit: [{

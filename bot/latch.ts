@@ -194,6 +194,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   const reloader = new ConfigReloader({
     file: options.configFile, store, log, now, current: () => active,
     alertAdmins: (text) => alerts.alert(text),
+    beforeRecord: (next) => auditStream.openCursors(next.auditSinks),
     apply(next, changes) {
       const before = active.config;
       rememberConfigSecrets(next.config, env);
@@ -209,9 +210,9 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   for (const integration of loaded.config.integrations) {
     if (!provisioners.supports(integration)) log.warn({ integration: integration.name, type: integration.type }, `integration ${integration.name}: type ${integration.type} cannot be provisioned by this build; its grants will fail`);
   }
-  await store.commit({ enqueue: [pruneAuditJob(now()), reconcileJob(now(), true), ...identitySyncJobs(loaded.config, now())], audit: [{ type: 'config.loaded', requestId: null, actor: 'latch', at: now(), data: { file: loaded.file, sha256: loaded.hash, flows: loaded.config.flows.length, integrations: loaded.config.integrations.length } }] });
-  // Right after config.loaded, before chat or jobs can add events: a new sink that starts `from: now` begins with the next one.
+  // Before config.loaded: a new sink that starts `from: now` begins with the event that shows the config adding it.
   await auditStream.openCursors(loaded.config.auditSinks);
+  await store.commit({ enqueue: [pruneAuditJob(now()), reconcileJob(now(), true), ...identitySyncJobs(loaded.config, now())], audit: [{ type: 'config.loaded', requestId: null, actor: 'latch', at: now(), data: { file: loaded.file, sha256: loaded.hash, flows: loaded.config.flows.length, integrations: loaded.config.integrations.length } }] });
   platformNotices(env, log);
 
   registerStoreMetrics(store);

@@ -290,8 +290,9 @@ export class AuditStreamer {
   }
 
   /**
-   * Fixes where sinks new to Latch start, without starting them: at start-up this runs
-   * right after config.loaded, before chat or jobs can add events a `from: now` sink would miss.
+   * Fixes where sinks new to Latch start, without starting them. It runs just before the
+   * config.loaded that adds them is recorded (at start-up and on a reload), so that event is
+   * a `from: now` sink's first and nothing committed meanwhile slips past it.
    */
   async openCursors(sinks: readonly AuditSink[]): Promise<void> {
     for (const sink of sinks) await this.options.store.openAuditCursor(sink.name, sink.from, this.options.now());

@@ -332,10 +332,13 @@ export class SqliteStore implements Store {
   }
 
   async auditBacklog(afterSeq: number): Promise<AuditBacklog> {
-    const after = gt(schema.auditEvents.seq, afterSeq);
-    const events = this.db.select({ count: sql<number>`count(*)` }).from(schema.auditEvents).where(after).get()?.count ?? 0;
-    const oldest = this.db.select({ at: schema.auditEvents.at }).from(schema.auditEvents).where(after).orderBy(asc(schema.auditEvents.seq)).limit(1).get();
-    return { events, oldestAt: oldest?.at ?? null };
+    // Read at every scrape: the seqs after the cursor are contiguous (only the oldest events are ever
+    // pruned), so the first and last of them count the backlog without scanning it.
+    const oldest = this.db.select({ seq: schema.auditEvents.seq, at: schema.auditEvents.at }).from(schema.auditEvents)
+      .where(gt(schema.auditEvents.seq, afterSeq)).orderBy(asc(schema.auditEvents.seq)).limit(1).get();
+    if (!oldest) return { events: 0, oldestAt: null };
+    const last = this.db.select({ seq: sql<number>`max(${schema.auditEvents.seq})` }).from(schema.auditEvents).get()?.seq ?? oldest.seq;
+    return { events: last - oldest.seq + 1, oldestAt: oldest.at };
   }
 
   async pruneDeliveries(before: number): Promise<number> {

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startSlackE2E, U, type SlackE2E } from '../e2e/slack-harness.js';
 import { orgConfig } from '../support/configs.js';
 import { eventually } from '../support/harness.js';
-import { freePort, parseRfc5424, runLifecycle, startSyslogReceiver, type SyslogReceiver } from '../support/audit-receivers.js';
+import { freePort, parseRfc5424, runLifecycle, startSyslogReceiver, type SyslogReceiver, startSeqOfNewSink } from '../support/audit-receivers.js';
 
 type Call = { method: string; args: Record<string, unknown> };
 
@@ -20,7 +20,7 @@ describe('a failing audit sink', () => {
     const port = await freePort();
     e2e = await startSlackE2E(orgConfig({ extra: `auditSinks:\n  - { name: rsyslog, type: syslog, host: 127.0.0.1, port: ${port}, alertAfter: 1s }\n` }));
     const env = e2e;
-    const firstSeq = (await env.latch.store.auditEvents({})).at(-1)?.seq ?? 0;
+    const firstSeq = await startSeqOfNewSink(env.latch);
     const id = await runLifecycle(env.latch);
     const alerts = (): Call[] => env.slack.calls.filter((call: Call) => call.method === 'chat.postMessage' && call.args.channel === U.sec && String(call.args.text).includes('"rsyslog"'));
 

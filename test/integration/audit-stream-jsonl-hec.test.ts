@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningLatch } from '../../bot/latch.js';
 import { eventually } from '../support/harness.js';
 import { orgConfig } from '../support/configs.js';
-import { runLifecycle, sinkMetric, startHecDouble, startStreamingLatch, storedAfter, type HecDouble, type ReceivedEvent } from '../support/audit-receivers.js';
+import { runLifecycle, sinkMetric, startHecDouble, startStreamingLatch, storedAfter, type HecDouble, type ReceivedEvent, startSeqOfNewSink } from '../support/audit-receivers.js';
 import type { AuditEvent } from '../../storage/store.js';
 
 const HEC_TOKEN = '6f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b';
@@ -71,7 +71,7 @@ describe('the splunk-hec audit sink', () => {
     const lines: string[] = [];
     const capture = new Writable({ write(chunk: Buffer, _encoding, done) { lines.push(chunk.toString('utf8')); done(); } });
     latch = await startStreamingLatch(join(dir, 'latch.yaml'), join(dir, 'latch.db'), { SPLUNK_HEC_TOKEN: HEC_TOKEN }, pino({ level: 'debug' }, capture));
-    const firstSeq = (await latch.store.auditEvents({})).at(-1)?.seq ?? 0;
+    const firstSeq = await startSeqOfNewSink(latch);
     await runLifecycle(latch);
     const expected = await storedAfter(latch, firstSeq);
     const running = latch;

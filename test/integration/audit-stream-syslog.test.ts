@@ -7,8 +7,7 @@ import type { RunningLatch } from '../../bot/latch.js';
 import { eventually } from '../support/harness.js';
 import { orgConfig } from '../support/configs.js';
 import {
-  makeCertificates, parseRfc5424, runLifecycle, sinkMetric, startStreamingLatch, startSyslogReceiver, storedAfter, type ReceivedEvent, type SyslogReceiver, type TestCertificates,
-} from '../support/audit-receivers.js';
+  makeCertificates, parseRfc5424, runLifecycle, sinkMetric, startStreamingLatch, startSyslogReceiver, storedAfter, type ReceivedEvent, type SyslogReceiver, type TestCertificates, startSeqOfNewSink } from '../support/audit-receivers.js';
 
 let latch: RunningLatch | null = null;
 let receiver: SyslogReceiver | null = null;
@@ -40,7 +39,7 @@ describe('the syslog audit sink', () => {
   it('sends each event as an RFC 5424 message over TCP, octet-counted, with the event id in structured data and the event as JSON', async () => {
     receiver = await startSyslogReceiver();
     latch = await start(`  - { name: rsyslog, type: syslog, host: 127.0.0.1, port: ${receiver.port}, facility: local3, appName: latch-audit, hostname: jit.example.com }\n`);
-    const firstSeq = (await latch.store.auditEvents({})).at(-1)?.seq ?? 0;
+    const firstSeq = await startSeqOfNewSink(latch);
     const id = await runLifecycle(latch);
     // A refused reload is recorded as config.refused: something went wrong, so it goes out as a warning.
     writeFileSync(join(dir, 'latch.yaml'), 'version: 1\nflows: [ { name: broken } ]\n');
@@ -80,7 +79,7 @@ describe('the syslog audit sink', () => {
     port: ${receiver.port}
     tls: { ca: ${certificates.caFile} }
 `);
-    const firstSeq = (await latch.store.auditEvents({})).at(-1)?.seq ?? 0;
+    const firstSeq = await startSeqOfNewSink(latch);
     await runLifecycle(latch);
     const expected = await storedAfter(latch, firstSeq);
     const live = receiver;

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningLatch } from '../../bot/latch.js';
 import { eventually } from '../support/harness.js';
 import { orgConfig } from '../support/configs.js';
-import { runLifecycle, sinkMetric, startStreamingLatch, startWebhookReceiver, storedAfter, type ReceivedEvent, type WebhookReceiver } from '../support/audit-receivers.js';
+import { runLifecycle, sinkMetric, startStreamingLatch, startWebhookReceiver, storedAfter, type ReceivedEvent, type WebhookReceiver, startSeqOfNewSink } from '../support/audit-receivers.js';
 
 const SECRET = 'whsec-test-5f1c0a9e7d3b2a4c6e8f';
 
@@ -51,7 +51,7 @@ describe('the webhook audit sink', () => {
     receiver = await startWebhookReceiver(SECRET);
     receiver.refuseNext(3);
     latch = await start(receiver.url);
-    const firstSeq = (await latch.store.auditEvents({})).at(-1)?.seq ?? 0;
+    const firstSeq = await startSeqOfNewSink(latch);
     const id = await runLifecycle(latch);
     const expected = await storedAfter(latch, firstSeq);
     expect(expected.map((event) => event.type)).toEqual(expect.arrayContaining(['request.created', 'request.approved', 'grant.granted', 'request.revoked']));
@@ -86,7 +86,7 @@ describe('the webhook audit sink', () => {
     receiver = await startWebhookReceiver(SECRET, { listening: false });
     latch = await start(receiver.url);
     const running = latch;
-    const firstSeq = (await running.store.auditEvents({})).at(-1)?.seq ?? 0;
+    const firstSeq = await startSeqOfNewSink(running);
     const started = Date.now();
     const first = await runLifecycle(running);
     const second = await runLifecycle(running, 'bob@example.com');
@@ -138,7 +138,7 @@ describe('the webhook audit sink', () => {
     writeFileSync(join(dir, 'latch.yaml'), webhookConfig(receiver.url));
     const env = { LATCH_AUDIT_WEBHOOK_SECRET: SECRET };
     latch = await startStreamingLatch(join(dir, 'latch.yaml'), join(dir, 'latch.db'), env, undefined, 'latch-one');
-    const firstSeq = (await latch.store.auditEvents({})).at(-1)?.seq ?? 0;
+    const firstSeq = await startSeqOfNewSink(latch);
     second = await startStreamingLatch(join(dir, 'latch.yaml'), join(dir, 'latch.db'), env, undefined, 'latch-two');
     const [one, other] = [latch, second];
     await runLifecycle(one);

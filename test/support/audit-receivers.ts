@@ -377,6 +377,13 @@ export async function runLifecycle(latch: RunningLatch, who = 'alice@example.com
   return id;
 }
 
+/** Where a sink new at start-up with `from: now` begins: its first event is the config.loaded that added it. */
+export async function startSeqOfNewSink(latch: RunningLatch): Promise<number> {
+  const loaded = (await latch.store.auditEvents({})).filter((event) => event.type === 'config.loaded').at(-1);
+  if (!loaded) throw new Error('no config.loaded event');
+  return loaded.seq - 1;
+}
+
 /** The events a sink must have received: everything after `afterSeq`, in order. */
 export async function storedAfter(latch: RunningLatch, afterSeq: number): Promise<AuditEvent[]> {
   return latch.store.auditEvents({ afterSeq });
