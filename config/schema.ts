@@ -513,6 +513,11 @@ export const AuditSink = z.discriminatedUnion('type', [
 ], { error: (issue) => (issue.input === undefined ? undefined : 'type must be one of jsonl, webhook, syslog, splunk-hec') });
 export type AuditSink = z.output<typeof AuditSink>;
 
+/** An identity source's secret, named by environment variable; a secret written here is refused with how to name it. */
+const SourceSecret = z.object({
+  env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name such as OKTA_API_TOKEN'),
+}, { error: (issue) => (issue.code === 'invalid_type' ? 'name the environment variable that holds it, like { env: OKTA_API_TOKEN }; never write the secret in the config' : undefined) }).strict();
+
 const identitySourceCommon = {
   /** What config groups call it: `NAME:GROUP`; the source's type when left out. */
   name: Name.optional(),
@@ -549,7 +554,7 @@ export const IdentitySource = z.discriminatedUnion('type', [
     tenantId: z.string().regex(/^[A-Za-z0-9.-]{1,100}$/, 'must be the directory (tenant) id or its domain'),
     /** The app registration's client id; with `clientSecret` a client secret, without it a managed identity (user-assigned when set). */
     clientId: z.string().regex(/^[0-9a-fA-F-]{36}$/, 'must be the application (client) id, a GUID').optional(),
-    clientSecret: SecretFromEnv.optional(),
+    clientSecret: SourceSecret.optional(),
     graphUrl: ApiUrl.default('https://graph.microsoft.com/v1.0'),
     /** The Entra sign-in host (sovereign clouds, a test double). */
     authorityHost: ApiUrl.optional(),
@@ -560,7 +565,7 @@ export const IdentitySource = z.discriminatedUnion('type', [
     /** The org URL, e.g. https://corp.okta.com. */
     url: ApiUrl,
     /** An API token (sent as SSWS), read-only admin. */
-    token: SecretFromEnv,
+    token: SourceSecret,
     /** The profile attribute that holds the manager (an Okta user id, login or e-mail). */
     managerAttribute: z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'must be a profile attribute name such as managerId').default('managerId'),
   }).strict(),
@@ -568,7 +573,7 @@ export const IdentitySource = z.discriminatedUnion('type', [
     ...identitySourceCommon,
     type: z.literal('google'),
     /** The service account's JSON key (client_email, private_key). */
-    serviceAccountKey: SecretFromEnv,
+    serviceAccountKey: SourceSecret,
     /** The Workspace admin the service account acts as (domain-wide delegation). */
     subject: Email,
     customer: z.string().regex(/^[A-Za-z0-9_]{1,64}$/, 'must be a customer id or my_customer').default('my_customer'),
@@ -583,7 +588,7 @@ export const IdentitySource = z.discriminatedUnion('type', [
     ...identitySourceCommon,
     type: z.literal('scim'),
     /** The bearer token the identity provider sends to /scim/v2. */
-    token: SecretFromEnv,
+    token: SourceSecret,
   }).strict(),
 ], { error: (issue) => (issue.input === undefined ? undefined : 'type must be one of entra, okta, google, slack, scim') });
 export type IdentitySource = z.output<typeof IdentitySource>;
