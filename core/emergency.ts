@@ -97,6 +97,9 @@ export interface EmergencyMatch {
  * the answers given (fresh, or stale within its bound), or by group or name.
  */
 export function emergencyRequester(flows: readonly EmergencyFlow[], directory: Directory, email: string, answers: ReadonlyMap<string, OnCallAnswer>, what: string): EmergencyMatch | EmergencyRefusal {
+  // A leaver is refused even where an on-call provider or the flow still names them.
+  const departed = directory.departed(email);
+  if (departed) return { ok: false, reason: 'not_on_call', message: `Latch no longer grants you access: ${departed}. Ask an admin if that is wrong.` };
   for (const flow of flows) {
     for (const principal of flow.requesters) {
       if (principal.kind === 'oncall') {
@@ -147,6 +150,7 @@ export function withinDailyLimit(flow: EmergencyFlow, used: number): { ok: true 
 
 /** Whether `email` may end this emergency grant early as one of the flow's leads. */
 export function isEmergencyLead(flow: EmergencyFlow | undefined, directory: Directory, email: string): boolean {
+  if (directory.departed(email)) return false;
   return (flow?.leads ?? []).some((principal) => (principal.kind === 'user' && principal.email === email)
     || (principal.kind === 'group' && directory.membersOf(principal.group).has(email))
     || (principal.kind === 'oncall' && directory.onCall(principal.schedule).has(email)));

@@ -96,3 +96,18 @@ describe('what a sync answer means', () => {
     expect(planSync('slack', before, { people: [], groups: [], authoritative: false }, 0.2)).toMatchObject({ leavers: [], held: null });
   });
 });
+
+describe('emergency access for someone a source reports gone', () => {
+  it('is refused even where the flow names them, and they cannot end a grant as a lead', async () => {
+    const { EmergencyFlow } = await import('../../config/schema.js');
+    const { emergencyRequester, isEmergencyLead } = await import('../../core/emergency.js');
+    const flow = EmergencyFlow.parse({ name: 'break-glass', requesters: ['bob@example.com', 'alice@example.com'], leads: ['bob@example.com'], access: [{ integration: 'pg', resources: 'any', permissions: ['read'] }] });
+    const parsed = parseConfig('version: 1\n', 'latch.yaml');
+    if (!parsed.ok) throw new Error('empty config refused');
+    const lookup: IdentityLookup = { members: () => [], managerOf: () => null, displayName: () => null, departed: (email) => (email === 'bob@example.com' ? 'okta reports bob@example.com disabled' : null) };
+    const directory = withIdentitySources(directoryFromConfig(parsed.config), parsed.config, lookup);
+    expect(emergencyRequester([flow], directory, 'bob@example.com', new Map(), 'pg/app read')).toEqual({ ok: false, reason: 'not_on_call', message: 'Latch no longer grants you access: okta reports bob@example.com disabled. Ask an admin if that is wrong.' });
+    expect(emergencyRequester([flow], directory, 'alice@example.com', new Map(), 'pg/app read')).toMatchObject({ ok: true, matched: 'alice@example.com' });
+    expect(isEmergencyLead(flow, directory, 'bob@example.com')).toBe(false);
+  });
+});
