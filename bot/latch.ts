@@ -25,6 +25,7 @@ import { createPostgresProvisioner } from '../provisioners/postgres.js';
 import { createAwsRdsProvisioner } from '../provisioners/aws-rds.js';
 import { createAwsS3Provisioner } from '../provisioners/aws-s3.js';
 import { createAwsIamRoleProvisioner } from '../provisioners/aws-iam-role.js';
+import { createAwsIdentityCenterProvisioner } from '../provisioners/aws-identity-center.js';
 import { createMysqlProvisioner } from '../provisioners/mysql.js';
 import { createCommandProvisioner } from '../provisioners/command.js';
 import { createHttpProvisioner } from '../provisioners/http.js';
@@ -106,6 +107,7 @@ export function defaultProvisioners(env: NodeJS.ProcessEnv, instance = 'latch'):
     .registerType('aws-iam-role', withInstance(createAwsIamRoleProvisioner))
     .registerType('aws-rds', withInstance(createAwsRdsProvisioner))
     .registerType('aws-s3', withInstance(createAwsS3Provisioner))
+    .registerType('aws-identity-center', withInstance(createAwsIdentityCenterProvisioner))
     .registerType('command', createCommandProvisioner)
     .registerType('http', createHttpProvisioner);
 }

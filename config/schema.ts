@@ -139,7 +139,7 @@ export const Resource = z.object({
 }).strict().transform((resource, ctx) => ({ ...resource, ...splitLevels(resource.permissions, ctx) }));
 export type Resource = z.output<typeof Resource>;
 
-export const INTEGRATION_TYPES = ['postgresql', 'mysql', 'azure-postgresql', 'aws-iam-role', 'aws-rds', 'aws-s3', 'command', 'http'] as const;
+export const INTEGRATION_TYPES = ['postgresql', 'mysql', 'azure-postgresql', 'aws-iam-role', 'aws-rds', 'aws-s3', 'aws-identity-center', 'command', 'http'] as const;
 
 export const Integration = z.object({
   name: Name,

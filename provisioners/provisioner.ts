@@ -115,6 +115,15 @@ export interface Provisioner {
    */
   checkRequest?(resource: Resource, permission: string, permissionSettings: Record<string, unknown>): string | null;
   /**
+   * What the backend already says about this person and permission, known only by asking it
+   * (so it runs after checkRequest, before the request exists): `held` when the grantee has
+   * the access outside Latch (standing access an administrator gave them), `refused` when a
+   * grant would certainly fail (the person is unknown to the backend); each with a sentence
+   * for the requester. Null when neither, or when the backend cannot be asked now: the grant
+   * then finds out.
+   */
+  checkExisting?(grantee: string, resource: Resource, permission: string, permissionSettings: Record<string, unknown>): Promise<{ kind: 'held' | 'refused'; message: string } | null>;
+  /**
    * False when the backend cannot enumerate what it granted (STS sessions cannot be
    * listed): reconcile then does not report active grants as missing from listManaged.
    */

@@ -1,8 +1,11 @@
 import { IAMClient } from '@aws-sdk/client-iam';
+import { IdentitystoreClient } from '@aws-sdk/client-identitystore';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { OrganizationsClient } from '@aws-sdk/client-organizations';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SSOAdminClient } from '@aws-sdk/client-sso-admin';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { describeAwsError } from './errors.js';
 import type { AwsConnection } from './settings.js';
@@ -67,6 +70,21 @@ export class AwsClients {
 
   secrets(region = this.connection.region): SecretsManagerClient {
     return this.client(`secrets:${region}`, () => new SecretsManagerClient(this.config(region)));
+  }
+
+  /** IAM Identity Center's admin API, in the instance's home region. */
+  ssoAdmin(region = this.connection.region): SSOAdminClient {
+    return this.client(`sso-admin:${region}`, () => new SSOAdminClient(this.config(region)));
+  }
+
+  /** The Identity Center identity store (users), in the instance's home region. */
+  identityStore(region = this.connection.region): IdentitystoreClient {
+    return this.client(`identitystore:${region}`, () => new IdentitystoreClient(this.config(region)));
+  }
+
+  /** Organizations is global; its endpoint signs for us-east-1 in the commercial partition. */
+  organizations(): OrganizationsClient {
+    return this.client('organizations', () => new OrganizationsClient(this.config('us-east-1')));
   }
 
   /** The credentials every client but connectorSts signs with (the `via` session, else the connector's). */
