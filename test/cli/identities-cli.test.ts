@@ -92,24 +92,26 @@ describe('latch identities sync and show', () => {
     expect(bad.stderr).toContain('identities show: "not-an-address" is not an e-mail address');
   });
 
-  it('asks the running server to sync and prints the outcome; a held answer is applied only when allowed', SLOW, async () => {
+  it('asks the running server to sync and prints the outcome; a held answer is applied only with --allow-mass-disable', SLOW, async () => {
     fakeOktaRead(users('SUSPENDED').slice(0, 1), [ENGINEERING]);
     const held = await latchCli(['identities', 'sync', 'okta', '--database', database, '--config', configFile, '--wait', '20']);
     expect(held.code).toBe(1);
     expect(held.stdout).toMatch(/^HELD okta: identity source okta reports 3 of 3 active people disabled or gone \(100%, more than maxDisableShare 50%\)/);
     expect(latch.ctx.current().directory.departed('alice@example.com')).toBeNull();
 
-    fakeOktaRead(users('SUSPENDED'), [ENGINEERING]);
-    const applied = await latchCli(['identities', 'sync', '--database', database, '--config', configFile, '--wait', '20']);
+    fakeOktaRead(users('SUSPENDED').slice(0, 1), [ENGINEERING]);
+    const applied = await latchCli(['identities', 'sync', '--allow-mass-disable', '--database', database, '--config', configFile, '--wait', '20']);
     expect(applied).toMatchObject({ code: 0 });
     expect(applied.stdout).toMatch(/^OK {3}okta: 3 people, 1 groups, synced \d{4}-/);
-    expect(applied.stderr).toBe('asked the server to sync okta\n');
+    expect(applied.stderr).toBe('asked the server to sync okta, applying an answer the share limit would hold\n');
     expect(latch.ctx.current().directory.departed('alice@example.com')).toBe('okta reports alice@example.com disabled');
+    expect(latch.ctx.current().directory.departed('mia@example.com')).toBe('okta reports mia@example.com deleted');
     const requested = (await latch.store.auditEvents({})).filter((event) => event.type === 'identity.sync_requested');
     expect(requested.map((event) => ({ actor: event.actor, ...event.data }))).toEqual([
       { actor: 'ops@example.com', sources: ['okta'], allowMassDisable: false },
-      { actor: 'ops@example.com', sources: ['okta'], allowMassDisable: false },
+      { actor: 'ops@example.com', sources: ['okta'], allowMassDisable: true },
     ]);
+    expect((await latch.store.auditEvents({})).filter((event) => event.type === 'identity.synced').at(-1)?.data).toMatchObject({ source: 'okta', leavers: 3, massDisableAllowed: true });
     const shown = await latchCli(['identities', 'show', 'alice@example.com', '--database', database, '--config', configFile]);
     expect(shown.stdout).toContain('  state: GONE: okta reports alice@example.com disabled; Latch acts for them no more');
   });
