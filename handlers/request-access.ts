@@ -80,6 +80,30 @@ function backendAccepts(ctx: LatchContext, checked: CheckedRequest): CheckedRequ
   return checked;
 }
 
+/**
+ * Access the person already holds outside Latch is answered as such (a grant would add
+ * nothing, and its revoke must not take standing access away); a person the backend does
+ * not know is told now, not after someone approved. A backend that cannot be asked now
+ * does not block the request.
+ */
+async function notHeldElsewhere(ctx: LatchContext, checked: CheckedRequest): Promise<CheckedRequest | Failure<'already_held' | 'backend_refuses'>> {
+  const { config } = ctx.current();
+  for (const item of checked.items) {
+    const found = findResource(config, item.integration, item.resource);
+    if (!found || !ctx.provisioners.supports(found.integration)) continue;
+    let existing: { kind: 'held' | 'refused'; message: string } | null = null;
+    try {
+      existing = await ctx.provisioners.for(found.integration).checkExisting?.(checked.grantee, found.resource, item.permission, found.resource.permissions[item.permission] ?? {}) ?? null;
+    } catch (error) {
+      ctx.log.warn({ integration: item.integration, resource: item.resource, err: error }, 'could not ask the backend whether the access is already held; the grant checks again');
+      continue;
+    }
+    if (existing?.kind === 'held') return fail('already_held', `You already have this access: ${existing.message} Nothing was submitted.`);
+    if (existing?.kind === 'refused') return fail('backend_refuses', `${item.permission} on ${item.integration}/${item.resource} cannot be granted: ${existing.message} Nothing was submitted.`);
+  }
+  return checked;
+}
+
 /** How far ahead a start may be scheduled: far enough for a planned change, short enough that the approval still means something. */
 export const MAX_SCHEDULE_AHEAD_MS = 30 * 86_400_000;
 
@@ -107,7 +131,8 @@ export async function requestAccess(ctx: LatchContext, actor: Actor, input: Requ
   const now = ctx.now();
   const evaluated = startWithinReach(whileAvailable(checkRequest(config, directory, actor.email, input), now), input, now);
   const accepted = evaluated.ok ? backendAccepts(ctx, evaluated) : evaluated;
-  const checked = accepted.ok ? await withoutOverlap(ctx, accepted, now) : accepted;
+  const distinct = accepted.ok ? await withoutOverlap(ctx, accepted, now) : accepted;
+  const checked = distinct.ok ? await notHeldElsewhere(ctx, distinct) : distinct;
   if (!checked.ok) {
     await ctx.store.commit({
       deliveryId: actor.deliveryId,

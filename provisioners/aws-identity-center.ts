@@ -35,7 +35,12 @@ interface Target {
 
 export class AwsIdentityCenterProvisioner implements Provisioner {
   readonly type = 'aws-identity-center';
-  readonly listsGrants = true;
+  /**
+   * Reconcile lists only the assignments of Latch-managed permission sets (others mix with
+   * standing access Latch must not judge), so it can tell a grant missing only when every
+   * permission set of the integration is Latch-managed.
+   */
+  readonly listsGrants: boolean;
   private readonly connection: IdentityCenterConnection;
   private readonly scope: AccountScope;
   private readonly clients: AwsClients;
@@ -51,6 +56,7 @@ export class AwsIdentityCenterProvisioner implements Provisioner {
     }
     this.connection = parseIdentityCenterConnection(integration);
     this.scope = accountScope(this.connection);
+    this.listsGrants = integration.resources.every((resource) => Object.entries(resource.permissions).every(([permission, settings]) => permissionSetOf(integration, resource, permission, settings).latchManaged));
     this.now = options.now ?? Date.now;
     this.sleep = options.poll?.sleep;
     this.clients = new AwsClients(integration.name, this.connection, options);

@@ -275,6 +275,10 @@ describe('Latch-managed permission sets', () => {
     expect(managed.map((entry) => entry.principal)).toEqual([`${PAYMENTS}/LatchBreakGlass/${ALICE_ID}`, `${DATA}/LatchBreakGlass/${BOB_ID}`]);
     expect(fake.of('ListAccountsForProvisionedPermissionSet')).toEqual([{ InstanceArn: INSTANCE, PermissionSetArn: permissionSetArn(BREAKGLASS) }]);
     await ic.removeOrphan(integration(), `${DATA}/LatchBreakGlass/${BOB_ID}`);
+    // Only an integration of Latch-managed permission sets can tell a grant missing from this list.
+    expect(ic.listsGrants).toBe(false);
+    const managedOnly = { ...integration(), resources: integration().resources.slice(0, 1).map((resource) => ({ ...resource, permissions: { breakglass: { permissionSet: 'LatchBreakGlass', latchManaged: true } } })) };
+    expect(provisioner(managedOnly).listsGrants).toBe(true);
     expect(fake.of('DeleteAccountAssignment')).toEqual([{ InstanceArn: INSTANCE, TargetId: DATA, TargetType: 'AWS_ACCOUNT', PermissionSetArn: permissionSetArn(BREAKGLASS), PrincipalType: 'USER', PrincipalId: BOB_ID }]);
     expect(fake.holds(DATA, BREAKGLASS, BOB_ID)).toBe(false);
     expect(fake.holds(PAYMENTS, ADMIN, BOB_ID)).toBe(true);
