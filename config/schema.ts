@@ -158,6 +158,8 @@ export const Integration = z.object({
    * privileges, password rotated) before dropping it, for people whose objects must survive.
    */
   retainRevoked: Duration.optional(),
+  /** Labels for the whole integration (`production`); access discovery weighs standing privileges here by them. */
+  labels: z.array(Name).default([]),
   resources: z.array(Resource).min(1, 'an integration needs at least one resource'),
 }).strict();
 export type Integration = z.output<typeof Integration>;
@@ -613,6 +615,21 @@ export const Settings = z.object({
 }).strict();
 export type Settings = z.output<typeof Settings>;
 
+/** Access discovery: scanning integrations for standing privileges, scoring and remediating them. */
+export const Discovery = z.object({
+  /** A principal with no session seen for this long is dormant. */
+  dormantAfter: Duration.prefault('30d'),
+  /** How long a remediation can be undone (`latch discover undo ID`). */
+  undoWithin: Duration.prefault('7d'),
+  /** How much a label on an integration or resource raises the risk of privileges there (1 = no change). */
+  sensitivity: z.record(Name, z.number().min(1).max(10)).default({ production: 3, prod: 3, pii: 3, staging: 1.5 }),
+  /** Approvers of the access flows remediation proposes; the admins when left out. */
+  approvers: z.array(Principal).optional(),
+  /** Integrations to scan; every postgresql, mysql and aws-iam-role integration when left out. */
+  integrations: z.array(Name).optional(),
+}).strict();
+export type Discovery = z.output<typeof Discovery>;
+
 export const LatchConfig = z.object({
   version: z.literal(1),
   settings: Settings.prefault({}),
@@ -630,5 +647,6 @@ export const LatchConfig = z.object({
   schedules: z.array(Schedule).default([]),
   /** Emergency (break-glass) flows, for `/access emergency ...`. */
   emergency: z.array(EmergencyFlow).default([]),
+  discovery: Discovery.prefault({}),
 }).strict();
 export type LatchConfig = z.output<typeof LatchConfig>;

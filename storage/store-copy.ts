@@ -48,6 +48,9 @@ const TABLES: readonly TablePair[] = [
   pair('identity_people', sqliteSchema.identityPeople, pgSchema.identityPeople, (row) => row),
   pair('identity_groups', sqliteSchema.identityGroups, pgSchema.identityGroups, (row) => row),
   pair('identity_syncs', sqliteSchema.identitySyncs, pgSchema.identitySyncs, (row) => row),
+  pair('discovery_samples', sqliteSchema.discoverySamples, pgSchema.discoverySamples, (row) => row),
+  pair('discovery_remediations', sqliteSchema.discoveryRemediations, pgSchema.discoveryRemediations, (row) => row),
+  pair('discovery_scans', sqliteSchema.discoveryScans, pgSchema.discoveryScans, (row) => row, 'id'),
 ];
 
 /** Rows per INSERT: well under PostgreSQL's 65535 bind parameters for the widest table. */

@@ -3,6 +3,7 @@
 import type { RequestState } from '../core/lifecycle.js';
 import type { AccessRequest, Decision, Grant, Instant, RequestKind, RequestRecord } from '../core/types.js';
 import type { IdentitySnapshotStore } from './identity-store.js';
+import type { DiscoveryStore } from './discovery-store.js';
 
 export const JOB_KINDS = ['grant', 'revoke', 'extend', 'timeout', 'notify', 'remind', 'expiry_warning', 'prune_audit', 'reconcile', 'activate', 'lapse', 'incident_note', 'oncall_handover', 'emergency_review', 'identity_sync'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
@@ -197,6 +198,8 @@ export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   /** Identity sources' snapshots (storage/identity-store.ts); without it identity sources are off. */
   readonly identitySnapshots?: IdentitySnapshotStore;
+  /** Access discovery's samples, scans and remediations (storage/discovery-store.ts); without it discovery keeps nothing. */
+  readonly discovery?: DiscoveryStore;
   commit(change: Change): Promise<CommitResult>;
 
   getRequest(id: string): Promise<RequestRecord | null>;

@@ -9,6 +9,7 @@ import type {
   RequestQuery, SightingOutcome, Store, StoreStats,
 } from '../store.js';
 import { PgIdentitySnapshots } from './pg-identity-snapshots.js';
+import { PgDiscoveryRecords } from './pg-discovery-records.js';
 import { isRetryableConflict, isUniqueViolation } from './pg-errors.js';
 import { migratePostgres } from './pg-migrate.js';
 import * as schema from './schema.js';
@@ -87,6 +88,7 @@ export class PgStore implements Store {
   private readonly pool: pg.Pool;
   private readonly db: Db;
   readonly identitySnapshots: PgIdentitySnapshots;
+  readonly discovery: PgDiscoveryRecords;
 
   constructor(options: PgStoreOptions) {
     this.pool = new pg.Pool({ connectionString: options.url, max: options.maxConnections ?? 10, connectionTimeoutMillis: 10_000 });
@@ -94,6 +96,7 @@ export class PgStore implements Store {
     this.pool.on('error', () => undefined);
     this.db = drizzle(this.pool, { schema });
     this.identitySnapshots = new PgIdentitySnapshots(this.db, (work) => this.write(work), (tx, events) => this.appendAudit(tx, events));
+    this.discovery = new PgDiscoveryRecords(this.db, (work) => this.write(work), (tx, events) => this.appendAudit(tx, events));
   }
 
   /** The drizzle database, for moving rows in and out (`latch store copy`); not for handlers. */

@@ -190,3 +190,29 @@ export const identitySyncs = pgTable('identity_syncs', {
   people: integer('people').notNull().default(0),
   groups: integer('groups').notNull().default(0),
 });
+
+/** Access discovery's activity samples (storage/sqlite/schema.ts). */
+export const discoverySamples = pgTable('discovery_samples', {
+  integration: text('integration').notNull(),
+  principal: text('principal').notNull(),
+  sampledAt: bigint('sampled_at', { mode: 'number' }).notNull(),
+  sessions: integer('sessions').notNull(),
+}, (table) => [primaryKey({ columns: [table.integration, table.principal, table.sampledAt] })]);
+
+export const discoveryRemediations = pgTable('discovery_remediations', {
+  id: text('id').primaryKey(),
+  integration: text('integration').notNull(),
+  principal: text('principal').notNull(),
+  changes: text('changes').notNull(),
+  actor: text('actor').notNull(),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+  undoUntil: bigint('undo_until', { mode: 'number' }).notNull(),
+  undoneAt: bigint('undone_at', { mode: 'number' }),
+  undoneBy: text('undone_by'),
+});
+
+export const discoveryScans = pgTable('discovery_scans', {
+  id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+  scannedAt: bigint('scanned_at', { mode: 'number' }).notNull(),
+  summary: text('summary').notNull(),
+});

@@ -210,3 +210,36 @@ export const identitySyncs = sqliteTable('identity_syncs', {
   people: integer('people').notNull().default(0),
   groups: integer('groups').notNull().default(0),
 });
+
+/**
+ * Access discovery's activity samples: one row per scan of an integration with the
+ * principal '' (that the sample was taken), and one per principal seen with a session.
+ */
+export const discoverySamples = sqliteTable('discovery_samples', {
+  integration: text('integration').notNull(),
+  principal: text('principal').notNull(),
+  sampledAt: integer('sampled_at').notNull(),
+  sessions: integer('sessions').notNull(),
+}, (table) => [primaryKey({ columns: [table.integration, table.principal, table.sampledAt] })]);
+
+/** Standing privileges an admin removed, with what it takes to put them back until `undoUntil`. */
+export const discoveryRemediations = sqliteTable('discovery_remediations', {
+  id: text('id').primaryKey(),
+  integration: text('integration').notNull(),
+  principal: text('principal').notNull(),
+  /** JSON: [{ privilege, revoke, restore }] as applied, in order. */
+  changes: text('changes').notNull(),
+  actor: text('actor').notNull(),
+  createdAt: integer('created_at').notNull(),
+  undoUntil: integer('undo_until').notNull(),
+  undoneAt: integer('undone_at'),
+  undoneBy: text('undone_by'),
+});
+
+/** Each scan's scores, so the next one (and the weekly digest) can say what changed. */
+export const discoveryScans = sqliteTable('discovery_scans', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  scannedAt: integer('scanned_at').notNull(),
+  /** JSON: [{ integration, principal, score, level, usage }]. */
+  summary: text('summary').notNull(),
+});

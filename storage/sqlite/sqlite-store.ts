@@ -13,6 +13,7 @@ import type {
   RequestQuery, SightingOutcome, Store, StoreStats,
 } from '../store.js';
 import { SqliteIdentitySnapshots } from './identity-snapshots.js';
+import { SqliteDiscoveryRecords } from './discovery-records.js';
 import * as schema from './schema.js';
 
 const MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), 'migrations');
@@ -81,6 +82,7 @@ export class SqliteStore implements Store {
   private readonly sqlite: Database.Database;
   private readonly db: Db;
   readonly identitySnapshots: SqliteIdentitySnapshots;
+  readonly discovery: SqliteDiscoveryRecords;
 
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ':memory:') mkdirSync(dirname(resolve(options.path)), { recursive: true });
@@ -91,6 +93,7 @@ export class SqliteStore implements Store {
     this.sqlite.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
     this.db = drizzle(this.sqlite, { schema });
     this.identitySnapshots = new SqliteIdentitySnapshots(this.db, (work) => this.write(work), (tx, events) => this.appendAudit(tx, events));
+    this.discovery = new SqliteDiscoveryRecords(this.db, (work) => this.write(work), (tx, events) => this.appendAudit(tx, events));
   }
 
   /** Applies pending migrations. Safe to run at every start. */
