@@ -165,12 +165,39 @@ export class AwsIdentityCenterProvisioner implements Provisioner {
     return { kind: 'held', message: `${target.set.name} in AWS account ${target.account.name} (${target.account.id}) is assigned to you in IAM Identity Center outside Latch; sign in at ${this.connection.portalUrl}.` };
   }
 
-  /** Every account in scope, each with every permission set of the instance. */
+  /**
+   * Every account in scope with every permission set, named as the config names them: a
+   * configured account by its resource, with its permissions whose permission set exists;
+   * the rest by the names a config would give them (lower case), to copy from.
+   */
   async listResources(): Promise<ResourceOffer[]> {
     const [accounts, sets] = await Promise.all([this.accounts.get(), this.permissionSets.get()]);
-    return accounts.filter((account) => outsideScope(this.scope, account) === null).map((account) => ({
-      name: account.name, description: `AWS account ${account.id}`, permissions: sets.map((set) => set.name),
-    }));
+    const configName = (text: string): string => text.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 63);
+    const offers: ResourceOffer[] = [];
+    for (const account of accounts.filter((candidate) => outsideScope(this.scope, candidate) === null)) {
+      const resource = this.integration.resources.find((candidate) => {
+        try {
+          return findAccount([account], resourceAccount(this.integration, candidate)) !== null;
+        } catch {
+          return false;
+        }
+      });
+      const named = new Map<string, string>();
+      for (const [permission, settings] of Object.entries(resource?.permissions ?? {})) {
+        try {
+          const wanted = permissionSetOf(this.integration, resource as Resource, permission, settings);
+          const set = findPermissionSet(sets, wanted.name, wanted.exact);
+          if (set) named.set(set.name, permission);
+        } catch {
+          // A permission the config gets wrong is not offered; the health check names it.
+        }
+      }
+      offers.push({
+        name: resource?.name ?? configName(account.name), description: `AWS account ${account.id} (${account.name})`,
+        permissions: [...named.values(), ...sets.filter((set) => !named.has(set.name)).map((set) => configName(set.name))],
+      });
+    }
+    return offers;
   }
 
   async checkHealth(): Promise<{ ok: boolean; checks: HealthCheck[] }> {

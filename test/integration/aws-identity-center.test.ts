@@ -180,9 +180,16 @@ describe('aws-identity-center grants', () => {
     expect(fake.of('CreateAccountAssignment')).toHaveLength(0);
 
     const offers = await ic.listResources();
-    expect(offers).toEqual([{ name: 'payments-prod', description: `AWS account ${PAYMENTS}`, permissions: ['AdministratorAccess', 'ReadOnlyAccess', 'LatchBreakGlass'] }]);
+    expect(offers).toEqual([{ name: 'payments-prod', description: `AWS account ${PAYMENTS} (payments-prod)`, permissions: ['admin', 'read', 'breakglass'] }]);
     // Cached: the lists were read once for all of this.
     expect(fake.of('ListAccounts')).toHaveLength(3);
+
+    // Outside a narrow scope: every active account but the management one, as a config would name it.
+    expect(await provisioner(integration()).listResources()).toEqual([
+      { name: 'payments-prod', description: `AWS account ${PAYMENTS} (payments-prod)`, permissions: ['admin', 'read', 'breakglass'] },
+      { name: 'data', description: `AWS account ${DATA} (data-lake)`, permissions: ['readonlyaccess', 'administratoraccess', 'latchbreakglass'] },
+      { name: 'sandbox', description: `AWS account ${SANDBOX} (Sandbox)`, permissions: ['read', 'administratoraccess', 'latchbreakglass'] },
+    ]);
 
     const tagged = integration({ accountTags: 'env=dev' });
     await expect(provisioner(tagged).grant(input(tagged, 'payments-prod', 'read'))).rejects.toThrow(`account payments-prod (${PAYMENTS}) lacks the tag env=dev`);
