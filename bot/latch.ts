@@ -93,6 +93,9 @@ export const SHUTDOWN_TIMEOUT_MS = 25_000;
 
 export class ConfigRefused extends Error {}
 
+/** How often an instance looks for identity-source changes another instance wrote. */
+const IDENTITY_REFRESH_MS = 5_000;
+
 /**
  * Every backend this build can provision, by integration type. The instance prefix of
  * the config is handed to each backend, which refuses to touch principals without it.
@@ -163,6 +166,11 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     openRequestPeople: async () => [...new Set((await store.listRequests({ states: ['pending', 'ready', 'active'], limit: 10_000 })).flatMap((record) => [record.request.requester, record.request.grantee]))],
   }) : null;
   await identities?.load();
+  // With several instances on one database, each picks up the others' syncs and SCIM pushes within seconds.
+  const identityRefresh = identities ? setInterval(() => {
+    identities.refreshIfChanged().catch((error: unknown) => log.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not re-read the identity sources from the store'));
+  }, IDENTITY_REFRESH_MS) : null;
+  identityRefresh?.unref();
   if (!identities && loaded.config.identitySources.length > 0) log.warn({ store: store.dialect }, `identity sources are off: the ${store.dialect} store does not keep their snapshots yet; people and groups come from the config only`);
   // The config's directory, then the identity sources behind its groups and managers, then on-call schedules.
   const directoryFor = (config: LatchConfig, base: Directory): Directory => withOnCall(identities ? withIdentitySources(base, config, identities.lookup) : base, oncall);
@@ -278,6 +286,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     ready = false;
     stopping = true;
     reloader.close();
+    if (identityRefresh) clearInterval(identityRefresh);
     const [jobsFinished, workFinished] = await Promise.all([runner?.stop(left()) ?? true, work.settled(left()), slackReceiver?.stop(left())]);
     if (!workFinished) log.warn({ inFlight: work.size }, 'shutdown deadline reached with chat work still in flight');
     // Each sink finishes the delivery in progress; what is left goes out after the restart, from the cursor.

@@ -78,6 +78,8 @@ export class IdentitySources {
   private readonly running = new Map<string, Promise<SyncOutcome>>();
   /** The last held answer each source was reported for, so a broken source alerts once, not every interval. */
   private readonly reportedHolds = new Map<string, string>();
+  /** What the store's sync records looked like at the last load, to notice another instance's sync or SCIM push. */
+  private loadedMarker = '';
 
   constructor(private readonly deps: IdentitySourcesDeps) {}
 
@@ -91,8 +93,23 @@ export class IdentitySources {
 
   /** Reads every source's snapshot from the store (at start-up, and after a SCIM push). */
   async load(): Promise<void> {
+    this.loadedMarker = await this.marker();
     const snapshots = await this.deps.store.snapshots();
     this.indexes = new Map(snapshots.map((snapshot) => [snapshot.source, new SourceIndex(snapshot.source, snapshot.people, snapshot.groups)]));
+  }
+
+  private async marker(): Promise<string> {
+    return JSON.stringify((await this.deps.store.syncs()).map((sync) => [sync.source, sync.lastAttemptAt, sync.lastSuccessAt, sync.people, sync.groups]));
+  }
+
+  /**
+   * Loads the snapshots again when the store shows a sync or push this process did not make
+   * (another instance on the same database); true when it did.
+   */
+  async refreshIfChanged(): Promise<boolean> {
+    if ((await this.marker()) === this.loadedMarker) return false;
+    await this.load();
+    return true;
   }
 
   /** What the directory asks (config/directory.ts withIdentitySources). */
@@ -199,7 +216,7 @@ export class IdentitySources {
       ...plan.leavers.map((leaver): AuditInput => ({ type: 'identity.departed', requestId: null, actor: 'latch', at, data: { ...leaver } })),
     ];
     await this.deps.store.replaceSnapshot(name, { people, groups: snapshot.groups }, at, audit);
-    this.indexes.set(name, new SourceIndex(name, people, snapshot.groups));
+    await this.load();
     this.deps.log.info({ source: name, people: snapshot.people.length, groups: snapshot.groups.length, leavers: plan.leavers.length }, `identity source ${name}: synced`);
     for (const leaver of plan.leavers) await this.offboardOne(leaver.email, { reroute: true });
     return { source: name, status: 'applied', people: snapshot.people.length, groups: snapshot.groups.length, leavers: plan.leavers };

@@ -174,4 +174,19 @@ describe('SCIM 2.0 provisioning at /scim/v2', () => {
     expect(audit).toMatchObject({ actor: 'latch', data: { via: 'identity', comment: 'dana@example.com is no longer among the requesters of flow read', mover: 'dana@example.com', flow: 'read' } });
     expect(latch.ctx.current().directory.departed('dana@example.com')).toBeNull();
   });
+
+  it('keeps what was pushed across a restart: groups, leavers and the sync status come back from the store', async () => {
+    const options = {
+      configFile: join(dir, 'latch.yaml'), databaseUrl: `sqlite:${join(dir, 'latch.db')}`, port: 0, host: '127.0.0.1',
+      logger: pino({ level: 'silent' }), notifier: new RecordingNotifier(), provisioners: new ProvisionerRegistry({}).use('orders', provisioner),
+      env: { LATCH_SCIM_TOKEN: TOKEN }, runner: { sweep: '*/1 * * * * *' },
+    };
+    await latch.stop();
+    latch = await startLatch(options);
+    base = `http://127.0.0.1:${latch.port}`;
+    expect([...latch.ctx.current().directory.membersOf('dbas')]).toEqual([]);
+    expect(latch.ctx.current().directory.departed('alice@example.com')).toBe('scim reports alice@example.com disabled');
+    const found = await scim('GET', `/Users?filter=${encodeURIComponent('userName eq "dana_upn@corp.onmicrosoft.com"')}`);
+    expect(found.json).toMatchObject({ totalResults: 1, Resources: [{ id: ids.dana, active: true }] });
+  });
 });
