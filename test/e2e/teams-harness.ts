@@ -46,7 +46,7 @@ export interface TeamsE2E {
   close(): Promise<void>;
 }
 
-export async function startTeamsE2E(options: { withSlack?: boolean; config?: string; clockOffsetMs?: number; env?: Record<string, string> } = {}): Promise<TeamsE2E> {
+export async function startTeamsE2E(options: { withSlack?: boolean; config?: string; clockOffsetMs?: number; env?: Record<string, string>; provisioners?: ProvisionerRegistry } = {}): Promise<TeamsE2E> {
   const dir = mkdtempSync(join(tmpdir(), 'latch-teams-'));
   let offset = options.clockOffsetMs ?? 0;
   writeFileSync(join(dir, 'latch.yaml'), options.config ?? orgConfig());
@@ -60,7 +60,7 @@ export async function startTeamsE2E(options: { withSlack?: boolean; config?: str
   }
   const latch = await startLatch({
     configFile: join(dir, 'latch.yaml'), databaseUrl: `sqlite:${join(dir, 'latch.db')}`, port: 0, host: '127.0.0.1',
-    logger: pino({ level: 'silent' }), provisioners: new ProvisionerRegistry({}).use('orders', new MemoryProvisioner()), env,
+    logger: pino({ level: 'silent' }), provisioners: options.provisioners ?? new ProvisionerRegistry({}).use('orders', new MemoryProvisioner()), env,
     runner: { sweep: '*/1 * * * * *' },
     // Latch's clock may run ahead (rules with time windows, advance()); tokens keep real time.
     now: () => Date.now() + offset,
