@@ -64,6 +64,16 @@ Commands:
       --from sqlite:PATH  table, in one transaction, into an empty database (it is
       --to postgres://... migrated first); the copied audit chain is verified and must
                           end in the source's last hash. Stop Latch before copying.
+  discover                Scan the postgresql, mysql and aws-iam-role integrations for
+      [--integration NAME] standing privileges and print the principals riskiest first,
+      [--json FILE]        with why (level, sensitivity, use); FILE gets the report as
+                          JSON. Latch's own principals are never listed.
+  discover remediate PRINCIPAL --integration NAME [--confirm]
+                          Show what revoking PRINCIPAL's standing privileges would run
+                          and the access flow that replaces them (config YAML); with
+                          --confirm revoke them, audited as discovery.remediated.
+  discover undo ID        Put back what remediation ID removed, within
+                          discovery.undoWithin of it (audited as discovery.undone).
   help                    Show this text.
 
 Options for audit, config reload, identities and migrate:
@@ -99,6 +109,9 @@ interface Options {
   to?: string;
   allowMassDisable?: boolean;
   wait?: string;
+  integration?: string;
+  json?: string;
+  confirm?: boolean;
 }
 
 /** A database URL fit to print: a password in it is masked. */
@@ -441,6 +454,40 @@ async function storeCopy(io: Io, options: Options): Promise<number> {
   }
 }
 
+async function discoverCommand(io: Io, options: Options, database: string, env: NodeJS.ProcessEnv, subcommand: string | undefined, rest: string[]): Promise<number> {
+  if (subcommand === 'remediate') {
+    only('discover remediate', options, ['database', 'config', 'integration', 'confirm']);
+    noMoreArguments('discover remediate', rest.slice(1));
+    if (!rest[0] || !options.integration) throw new UsageError('discover remediate needs the principal and --integration NAME, e.g. discover remediate app_admin --integration orders');
+  } else if (subcommand === 'undo') {
+    only('discover undo', options, ['database', 'config']);
+    noMoreArguments('discover undo', rest.slice(1));
+    if (!rest[0]) throw new UsageError('discover undo needs the remediation id, e.g. discover undo DR-7K3M9QX2');
+  } else if (subcommand !== undefined) {
+    throw new UsageError(`Unknown command "discover ${subcommand}".`);
+  } else {
+    only('discover', options, ['database', 'config', 'integration', 'json']);
+  }
+  if (options.json === '') throw new UsageError('--json needs a file name');
+  const config = configFor(options, env);
+  const { discoverRemediate, discoverReport, discoverUndo, DiscoverProblem } = await import('./discover.js');
+  const { defaultProvisioners } = await import('../bot/latch.js');
+  const provisioners = defaultProvisioners(env, config.settings.instance);
+  const store = await openStore(database);
+  try {
+    const context = { io, store, config, env, provisioners, by: operator(env) };
+    if (subcommand === 'remediate') return await discoverRemediate(context, { integration: options.integration ?? '', principal: rest[0] ?? '', confirm: options.confirm === true });
+    if (subcommand === 'undo') return await discoverUndo(context, rest[0] ?? '');
+    return await discoverReport(context, { only: options.integration ? [options.integration] : [], ...(options.json ? { json: options.json } : {}) });
+  } catch (error) {
+    if (error instanceof DiscoverProblem) throw new Problem(error.message);
+    throw error;
+  } finally {
+    await provisioners.close();
+    await store.close();
+  }
+}
+
 function parse(argv: readonly string[]) {
   try {
     return parseArgs({
@@ -451,6 +498,7 @@ function parse(argv: readonly string[]) {
         database: { type: 'string' }, since: { type: 'string' }, format: { type: 'string' }, config: { type: 'string' },
         platform: { type: 'string' }, user: { type: 'string' }, email: { type: 'string' }, explain: { type: 'boolean' }, from: { type: 'string' }, to: { type: 'string' },
         'allow-mass-disable': { type: 'boolean' }, wait: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        integration: { type: 'string' }, json: { type: 'string' }, confirm: { type: 'boolean' },
       },
     });
   } catch (error) {
@@ -461,7 +509,7 @@ function parse(argv: readonly string[]) {
 
 async function run(io: Io, argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { positionals, values } = parse(argv);
-  const options: Options = { database: values.database, since: values.since, format: values.format, config: values.config, platform: values.platform, user: values.user, email: values.email, explain: values.explain, from: values.from, to: values.to, allowMassDisable: values['allow-mass-disable'], wait: values.wait };
+  const options: Options = { database: values.database, since: values.since, format: values.format, config: values.config, platform: values.platform, user: values.user, email: values.email, explain: values.explain, from: values.from, to: values.to, allowMassDisable: values['allow-mass-disable'], wait: values.wait, integration: values.integration, json: values.json, confirm: values.confirm };
   const [command, subcommand, ...rest] = positionals;
   if (values.help || command === 'help') {
     io.out(USAGE);
@@ -542,6 +590,8 @@ async function run(io: Io, argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       only('store copy', options, ['from', 'to']);
       noMoreArguments('store copy', rest);
       return storeCopy(io, options);
+    case 'discover':
+      return discoverCommand(io, options, database, env, subcommand, rest);
     default:
       throw new UsageError(`Unknown command "${command}".`);
   }
