@@ -10,7 +10,7 @@ import { IdentityStoreUserNotFound, identityStoreUserId } from './aws/identity-s
 import { findAccount, outsideScope, readAccounts, Refreshing, type OrgAccount } from './aws/organization-accounts.js';
 import { findPermissionSet, isoHours, lowerSessionDuration, readPermissionSets, type PermissionSet } from './aws/permission-sets.js';
 import { AwsSettingsError } from './aws/settings.js';
-import type { GrantInput, GrantOutput, HealthCheck, ManagedPrincipal, Provisioner, ProvisionerFactory, ResourceOffer, RevokeInput } from './provisioner.js';
+import type { GrantInput, GrantOutput, HealthCheck, HeldPermission, ManagedPrincipal, Provisioner, ProvisionerFactory, ResourceOffer, RevokeInput } from './provisioner.js';
 
 // AWS IAM Identity Center: a resource is an account of the organization, a permission is a
 // permission set; a grant assigns the permission set to the grantee's Identity Center user
@@ -87,13 +87,23 @@ export class AwsIdentityCenterProvisioner implements Provisioner {
     // Standing access was there before Latch and stays after it.
     if (input.principal.startsWith(STANDING)) return;
     const parsed = parsePrincipal(input.principal);
+    if (parsed) {
+      // What was assigned, wherever the config points the resource now.
+      const set = await this.permissionSetNamed(parsed.permissionSet);
+      // A deleted permission set took its assignments with it.
+      if (!set) return;
+      if (await this.heldElsewhere(input.stillHeld, parsed.accountId, set)) return;
+      const account = findAccount(await this.accounts.get(), parsed.accountId);
+      const label = `${set.name} in account ${account ? `${account.name} (${account.id})` : parsed.accountId} to ${input.grantee}`;
+      await this.assignments.delete({ accountId: parsed.accountId, permissionSetArn: set.arn, userId: parsed.userId }, label);
+      return;
+    }
+    // A grant that failed before it was recorded: only a Latch-managed permission set's
+    // assignment is surely Latch's (any other may be standing access).
     const target = await this.target(input.resource, input.permission, input.permissionSettings, false);
-    // A grant that failed before it was recorded carries Latch's generated name: find the user again.
-    const userId = parsed?.userId ?? await this.userIdOrNull(input.grantee);
-    if (userId === null) return;
-    // The same assignment held through another active grant of this person stays.
-    if (input.stillHeld?.some((held) => held.resource.name === input.resource.name && this.sameSet(input.resource, held.permission, held.permissionSettings, target.set))) return;
-    if (!parsed && !target.latchManaged) return;
+    if (!target.latchManaged) return;
+    const userId = await this.userIdOrNull(input.grantee);
+    if (userId === null || await this.heldElsewhere(input.stillHeld, target.account.id, target.set)) return;
     await this.assignments.delete({ accountId: target.account.id, permissionSetArn: target.set.arn, userId }, this.label(target, input.grantee));
   }
 
@@ -247,13 +257,26 @@ export class AwsIdentityCenterProvisioner implements Provisioner {
     return { account, set, latchManaged: named.latchManaged };
   }
 
-  private sameSet(resource: Resource, permission: string, settings: Record<string, unknown>, set: PermissionSet): boolean {
-    try {
-      const named = permissionSetOf(this.integration, resource, permission, settings);
-      return named.exact ? named.name === set.name : named.name.toLowerCase() === set.name.toLowerCase();
-    } catch {
-      return false;
-    }
+  /** Whether another active grant of the person needs the same assignment (same account, same permission set). */
+  private async heldElsewhere(stillHeld: readonly HeldPermission[] | undefined, accountId: string, set: PermissionSet): Promise<boolean> {
+    if (!stillHeld || stillHeld.length === 0) return false;
+    const accounts = await this.accounts.get();
+    return stillHeld.some((held) => {
+      try {
+        const named = permissionSetOf(this.integration, held.resource, held.permission, held.permissionSettings);
+        const sameSet = named.exact ? named.name === set.name : named.name.toLowerCase() === set.name.toLowerCase();
+        return sameSet && findAccount(accounts, resourceAccount(this.integration, held.resource))?.id === accountId;
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  private async permissionSetNamed(name: string): Promise<PermissionSet | null> {
+    const cached = (await this.permissionSets.get()).find((set) => set.name === name);
+    if (cached) return cached;
+    this.permissionSets.invalidate();
+    return (await this.permissionSets.get()).find((set) => set.name === name) ?? null;
   }
 
   private userId(email: string): Promise<string> {

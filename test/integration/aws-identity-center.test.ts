@@ -221,6 +221,36 @@ describe('aws-identity-center revokes', () => {
     expect(fake.of('DeleteAccountAssignment')).toHaveLength(2);
   });
 
+  it('removes what was assigned even after the resource points elsewhere, and keeps what another active grant needs', async () => {
+    const config = integration();
+    const principal = `${PAYMENTS}/AdministratorAccess/${ALICE_ID}`;
+    fake.assign(PAYMENTS, ADMIN, ALICE_ID);
+    const ic = provisioner(config);
+    const revoke = input(config, 'payments-prod', 'admin');
+    const other = config.resources[0];
+    if (!other) throw new Error('no resource');
+    await ic.revoke({ ...revoke, principal, stillHeld: [{ grantId: 'g_other', resource: other, permission: 'admin', permissionSettings: other.permissions.admin ?? {} }] });
+    expect(fake.of('DeleteAccountAssignment')).toHaveLength(0);
+    expect(fake.holds(PAYMENTS, ADMIN, ALICE_ID)).toBe(true);
+
+    const moved = { ...revoke, resource: { ...revoke.resource, settings: { account: DATA } } };
+    await ic.revoke({ ...moved, principal });
+    expect(fake.of('DeleteAccountAssignment')).toEqual([expect.objectContaining({ TargetId: PAYMENTS, PermissionSetArn: permissionSetArn(ADMIN), PrincipalId: ALICE_ID })]);
+    expect(fake.holds(PAYMENTS, ADMIN, ALICE_ID)).toBe(false);
+  });
+
+  it('leaves a never-recorded grant\'s assignment of a permission set Latch does not manage, and cleans up a Latch-managed one', async () => {
+    const config = integration();
+    fake.assign(PAYMENTS, ADMIN, ALICE_ID);
+    fake.assign(PAYMENTS, BREAKGLASS, ALICE_ID);
+    const ic = provisioner(config);
+    await ic.revoke(input(config, 'payments-prod', 'admin'));
+    expect(fake.holds(PAYMENTS, ADMIN, ALICE_ID)).toBe(true);
+    await ic.revoke(input(config, 'payments-prod', 'breakglass'));
+    expect(fake.of('DeleteAccountAssignment')).toEqual([expect.objectContaining({ TargetId: PAYMENTS, PermissionSetArn: permissionSetArn(BREAKGLASS), PrincipalId: ALICE_ID })]);
+    expect(fake.holds(PAYMENTS, BREAKGLASS, ALICE_ID)).toBe(false);
+  });
+
   it('reports a deletion AWS failed while the assignment is still there', async () => {
     const config = integration();
     fake.assign(PAYMENTS, ADMIN, ALICE_ID);
