@@ -23,6 +23,12 @@ import type { GrantInput, GrantOutput, HealthCheck, HeldPermission, ManagedPrinc
 export interface IdentityCenterOptions extends AwsClientOptions {
   now?: () => number;
   poll?: PollOptions;
+  /**
+   * How long the request-time check may take (default 1.5 s): a Slack modal is answered
+   * within 3 s, so a slower AWS lets the request through and the grant checks again. The
+   * lookups go on and fill the caches for the next request.
+   */
+  checkBudgetMs?: number;
 }
 
 const STANDING = 'standing:';
@@ -49,6 +55,7 @@ export class AwsIdentityCenterProvisioner implements Provisioner {
   private readonly permissionSets: Refreshing<PermissionSet[]>;
   private readonly now: () => number;
   private readonly sleep: ((ms: number) => Promise<void>) | undefined;
+  private readonly checkBudgetMs: number;
 
   constructor(private readonly integration: Integration, _env: NodeJS.ProcessEnv = process.env, options: IdentityCenterOptions = {}) {
     if (!('none' in integration.credentials)) {
@@ -59,6 +66,7 @@ export class AwsIdentityCenterProvisioner implements Provisioner {
     this.listsGrants = integration.resources.every((resource) => Object.entries(resource.permissions).every(([permission, settings]) => permissionSetOf(integration, resource, permission, settings).latchManaged));
     this.now = options.now ?? Date.now;
     this.sleep = options.poll?.sleep;
+    this.checkBudgetMs = options.checkBudgetMs ?? 1_500;
     this.clients = new AwsClients(integration.name, this.connection, options);
     this.assignments = new AccountAssignments(this.clients, integration.name, this.connection.instanceArn, options.poll);
     const ttl = parseDuration(this.connection.refreshEvery) ?? 15 * 60_000;
@@ -162,6 +170,20 @@ export class AwsIdentityCenterProvisioner implements Provisioner {
   }
 
   async checkExisting(grantee: string, resource: Resource, permission: string, settings: Record<string, unknown>): Promise<{ kind: 'held' | 'refused'; message: string } | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const outOfTime = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), this.checkBudgetMs);
+    });
+    const checking = this.existing(grantee, resource, permission, settings);
+    checking.catch(() => undefined);
+    try {
+      return await Promise.race([checking, outOfTime]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async existing(grantee: string, resource: Resource, permission: string, settings: Record<string, unknown>): Promise<{ kind: 'held' | 'refused'; message: string } | null> {
     let target: Target;
     let userId: string;
     try {

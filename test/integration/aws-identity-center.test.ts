@@ -4,6 +4,7 @@ import { Integration } from '../../config/schema.js';
 import { AwsIdentityCenterProvisioner } from '../../provisioners/aws-identity-center.js';
 import type { GrantInput } from '../../provisioners/provisioner.js';
 import { useFakeAwsEnvironment } from '../support/aws.js';
+import { eventually } from '../support/harness.js';
 import { FakeIdentityCenter, INSTANCE, MANAGEMENT, PORTAL, permissionSetArn, STORE } from '../support/aws-identity-center.js';
 
 // The aws-identity-center provisioner against a fake Identity Center on AWS's endpoints:
@@ -283,6 +284,28 @@ describe('standing access', () => {
     expect(fake.of('CreateAccountAssignment')).toHaveLength(0);
     expect(fake.of('DeleteAccountAssignment')).toHaveLength(0);
     expect(fake.holds(PAYMENTS, ADMIN, ALICE_ID)).toBe(true);
+  });
+});
+
+describe('the request-time check', () => {
+  it('lets the request through when AWS is slower than its budget, and the lookups go on to fill the caches', async () => {
+    fake.assign(PAYMENTS, ADMIN, ALICE_ID);
+    const config = integration();
+    const resource = config.resources[0];
+    if (!resource) throw new Error('no resource');
+    // Organizations answers the first ListAccounts slowly; everything after is the fake's.
+    fake.stop();
+    const accounts = [MANAGEMENT, PAYMENTS].map((id) => ({ Id: id, Arn: `arn:aws:organizations::${MANAGEMENT}:account/o-a1b2c3d4e5/${id}`, Name: id === MANAGEMENT ? 'acme-management' : 'payments-prod', Email: `aws+${id}@example.com`, Status: 'ACTIVE' }));
+    nock('https://organizations.us-east-1.amazonaws.com').post('/').delay(400).reply(200, JSON.stringify({ Accounts: accounts }), { 'content-type': 'application/x-amz-json-1.1' });
+    fake.start();
+    const ic = new AwsIdentityCenterProvisioner(config, process.env, { maxAttempts: 3, checkBudgetMs: 100 });
+    expect(await ic.checkExisting('alice@example.com', resource, 'admin', resource.permissions.admin ?? {})).toBeNull();
+    await eventually(() => fake.of('ListAccountAssignments').length === 1, 'the check to finish in the background', 5_000);
+    expect(fake.of('ListPermissionSets')).toHaveLength(2);
+    expect(fake.of('ListAccounts')).toHaveLength(0);
+    // The next look at accounts and permission sets is served from what it read.
+    expect((await ic.listResources()).map((offer) => offer.name)).toEqual(['payments-prod']);
+    expect(fake.of('ListPermissionSets')).toHaveLength(2);
   });
 });
 
