@@ -149,7 +149,14 @@ export class JobRunner {
 
   private async arm(): Promise<void> {
     if (this.stopped) return;
-    const next = await this.ctx.store.nextJobAt();
+    let next: number | null;
+    try {
+      next = await this.ctx.store.nextJobAt();
+    } catch (error) {
+      // The store is out of reach for a moment (a PostgreSQL failover, a busy SQLite file): the sweep re-arms.
+      this.ctx.log.warn({ err: errorText(error) }, 'job runner: could not read when the next job is due; the sweep will look again');
+      return;
+    }
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (next === null || this.stopped) return;
