@@ -94,6 +94,9 @@ export class PgStore implements Store {
     this.pool = new pg.Pool({ connectionString: options.url, max: options.maxConnections ?? 10, connectionTimeoutMillis: 10_000 });
     // An idle connection the server dropped: the pool replaces it on the next query, which reports any real outage.
     this.pool.on('error', () => undefined);
+    // One dropped while checked out (a failover, pg_terminate_backend) emits 'error' on its client, which
+    // unhandled would end the process; the query on it fails instead, and its work is retried.
+    this.pool.on('connect', (client) => client.on('error', () => undefined));
     this.db = drizzle(this.pool, { schema });
     this.identitySnapshots = new PgIdentitySnapshots(this.db, (work) => this.write(work), (tx, events) => this.appendAudit(tx, events));
     this.discovery = new PgDiscoveryRecords(this.db, (work) => this.write(work), (tx, events) => this.appendAudit(tx, events));

@@ -12,6 +12,7 @@ import { PgStore } from '../../storage/postgres/pg-store.js';
 import type { AuditEvent, Job } from '../../storage/store.js';
 import { eventually } from '../support/harness.js';
 import { startLatchProcess, type LatchProcess } from '../support/latch-process.js';
+import { asSuperuser } from '../support/postgres.js';
 import type { JournalEntry } from '../support/memory-provisioner.js';
 import { startSlackDouble, type SlackDouble } from '../support/slack-double.js';
 import { blockActionsBody, postToSlackEvents, slashCommandBody } from '../support/slack-signing.js';
@@ -58,6 +59,8 @@ flows:
 
 interface Cluster {
   instances: LatchProcess[];
+  /** The name of the PostgreSQL database they share. */
+  database: string;
   slack: SlackDouble;
   store: PgStore;
   journal(): JournalEntry[];
@@ -67,6 +70,8 @@ interface Cluster {
   request(user: string, text: string, at: number): Promise<string>;
   /** One Approve click delivered to each of `at` at the same moment (a retry landing on another instance). */
   approve(id: string, at: readonly number[]): Promise<number[]>;
+  /** What the instances that ended on their own (not killed by the test) wrote to stderr. */
+  crashes(): string[];
   close(): Promise<void>;
 }
 
@@ -94,7 +99,7 @@ async function startCluster(options: { instances: number; engineers: number; lea
   const instances = await Promise.all(Array.from({ length: options.instances }, () => startLatchProcess(env, 60_000, [], CHILD)));
   const store = new PgStore({ url: database.url });
   return {
-    instances, slack, store,
+    instances, slack, store, database: database.database,
     streamedSeqs: () => (existsSync(auditFile) ? readFileSync(auditFile, 'utf8').split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { seq: number }).seq) : []),
     journal: () => (existsSync(journalFile) ? readFileSync(journalFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as JournalEntry) : []),
     async request(user, text, at) {
@@ -113,6 +118,7 @@ async function startCluster(options: { instances: number; engineers: number; lea
       const sent = await Promise.all(at.map((index) => postToSlackEvents((instances[index % instances.length] as LatchProcess).base, body, SECRET)));
       return sent.map((answer) => answer.status);
     },
+    crashes: () => instances.filter((instance) => instance.child.exitCode !== null).map((instance) => `exit ${String(instance.child.exitCode)}: ${instance.stderr().slice(-2000)}`),
     async close() {
       for (const instance of instances) if (instance.child.exitCode === null && instance.child.signalCode === null) instance.child.kill('SIGKILL');
       await Promise.all(instances.map((instance) => instance.exited));
@@ -137,6 +143,9 @@ describe('several Latch instances on one PostgreSQL store', () => {
     const engineers = 12;
     cluster = await startCluster({ instances: 3, engineers, leaseMs: 5_000, delayMs: 50 });
     const c = cluster;
+    // The database drops every connection (a failover, a restart): the instances reconnect on their next query.
+    const dropped = await asSuperuser((client) => client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [c.database]));
+    expect(dropped.rowCount).toBeGreaterThan(0);
     const ids = await Promise.all(Array.from({ length: engineers }, (_, index) => c.request(engineer(index), `request orders-prod read for 6s because multi ${index}`, index)));
     expect(new Set(ids).size).toBe(engineers);
     // The same click reaches two instances at once (the load balancer retried it elsewhere).
@@ -176,6 +185,7 @@ describe('several Latch instances on one PostgreSQL store', () => {
     const lastSeq = events.at(-1)?.seq ?? 0;
     await eventually(() => c.streamedSeqs().length >= lastSeq, 'the audit sink to catch up', 20_000);
     expect(c.streamedSeqs().slice(0, lastSeq)).toEqual(Array.from({ length: lastSeq }, (_, index) => index + 1));
+    expect(c.crashes()).toEqual([]);
   });
 
   it('an instance killed mid-grant: its claimed jobs complete on the other after their lease, each grant recorded once', { timeout: 120_000 }, async () => {
@@ -219,5 +229,6 @@ describe('several Latch instances on one PostgreSQL store', () => {
       expect(journal.filter((entry) => entry.grantId === grant.id && entry.op === 'revoke')).toHaveLength(1);
     }
     expect(await verifyStoreAudit(c.store)).toMatchObject({ ok: true });
+    expect(c.crashes()).toEqual([]);
   });
 });
