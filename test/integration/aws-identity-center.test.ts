@@ -161,7 +161,8 @@ describe('aws-identity-center grants', () => {
   });
 
   it('keeps throttled calls going until the attempts run out, then says AWS kept throttling', async () => {
-    const throttled: [number, unknown] = [400, { __type: 'ThrottlingException', message: 'Rate exceeded' }];
+    // Organizations throttles with its own error name.
+    const throttled: [number, unknown] = [400, { __type: 'TooManyRequestsException', Type: 'client', Message: 'Rate exceeded' }];
     fake.failNext.set('ListAccounts', [throttled, throttled, throttled]);
     const config = integration();
     await expect(provisioner(config).grant(input(config, 'payments-prod', 'admin'))).rejects.toThrow(
