@@ -262,19 +262,13 @@ export class AwsIdentityCenterProvisioner implements Provisioner {
     const wanted = resourceAccount(this.integration, resource);
     const named = permissionSetOf(this.integration, resource, permission, settings);
     let account = findAccount(await this.accounts.get(), wanted);
-    if (!account) {
-      this.accounts.invalidate();
-      account = findAccount(await this.accounts.get(), wanted);
-    }
+    if (!account) account = findAccount(await this.accounts.fresh(), wanted);
     if (!account) throw new AwsSettingsError(`integration "${this.integration.name}" resource "${resource.name}": the organization has no account ${JSON.stringify(wanted)} (by id or name)`);
     // A revoke still takes away what Latch gave in an account that has left the scope since.
     const outside = inScope ? outsideScope(this.scope, account) : null;
     if (outside) throw new AwsSettingsError(`integration "${this.integration.name}" resource "${resource.name}": ${outside}`);
     let set = findPermissionSet(await this.permissionSets.get(), named.name, named.exact);
-    if (!set) {
-      this.permissionSets.invalidate();
-      set = findPermissionSet(await this.permissionSets.get(), named.name, named.exact);
-    }
+    if (!set) set = findPermissionSet(await this.permissionSets.fresh(), named.name, named.exact);
     if (!set) throw new AwsSettingsError(`integration "${this.integration.name}" resource "${resource.name}" permission "${permission}": Identity Center instance ${this.connection.instanceArn} has no permission set named ${JSON.stringify(named.name)}`);
     return { account, set, latchManaged: named.latchManaged };
   }
@@ -297,8 +291,7 @@ export class AwsIdentityCenterProvisioner implements Provisioner {
   private async permissionSetNamed(name: string): Promise<PermissionSet | null> {
     const cached = (await this.permissionSets.get()).find((set) => set.name === name);
     if (cached) return cached;
-    this.permissionSets.invalidate();
-    return (await this.permissionSets.get()).find((set) => set.name === name) ?? null;
+    return (await this.permissionSets.fresh()).find((set) => set.name === name) ?? null;
   }
 
   private userId(email: string): Promise<string> {

@@ -98,26 +98,34 @@ export async function readAccounts(clients: AwsClients, integration: string, sco
   return accounts;
 }
 
-/** A value read from AWS and kept for `ttlMs`; a failed read is not kept, so the next call tries again. */
+/**
+ * A value read from AWS and kept for `ttlMs`. After that the last value still answers at
+ * once while it is read again in the background (a request is not kept waiting for a whole
+ * organization's listing); a failed read keeps the last value and is tried on the next call.
+ */
 export class Refreshing<T> {
-  private value: { at: number; data: Promise<T> } | null = null;
+  private last: { at: number; value: T } | null = null;
+  private pending: Promise<T> | null = null;
 
   constructor(private readonly read: () => Promise<T>, private readonly ttlMs: number, private readonly now: () => number) {}
 
   get(): Promise<T> {
-    if (this.value && this.now() - this.value.at < this.ttlMs) return this.value.data;
-    const data = this.read();
-    const entry = { at: this.now(), data };
-    this.value = entry;
-    data.catch(() => {
-      if (this.value === entry) this.value = null;
-    });
-    return data;
+    if (this.last && this.now() - this.last.at < this.ttlMs) return Promise.resolve(this.last.value);
+    const reading = this.fresh();
+    if (!this.last) return reading;
+    reading.catch(() => undefined);
+    return Promise.resolve(this.last.value);
   }
 
-  /** Read again on the next call (an account or permission set the cache does not know yet). */
-  invalidate(): void {
-    this.value = null;
+  /** Read again now and wait for it (an account or permission set the last value does not know). */
+  fresh(): Promise<T> {
+    this.pending ??= this.read().then((value) => {
+      this.last = { at: this.now(), value };
+      return value;
+    }).finally(() => {
+      this.pending = null;
+    });
+    return this.pending;
   }
 }
 

@@ -124,6 +124,32 @@ describe('aws-identity-center grants', () => {
     expect(output.instructions).not.toContain('keeps working until its own end');
   });
 
+  it('keeps the lists for refreshEvery, then answers from the last ones while reading them again, and looks an unknown account up at once', async () => {
+    const config = integration({ refreshEvery: '10m' });
+    const ic = provisioner(config);
+    await ic.grant(input(config, 'payments-prod', 'read'));
+    expect(fake.of('ListAccounts')).toHaveLength(3);
+    now += 9 * 60_000;
+    await ic.grant(input(config, 'payments-prod', 'admin'));
+    expect(fake.of('ListAccounts')).toHaveLength(3);
+
+    // A new account joins; after refreshEvery the next grant does not wait for the listing.
+    fake.accounts.push({ id: '678901234567', name: 'payments-dr' });
+    now += 2 * 60_000;
+    await ic.check({ ...input(config, 'payments-prod', 'read'), principal: `${PAYMENTS}/ReadOnlyAccess/${ALICE_ID}` });
+    await eventually(async () => (await ic.listResources()).some((offer) => offer.name === 'payments-dr'), 'the background refresh', 5_000);
+    expect(fake.of('ListAccounts')).toHaveLength(6);
+
+    // An account no list has shown yet is read at once rather than refused.
+    fake.accounts.push({ id: '789012345678', name: 'payments-new' });
+    const base = config.resources[0];
+    if (!base) throw new Error('no resource');
+    const fresh = { ...config, resources: [{ ...base, name: 'payments-new' }] };
+    const output = await ic.grant(input(fresh, 'payments-new', 'read'));
+    expect(output.principal).toBe(`789012345678/ReadOnlyAccess/${ALICE_ID}`);
+    expect(fake.of('ListAccounts')).toHaveLength(10);
+  });
+
   it('falls back to ListUsers by user name when no e-mail is unique, and names the e-mail it tried when nobody has it', async () => {
     const config = integration();
     await provisioner(config).grant(input(config, 'payments-prod', 'read', 'bob@example.com'));
