@@ -89,15 +89,20 @@ async function main(): Promise<void> {
     }
   }
   if (phases.has('ack') && decided) {
+    await latch.settle();
     say('ack latency under steady load');
     for (const rate of options.ackRates) {
-      for (const kind of ['command', 'click'] as const) show(await ackUnderLoad({ latch, floorUrl: floorServer.url, senders: senders.map((s) => s.slackId), decidedRequestId: decided }, kind, rate, options.ackSeconds));
+      for (const kind of ['command', 'click'] as const) {
+        await latch.settle();
+        show(await ackUnderLoad({ latch, floorUrl: floorServer.url, senders: senders.map((s) => s.slackId), decidedRequestId: decided }, kind, rate, options.ackSeconds));
+      }
     }
   }
   // How fast Latch grants without approval, to leave the mass expiry enough time between its
   // scheduled start and its expiry (BENCH_MASS_GRANT_RATE overrides what the phases before measured).
   let grantsPerSecond = Number(process.env.BENCH_MASS_GRANT_RATE ?? 0);
   if (phases.has('throughput')) {
+    await latch.settle();
     say('life-cycle throughput');
     const { rate, cycle, perSecond } = await lifeCycleThroughput(latch, backends, cyclists, CYCLE_CONCURRENCY);
     show(rate);
@@ -106,10 +111,12 @@ async function main(): Promise<void> {
     grantsPerSecond ||= perSecond * 3;
   }
   if (phases.has('expiry')) {
+    await latch.settle();
     say(`steady expiry (${spread.length} grants, expiring over about a minute)`);
     show(await steadyExpiry(latch, backends, spread));
   }
   if (phases.has('mass')) {
+    await latch.settle();
     say(`mass expiry (${mass.length} grants due in one second)`);
     const { lag, ackDuringDrain } = await massExpiry(latch, backends, mass, {
       grantsPerSecond: grantsPerSecond || 30, floorBatch: Number(process.env.BENCH_FLOOR_BATCH ?? 100), floorConnections: Number(process.env.BENCH_FLOOR_CONNECTIONS ?? 4),

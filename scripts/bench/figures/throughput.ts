@@ -21,7 +21,7 @@ async function oneCycle(latch: LatchUnderTest, requester: { slackId: string }): 
   await delivered;
   await latch.click(requester.slackId, 'latch.revoke', requestId);
   const state = latch.db().prepare('SELECT state FROM grants WHERE request_id = ?');
-  await waitUntil(`${requestId} to be revoked`, () => ((state.get(requestId) as { state: string } | undefined)?.state === 'revoked' ? true : undefined), 60_000, 10);
+  await waitUntil(`${requestId} to be revoked`, () => ((state.get(requestId) as { state: string } | undefined)?.state === 'revoked' ? true : undefined), 180_000, 10);
 }
 
 export async function lifeCycleThroughput(latch: LatchUnderTest, backends: BenchBackends, requesters: readonly { slackId: string }[], concurrency: number): Promise<{ rate: Figure; cycle: Figure; perSecond: number }> {
