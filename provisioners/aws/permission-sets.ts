@@ -42,18 +42,24 @@ export async function readPermissionSets(clients: AwsClients, integration: strin
   } catch (error) {
     throw describeAwsError(error, where(`listing the permission sets of ${instanceArn} (sso:ListPermissionSets)`), clients.connection.region);
   }
-  const sets: PermissionSet[] = [];
-  for (const arn of arns) {
-    try {
-      const described = (await sso.send(new DescribePermissionSetCommand({ InstanceArn: instanceArn, PermissionSetArn: arn }))).PermissionSet;
-      sets.push({
-        arn, name: described?.Name ?? arn, description: described?.Description ?? null,
-        sessionDuration: described?.SessionDuration ?? 'PT1H', sessionDurationMs: isoDurationMs(described?.SessionDuration),
-      });
-    } catch (error) {
-      throw describeAwsError(error, where(`reading permission set ${arn} (sso:DescribePermissionSet)`), clients.connection.region);
+  // A few at a time: an instance has dozens, and sso-admin throttles a burst of all of them.
+  const sets: PermissionSet[] = new Array<PermissionSet>(arns.length);
+  let next = 0;
+  const describeNext = async (): Promise<void> => {
+    for (let index = next++; index < arns.length; index = next++) {
+      const arn = arns[index] ?? '';
+      try {
+        const described = (await sso.send(new DescribePermissionSetCommand({ InstanceArn: instanceArn, PermissionSetArn: arn }))).PermissionSet;
+        sets[index] = {
+          arn, name: described?.Name ?? arn, description: described?.Description ?? null,
+          sessionDuration: described?.SessionDuration ?? 'PT1H', sessionDurationMs: isoDurationMs(described?.SessionDuration),
+        };
+      } catch (error) {
+        throw describeAwsError(error, where(`reading permission set ${arn} (sso:DescribePermissionSet)`), clients.connection.region);
+      }
     }
-  }
+  };
+  await Promise.all(Array.from({ length: Math.min(4, arns.length) }, describeNext));
   return sets;
 }
 
