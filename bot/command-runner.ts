@@ -1,6 +1,8 @@
 // Runs a chat command or button for either platform and says what to answer, in words
 // or as a screen to render. Adapters only render.
+import { discoveryDetailView, discoveryListView, type DiscoveryDetailView, type DiscoveryListView } from '../cards/discovery.js';
 import { requestView, type RequestView } from '../cards/request-view.js';
+import { discoveryDetailForChat, discoveryForChat } from '../handlers/discovery-chat.js';
 import type { Actor } from '../core/types.js';
 import { activateAccess } from '../handlers/activate.js';
 import { cancelRequest } from '../handlers/cancel.js';
@@ -24,6 +26,9 @@ export type CommandReply =
   | { kind: 'approvals'; views: RequestView[] }
   /** Access the person already has or has asked for: say so, and offer to extend what is active. */
   | { kind: 'overlap'; text: string; extendable: string[] }
+  /** Access discovery's top risks (admins), each with a button to open its detail. */
+  | { kind: 'discovery'; view: DiscoveryListView }
+  | { kind: 'discovery_detail'; view: DiscoveryDetailView }
   /** A repeated delivery: say nothing more. */
   | { kind: 'silent' };
 
@@ -83,6 +88,11 @@ export async function runCommand(ctx: LatchContext, actor: Actor, command: ChatC
       if (!result.ok) return result.reason === 'duplicate_delivery' ? { kind: 'silent' } : refused(result.message);
       return text(emergencyAnswer(result.record.request, result.record.grants, config.settings.timeZone));
     }
+    case 'discover': {
+      const result = await discoveryForChat(ctx, actor, command.integration);
+      if (!result.ok) return refused(result.reason === 'bad_input' ? `${result.message}\nUsage: \`${prefix}discover [INTEGRATION]\`` : result.message);
+      return { kind: 'discovery', view: discoveryListView(result.report) };
+    }
     case 'audit': {
       if (!directory.isAdmin(actor.email)) return text('Only Latch admins can read the audit log.');
       const events = (await ctx.store.auditEvents({})).slice(-command.limit);
@@ -90,6 +100,13 @@ export async function runCommand(ctx: LatchContext, actor: Actor, command: ChatC
       return text(lines.length > 0 ? `\`\`\`${lines.join('\n').slice(0, 3800)}\`\`\`` : 'The audit log is empty.');
     }
   }
+}
+
+/** The Details button of `/access discover`: one principal, scanned anew. */
+export async function runDiscoveryDetail(ctx: LatchContext, actor: Actor, integration: string, principal: string): Promise<CommandReply> {
+  const result = await discoveryDetailForChat(ctx, actor, integration, principal);
+  if (!result.ok) return refused(result.message);
+  return { kind: 'discovery_detail', view: discoveryDetailView(result.principal, result.proposal) };
 }
 
 /** The buttons that change state without a form: approve, deny (with its reason), cancel, revoke, activate. */

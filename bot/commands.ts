@@ -13,6 +13,7 @@ export const USAGE: Record<string, string> = {
   cancel: 'cancel ID   withdraw a request that is still pending',
   emergency: 'emergency RESOURCE [PERMISSION] [for DURATION] because REASON [incident ID]   break-glass access for people on call, granted at once and announced',
   audit: 'audit [COUNT]   recent audit events (admins)',
+  discover: 'discover [INTEGRATION]   standing access, riskiest first (admins)',
   help: 'help   this list',
 };
 
@@ -27,6 +28,7 @@ export type ChatCommand =
   | { kind: 'credentials'; id: string }
   | { kind: 'emergency'; resource?: string; permission?: string; bundle?: string; durationMs?: number; reason?: string; incident?: string }
   | { kind: 'audit'; limit: number }
+  | { kind: 'discover'; integration?: string }
   | { kind: 'invalid'; message: string };
 
 export function helpText(prefix: string): string {
@@ -147,6 +149,9 @@ export function parseCommand(text: string, prefix = '/access '): ChatCommand {
       return { kind: 'credentials', id };
     }
     case 'emergency': return parseEmergency(words, prefix);
+    case 'discover':
+      if (words.length > 1) return invalid('Name at most one integration.', 'discover', prefix);
+      return words[0] ? { kind: 'discover', integration: words[0] } : { kind: 'discover' };
     case 'audit': {
       const limit = words[0] === undefined ? 20 : Number(words[0]);
       if (!Number.isInteger(limit) || limit < 1 || limit > 100 || words.length > 1) return invalid('The count must be a whole number from 1 to 100.', 'audit', prefix);

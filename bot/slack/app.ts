@@ -21,6 +21,8 @@ import { SlackHome } from './home.js';
 import { SlackIdentities } from './identity.js';
 import { SlackNotifier } from './notifier.js';
 import { registerReviewActions } from './review-actions.js';
+import { registerDiscoveryActions } from './discovery-actions.js';
+import { discoveryDetailMessage, discoveryListMessage } from '../../cards/slack/discovery.js';
 import { FastifySlackReceiver, type SlackReceiver } from './receiver.js';
 import { SocketModeSlackReceiver, type SlackTokenRefused } from './socket-receiver.js';
 
@@ -127,6 +129,8 @@ export function createSlackApp(options: SlackOptions): { app: App; receiver: Sla
       }
       case 'overlap': return void (await respond({ response_type: 'ephemeral', replace_original: false, ...overlapMessage(reply.text, reply.extendable) }));
       case 'form': return; // opened by the caller, which holds the trigger id
+      case 'discovery': return void (await respond({ response_type: 'ephemeral', ...discoveryListMessage(reply.view) }));
+      case 'discovery_detail': return void (await respond({ response_type: 'ephemeral', replace_original: false, ...discoveryDetailMessage(reply.view) }));
     }
   }
 
@@ -216,6 +220,7 @@ export function createSlackApp(options: SlackOptions): { app: App; receiver: Sla
   });
 
   registerReviewActions(app, { client, ctx, actorFor });
+  registerDiscoveryActions(app, { client, ctx, actorFor });
 
   app.event('app_home_opened', async ({ event }) => {
     if (event.tab !== 'home') return;

@@ -2,6 +2,7 @@ import { ActivityTypes, TurnContext, type Activity } from 'botbuilder';
 import { attachment, type AdaptiveCard } from '../../cards/teams/adaptive.js';
 import { approvalCard, confirmationCard, overlapCard, requestFormCard, VERB } from '../../cards/teams/cards.js';
 import { REVIEW_VERB, reviewCard } from '../../cards/teams/review.js';
+import { DISCOVERY_VERB, discoveryDetailCard, discoveryListCard } from '../../cards/teams/discovery.js';
 import { reviewEmergency } from '../../handlers/emergency-review.js';
 import { requestView } from '../../cards/request-view.js';
 import { parseDuration } from '../../core/duration.js';
@@ -12,7 +13,7 @@ import { extendAccess } from '../../handlers/extend.js';
 import { loadRequest } from '../../handlers/load-request.js';
 import { showRequest } from '../../handlers/queries.js';
 import { requestAccess } from '../../handlers/request-access.js';
-import { requestAnswer, runButton, runCommand, type CommandReply } from '../command-runner.js';
+import { requestAnswer, runButton, runCommand, runDiscoveryDetail, type CommandReply } from '../command-runner.js';
 import { parseCommand, type ChatCommand } from '../commands.js';
 import { choiceFor, fieldOf, formInput, formOptions, reasonPromptForChoice } from '../request-form.js';
 import type { TeamsIdentities } from './identity.js';
@@ -80,6 +81,8 @@ export class TeamsBot {
         const lines = reply.views.slice(0, 40).map((view) => `- **${view.id}** ${view.title}: ${view.status}${view.timeLeft ? `, ${view.timeLeft} left` : ''}`);
         return void (await context.sendActivity({ type: 'message', textFormat: 'markdown', text: lines.length > 0 ? lines.join('\n') : 'You have no open requests and no active access. Type `request` to ask for some.' }));
       }
+      case 'discovery': return void (await context.sendActivity({ attachments: [attachment(discoveryListCard(reply.view))] }));
+      case 'discovery_detail': return void (await context.sendActivity({ attachments: [attachment(discoveryDetailCard(reply.view))] }));
       case 'approvals': {
         if (reply.views.length === 0) return void (await context.sendActivity('Nothing is waiting for your decision.'));
         const userId = context.activity.from.id;
@@ -157,6 +160,10 @@ export class TeamsBot {
         case VERB.activate: {
           const reply = await runButton(this.ctx, actor, verb, requestId);
           return this.answer(context, confirmationCard(reply.kind === 'text' ? reply.text : 'Already done.'));
+        }
+        case DISCOVERY_VERB.detail: {
+          const reply = await runDiscoveryDetail(this.ctx, actor, str(data.integration) ?? '', str(data.principal) ?? '');
+          return this.answer(context, reply.kind === 'discovery_detail' ? discoveryDetailCard(reply.view) : confirmationCard(reply.kind === 'text' ? reply.text : 'Already done.'));
         }
         case REVIEW_VERB.acknowledge:
         case REVIEW_VERB.flag: {

@@ -1,0 +1,129 @@
+// `/access discover` in Slack and the same words in Teams, end to end over the chat doubles,
+// against the real local PostgreSQL: admins see the top risks and open one's detail;
+// anyone else is refused and sees nothing of it.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DISCOVERY_ACTION, detailValue } from '../../cards/slack/discovery.js';
+import { asSuperuser, randomSuffix } from '../support/postgres.js';
+import { startSlackE2E, U, type SlackE2E } from './slack-harness.js';
+import { startTeamsE2E, T, type TeamsE2E } from './teams-harness.js';
+
+type Call = { args: Record<string, unknown> };
+const suffix = randomSuffix(6);
+const roles = { admin: `dchat${suffix}_admin`, reader: `dchat${suffix}_reader` };
+const database = `dchat${suffix}_db`;
+
+const config = `version: 1
+settings:
+  admins: [sec@example.com, lead@example.com]
+identities:
+  - { email: alice@example.com }
+integrations:
+  - name: cluster
+    type: postgresql
+    owner: sec@example.com
+    labels: [production]
+    connection: { host: 127.0.0.1, port: 5432, user: postgres, database: postgres }
+    resources:
+      - { name: shop, settings: { database: ${database} }, permissions: { read: { roles: [pg_read_all_data] } } }
+`;
+
+beforeAll(async () => {
+  await asSuperuser(async (client) => {
+    await client.query(`CREATE DATABASE ${database}`);
+    await client.query(`CREATE ROLE ${roles.admin} LOGIN CREATEROLE BYPASSRLS`);
+    await client.query(`CREATE ROLE ${roles.reader} LOGIN`);
+  });
+  await asSuperuser(async (client) => {
+    await client.query('CREATE TABLE public.orders (id int)');
+    await client.query(`GRANT SELECT ON public.orders TO ${roles.reader}`);
+  }, database);
+});
+
+afterAll(async () => {
+  await asSuperuser(async (client) => {
+    await client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    for (const role of Object.values(roles)) await client.query(`DROP ROLE IF EXISTS ${role}`);
+  });
+});
+
+describe('/access discover in Slack', () => {
+  let slack: SlackE2E;
+  afterEach(async () => slack?.close());
+
+  it('shows an admin the top risks with a Details button each, and the detail with the revoke statements and the replacing flow', async () => {
+    slack = await startSlackE2E(config);
+    const { responseUrl } = await slack.command(U.sec, 'discover');
+    const list = await slack.slack.waitFor('response_url', (call: Call) => call.args.url === responseUrl, 20_000);
+    const blocks = JSON.stringify(list.args.blocks);
+    expect(String(list.args.text)).toContain('Standing access, riskiest first');
+    expect(blocks).toContain(roles.admin);
+    expect(blocks).toContain('identity control: CREATEROLE');
+    expect(blocks).toContain(DISCOVERY_ACTION.detail);
+    // Riskiest first: the scores shown (each row starts with its score in bold) never rise.
+    const scores = [...String(blocks).matchAll(/"text":"\*(\d+)\*  `/g)].map((match) => Number(match[1]));
+    expect(scores.length).toBeGreaterThan(0);
+    expect([...scores].sort((a, b) => b - a)).toEqual(scores);
+    const buttons = (list.args.blocks as { type: string; elements?: { action_id: string; value: string }[] }[]).flatMap((block) => block.elements ?? []);
+    expect(buttons.map((button) => button.value)).toContain(detailValue('cluster', roles.admin));
+
+    const click = await slack.click(U.sec, DISCOVERY_ACTION.detail, detailValue('cluster', roles.admin));
+    const detail = await slack.slack.waitFor('response_url', (call: Call) => call.args.url === click.responseUrl, 20_000);
+    const detailBlocks = JSON.stringify(detail.args.blocks);
+    expect(detailBlocks).toContain(`ALTER ROLE \\"${roles.admin}\\" NOCREATEROLE;`);
+    expect(detailBlocks).toContain(`ALTER ROLE \\"${roles.admin}\\" NOBYPASSRLS;`);
+    expect(detailBlocks).toContain('flows:');
+    expect(detailBlocks).toContain(`discover remediate ${roles.admin} --integration cluster --confirm`);
+  }, 60_000);
+
+  it('refuses someone who is not an admin, the list and the button alike', async () => {
+    slack = await startSlackE2E(config);
+    const { responseUrl } = await slack.command(U.alice, 'discover');
+    const refused = await slack.slack.waitFor('response_url', (call: Call) => call.args.url === responseUrl);
+    expect(refused.args.text).toBe('Only Latch admins can see access discovery.');
+    const click = await slack.click(U.alice, DISCOVERY_ACTION.detail, detailValue('cluster', roles.admin));
+    const again = await slack.slack.waitFor('response_url', (call: Call) => call.args.url === click.responseUrl);
+    expect(again.args.text).toBe('Only Latch admins can see access discovery.');
+    expect(JSON.stringify(again.args)).not.toContain('CREATEROLE');
+  }, 60_000);
+
+  it('names an integration that is not in the config, with the usage', async () => {
+    slack = await startSlackE2E(config);
+    const { responseUrl } = await slack.command(U.sec, 'discover nope');
+    const answer = await slack.slack.waitFor('response_url', (call: Call) => call.args.url === responseUrl);
+    expect(String(answer.args.text)).toContain('There is no integration "nope" in the config');
+    expect(String(answer.args.text)).toContain('Usage: `/access discover [INTEGRATION]`');
+  }, 60_000);
+});
+
+describe('discover in Teams', () => {
+  let teams: TeamsE2E;
+  afterEach(async () => {
+    const rejected = teams?.connector.cardErrors ?? [];
+    await teams?.close();
+    expect(rejected).toEqual([]);
+  });
+
+  it('answers an admin with a valid card of the top risks and opens the detail card on Details', async () => {
+    teams = await startTeamsE2E({ config });
+    await teams.install(T.lead);
+    await teams.say(T.lead, 'discover');
+    const sent = await teams.connector.waitFor((activity) => activity.conversationId === teams.personalChat(T.lead) && JSON.stringify(activity.body).includes('Standing access, riskiest first'), 20_000);
+    const body = JSON.stringify(sent.body);
+    expect(body).toContain(roles.admin);
+    expect(body).toContain('discovery.detail');
+
+    const answer = await teams.act(T.lead, 'discovery.detail', { integration: 'cluster', principal: roles.admin });
+    const card = JSON.stringify((answer.body as { value?: unknown }).value);
+    expect(card).toContain(`ALTER ROLE \\"${roles.admin}\\" NOCREATEROLE;`);
+    expect(card).toContain('identity control');
+  }, 60_000);
+
+  it('refuses the detail to someone who is not an admin', async () => {
+    teams = await startTeamsE2E({ config });
+    await teams.install(T.alice);
+    const answer = await teams.act(T.alice, 'discovery.detail', { integration: 'cluster', principal: roles.admin });
+    const card = JSON.stringify((answer.body as { value?: unknown }).value);
+    expect(card).toContain('Only Latch admins can see access discovery.');
+    expect(card).not.toContain('CREATEROLE');
+  }, 60_000);
+});
