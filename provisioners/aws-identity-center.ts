@@ -63,7 +63,15 @@ export class AwsIdentityCenterProvisioner implements Provisioner {
     }
     this.connection = parseIdentityCenterConnection(integration);
     this.scope = accountScope(this.connection);
-    this.listsGrants = integration.resources.every((resource) => Object.entries(resource.permissions).every(([permission, settings]) => permissionSetOf(integration, resource, permission, settings).latchManaged));
+    // A permission the config gets wrong fails on its own (at request time); it does not stop the rest.
+    const managed = (resource: Resource, permission: string, settings: unknown): boolean => {
+      try {
+        return permissionSetOf(integration, resource, permission, settings).latchManaged;
+      } catch {
+        return false;
+      }
+    };
+    this.listsGrants = integration.resources.every((resource) => Object.entries(resource.permissions).every(([permission, settings]) => managed(resource, permission, settings)));
     this.now = options.now ?? Date.now;
     this.sleep = options.poll?.sleep;
     this.checkBudgetMs = options.checkBudgetMs ?? 1_500;

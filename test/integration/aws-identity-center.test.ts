@@ -378,4 +378,17 @@ describe('aws-identity-center config', () => {
       'integration "aws-sso": connection.instanceArn: "ssoins-72230c6c1e9f6e2a" is not an Identity Center instance ARN (arn:aws:sso:::instance/ssoins-1234567890abcdef); integration "aws-sso": connection.identityStoreId: "store-1" is not an identity store id (d-1234567890)');
     expect(fake.calls).toHaveLength(0);
   });
+
+  it('refuses a malformed permission at request time without making the integration\'s other permissions unavailable', async () => {
+    const config = integration();
+    const base = config.resources[0];
+    if (!base) throw new Error('no resource');
+    const resource = { ...base, permissions: { ...base.permissions, broken: { permissionSet: 'Not a name!', latchManaged: 'yes' } } };
+    const ic = provisioner({ ...config, resources: [resource] });
+    expect(ic.checkRequest(resource, 'broken', resource.permissions.broken)).toBe(
+      'integration "aws-sso" resource "payments-prod" permission "broken".permissionSet: must be a permission set name (1-32 letters, digits and + = , . @ - _); integration "aws-sso" resource "payments-prod" permission "broken".latchManaged: must be true or false');
+    expect(ic.checkRequest(resource, 'admin', resource.permissions.admin ?? {})).toBeNull();
+    await ic.grant(input({ ...config, resources: [resource] }, 'payments-prod', 'admin'));
+    expect(fake.holds(PAYMENTS, ADMIN, ALICE_ID)).toBe(true);
+  });
 });
