@@ -1,6 +1,6 @@
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Integration } from '../../config/schema.js';
+import { Integration, type Resource } from '../../config/schema.js';
 import { AwsIdentityCenterProvisioner } from '../../provisioners/aws-identity-center.js';
 import type { GrantInput } from '../../provisioners/provisioner.js';
 import { useFakeAwsEnvironment } from '../support/aws.js';
@@ -383,9 +383,9 @@ describe('aws-identity-center config', () => {
     const config = integration();
     const base = config.resources[0];
     if (!base) throw new Error('no resource');
-    const resource = { ...base, permissions: { ...base.permissions, broken: { permissionSet: 'Not a name!', latchManaged: 'yes' } } };
+    const resource: Resource = { ...base, permissions: { ...base.permissions, broken: { permissionSet: 'Not a name!', latchManaged: 'yes' } } };
     const ic = provisioner({ ...config, resources: [resource] });
-    expect(ic.checkRequest(resource, 'broken', resource.permissions.broken)).toBe(
+    expect(ic.checkRequest(resource, 'broken', resource.permissions.broken ?? {})).toBe(
       'integration "aws-sso" resource "payments-prod" permission "broken".permissionSet: must be a permission set name (1-32 letters, digits and + = , . @ - _); integration "aws-sso" resource "payments-prod" permission "broken".latchManaged: must be true or false');
     expect(ic.checkRequest(resource, 'admin', resource.permissions.admin ?? {})).toBeNull();
     await ic.grant(input({ ...config, resources: [resource] }, 'payments-prod', 'admin'));
