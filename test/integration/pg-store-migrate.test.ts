@@ -1,6 +1,7 @@
 // Several instances starting at once on an empty PostgreSQL database: one migrates, the
 // others wait for its advisory lock and find nothing left to do.
 import { afterEach, describe, expect, it } from 'vitest';
+import { MIGRATION_LOCK_KEY } from '../../storage/postgres/pg-migrate.js';
 import { PgStore } from '../../storage/postgres/pg-store.js';
 import { openStore } from '../../storage/open-store.js';
 import { asSuperuser } from '../support/postgres.js';
@@ -30,7 +31,10 @@ describe('PostgreSQL store migrations', () => {
       const after = await asSuperuser((client) => client.query<{ n: string }>('SELECT count(*)::text AS n FROM drizzle.__drizzle_migrations'), created.database);
       expect(after.rows[0]?.n).toBe(applied.rows[0]?.n);
       // The migration lock is given back: nobody holds it once they have started.
-      const locks = await asSuperuser((client) => client.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"), created.database);
+      // pg_locks is the whole server's: look at this database and the migration key (a bigint key shows as classid:objid, objsubid 1).
+      const locks = await asSuperuser((client) => client.query(
+        `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+           AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = $1`, [MIGRATION_LOCK_KEY]), created.database);
       expect(locks.rowCount).toBe(0);
     } finally {
       for (const store of stores) await store.close();
