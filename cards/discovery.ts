@@ -76,3 +76,26 @@ export function discoveryDetailView(principal: ScoredPrincipal, proposal: Remedi
       : 'Latch cannot revoke this itself; change it in the backend.',
   };
 }
+
+/** The digest the admins get after a scheduled scan: what changed since the scan before, then the top risks. */
+export function discoveryDigestText(report: DiscoveryReport, top = 5): string {
+  const list = discoveryListView(report, top);
+  const lines = [`Access discovery digest: ${list.summary}`];
+  if (report.changes === null) lines.push('This is the first scan; the next digest says what changed.');
+  else if (report.changes.length === 0) lines.push(`No change since the scan of ${new Date(report.previousScanAt ?? 0).toISOString()}.`);
+  else {
+    lines.push(`Since the scan of ${new Date(report.previousScanAt ?? 0).toISOString()}:`);
+    for (const change of report.changes.slice(0, 20)) {
+      const score = change.change === 'gone' ? `was ${change.previousScore ?? '-'}` : change.previousScore === null ? `risk ${change.score}` : `${change.previousScore} → ${change.score}`;
+      lines.push(`• ${change.change}: ${change.principal} in ${change.integration} (${score})`);
+    }
+    if (report.changes.length > 20) lines.push(`• and ${report.changes.length - 20} more`);
+  }
+  if (list.rows.length > 0) {
+    lines.push('Top risks:');
+    for (const row of list.rows) lines.push(`• ${row.score} ${row.principal} in ${row.integration}: ${row.level}, ${row.usage}; ${row.reasons[0] ?? ''}`);
+  }
+  for (const problem of list.problems) lines.push(`Not scanned: ${problem}`);
+  lines.push('Details: /access discover (Slack) or discover (Teams).');
+  return lines.join('\n');
+}

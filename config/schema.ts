@@ -625,6 +625,8 @@ export const Discovery = z.object({
   sensitivity: z.record(Name, z.number().min(1).max(10)).default({ production: 3, prod: 3, pii: 3, staging: 1.5 }),
   /** Approvers of the access flows remediation proposes; the admins when left out. */
   approvers: z.array(Principal).optional(),
+  /** Scan this often and write the admins what changed since the scan before (a weekly digest: 7d); off when left out. */
+  digestEvery: Duration.optional(),
   /** Integrations to scan; every postgresql, mysql and aws-iam-role integration when left out. */
   integrations: z.array(Name).optional(),
 }).strict();

@@ -3,6 +3,7 @@ import { runActivate, runLapse } from './activate.js';
 import { runExtend } from './extend.js';
 import { runGrant } from './grant.js';
 import { runIdentitySync } from './identity-sync.js';
+import { runDiscoveryDigest } from './discovery-digest.js';
 import { runEmergencyReview } from './emergency-review.js';
 import { runIncidentNote } from './incident-note.js';
 import { runOncallHandover } from './oncall-handover.js';
@@ -30,4 +31,5 @@ export const jobHandlers: Record<JobKind, JobHandler> = {
   oncall_handover: runOncallHandover,
   emergency_review: runEmergencyReview,
   identity_sync: runIdentitySync,
+  discovery_digest: runDiscoveryDigest,
 };

@@ -127,3 +127,35 @@ describe('discover in Teams', () => {
     expect(card).not.toContain('CREATEROLE');
   }, 60_000);
 });
+
+describe('the scheduled discovery digest', () => {
+  let slack: SlackE2E;
+  afterEach(async () => slack?.close());
+
+  it('scans every digestEvery through the jobs outbox and writes each admin what changed since the scan before', async () => {
+    slack = await startSlackE2E(`${config}discovery:\n  digestEvery: 1h\n`);
+    const digestsTo = (user: string): string[] => slack.slack.calls
+      .filter((call) => call.method === 'chat.postMessage' && call.args.channel === user && String(call.args.text).startsWith('Access discovery digest'))
+      .map((call) => String(call.args.text));
+    expect(digestsTo(U.sec)).toEqual([]);
+
+    slack.advance(3_600_000);
+    await slack.settle();
+    const first = await slack.slack.waitFor('chat.postMessage', (call: Call) => call.args.channel === U.sec && String(call.args.text).startsWith('Access discovery digest'), 20_000);
+    expect(String(first.args.text)).toContain('This is the first scan');
+    expect(String(first.args.text)).toContain(roles.admin);
+    await slack.slack.waitFor('chat.postMessage', (call: Call) => call.args.channel === U.lead && String(call.args.text).startsWith('Access discovery digest'));
+
+    const newcomer = `dchat${suffix}_new`;
+    await asSuperuser((client) => client.query(`CREATE ROLE ${newcomer} LOGIN SUPERUSER`));
+    try {
+      slack.advance(3_600_000);
+      await slack.settle();
+      const second = await slack.slack.waitFor('chat.postMessage', (call: Call) => call.args.channel === U.sec && String(call.args.text).includes(`new: ${newcomer} in cluster`), 20_000);
+      expect(String(second.args.text)).toContain('Since the scan of');
+      expect(digestsTo(U.sec)).toHaveLength(2);
+    } finally {
+      await asSuperuser((client) => client.query(`DROP ROLE IF EXISTS ${newcomer}`));
+    }
+  }, 90_000);
+});
