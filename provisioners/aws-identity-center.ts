@@ -75,7 +75,8 @@ export class AwsIdentityCenterProvisioner implements Provisioner {
     this.now = options.now ?? Date.now;
     this.sleep = options.poll?.sleep;
     this.checkBudgetMs = options.checkBudgetMs ?? 1_500;
-    this.clients = new AwsClients(integration.name, this.connection, options);
+    // Every Identity Center call goes to the instance's home region; Organizations is global.
+    this.clients = new AwsClients(integration.name, { ...this.connection, region: this.connection.ssoRegion ?? this.connection.region }, options);
     this.assignments = new AccountAssignments(this.clients, integration.name, this.connection.instanceArn, options.poll);
     const ttl = parseDuration(this.connection.refreshEvery) ?? 15 * 60_000;
     this.accounts = new Refreshing(() => readAccounts(this.clients, integration.name, this.scope), ttl, this.now);
@@ -357,7 +358,7 @@ export class AwsIdentityCenterProvisioner implements Provisioner {
       '',
       `[sso-session ${this.connection.profile}]`,
       `sso_start_url = ${this.connection.portalUrl}`,
-      `sso_region = ${this.connection.region}`,
+      `sso_region = ${this.connection.ssoRegion ?? this.connection.region}`,
       'sso_registration_scopes = sso:account:access',
       '```',
       `then run \`aws sso login --profile ${profile}\` and use \`--profile ${profile}\` with every command.`,

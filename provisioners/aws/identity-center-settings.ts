@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Integration, Resource } from '../../config/schema.js';
 import { parseDuration } from '../../core/duration.js';
-import { AwsConnection, parseSettings, show } from './settings.js';
+import { AwsConnection, parseSettings, Region, show } from './settings.js';
 
 // The aws-identity-center part of the config. The connection holds only scalars (the config
 // schema's rule for every integration), so lists are comma-separated: accounts, OUs, tags.
@@ -47,6 +47,13 @@ export const IdentityCenterConnection = AwsConnection.extend({
   accountTags: z.string().refine((text) => list(text).every((pair) => /^[^=]+=.*$/.test(pair)), { error: 'must be KEY=VALUE pairs, comma-separated (env=prod,team=payments)' }).optional(),
   /** Never these accounts (ids and name patterns, comma-separated), whatever else selects them. */
   excludeAccounts: z.string().optional(),
+  /** Never accounts directly in these organizational units (comma-separated ou-… ids). */
+  excludeOus: z.string().refine((text) => list(text).every((id) => OU_ID.test(id)), { error: 'must be organizational unit ids such as ou-ab12-cd34ef56, comma-separated' }).optional(),
+  /**
+   * The Identity Center instance's home region, when it is not `region` (then the default
+   * region of the CLI profiles in the DM).
+   */
+  ssoRegion: Region.optional(),
   /** The management account is never offered unless this is true: its permission sets reach the whole organization. */
   includeManagementAccount: Bool.default(false),
   /** How often the account and permission set lists are read again. */
@@ -60,6 +67,7 @@ export type IdentityCenterConnection = z.output<typeof IdentityCenterConnection>
 export interface AccountScope {
   include: AccountSelector | null;
   ous: string[];
+  excludeOus: string[];
   tags: [string, string][];
   exclude: AccountSelector;
   includeManagementAccount: boolean;
@@ -69,6 +77,7 @@ export function accountScope(connection: IdentityCenterConnection): AccountScope
   return {
     include: connection.accounts ? selector(connection.accounts) : null,
     ous: list(connection.accountOus ?? ''),
+    excludeOus: list(connection.excludeOus ?? ''),
     tags: list(connection.accountTags ?? '').map((pair) => {
       const at = pair.indexOf('=');
       return [pair.slice(0, at).trim(), pair.slice(at + 1).trim()];

@@ -14,7 +14,7 @@ export interface OrgAccount {
   status: string;
   /** The management account's id, from the account ARN (arn:aws:organizations::MANAGEMENT:account/o-…/ID). */
   managementAccountId: string;
-  /** Organizational units the account is directly in, among those the scope names. */
+  /** Organizational units the account is directly in, among those the scope names (to include or exclude). */
   ous: string[];
   /** Only read when the scope selects by tag. */
   tags: Record<string, string>;
@@ -30,8 +30,10 @@ export function outsideScope(scope: AccountScope, account: OrgAccount): string |
   if (account.status !== 'ACTIVE') return `account ${label} is ${account.status.toLowerCase()}, not active`;
   if (!scope.includeManagementAccount && account.id === account.managementAccountId) return `account ${label} is the organization's management account, which this integration never offers (includeManagementAccount)`;
   if (matches(scope.exclude, account)) return `account ${label} is excluded by excludeAccounts`;
+  const excludedOu = scope.excludeOus.find((ou) => account.ous.includes(ou));
+  if (excludedOu) return `account ${label} is in ${excludedOu}, which excludeOus excludes`;
   if (scope.include && !matches(scope.include, account)) return `account ${label} is not among the integration's accounts`;
-  if (scope.ous.length > 0 && account.ous.length === 0) return `account ${label} is not in the organizational units ${scope.ous.join(', ')}`;
+  if (scope.ous.length > 0 && !scope.ous.some((ou) => account.ous.includes(ou))) return `account ${label} is not in the organizational units ${scope.ous.join(', ')}`;
   const missing = scope.tags.filter(([key, value]) => account.tags[key] !== value);
   if (missing.length > 0) return `account ${label} lacks the tag${missing.length > 1 ? 's' : ''} ${missing.map(([key, value]) => `${key}=${value}`).join(', ')}`;
   return null;
@@ -71,7 +73,7 @@ export async function readAccounts(clients: AwsClients, integration: string, sco
   }
   const accounts = raw.map(toAccount).filter((account): account is OrgAccount => account !== null);
   const byId = new Map(accounts.map((account) => [account.id, account]));
-  for (const ou of scope.ous) {
+  for (const ou of new Set([...scope.ous, ...scope.excludeOus])) {
     try {
       const inOu = await pages(async (NextToken) => {
         const answer = await organizations.send(new ListAccountsForParentCommand({ ParentId: ou, ...(NextToken ? { NextToken } : {}) }));

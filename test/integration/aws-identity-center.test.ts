@@ -113,6 +113,14 @@ describe('aws-identity-center grants', () => {
     expect(output.secrets).toBeUndefined();
   });
 
+  it('calls Identity Center in its home region when the organization runs in another, and the profile says both', async () => {
+    const config = integration({ region: 'us-west-2', ssoRegion: 'eu-west-1', profile: 'acme' });
+    const output = await provisioner(config).grant(input(config, 'payments-prod', 'read'));
+    expect(fake.of('CreateAccountAssignment')).toHaveLength(1);
+    expect(output.instructions).toContain('sso_role_name = ReadOnlyAccess\nregion = us-west-2');
+    expect(output.instructions).toContain(`[sso-session acme]\nsso_start_url = ${PORTAL}\nsso_region = eu-west-1`);
+  });
+
   it('reads every page of accounts and permission sets, and finds an account by id and a permission set by the permission\'s name', async () => {
     const config = integration();
     const output = await provisioner(config).grant(input(config, 'data', 'readonlyaccess'));
@@ -218,6 +226,9 @@ describe('aws-identity-center grants', () => {
       { name: 'data', description: `AWS account ${DATA} (data-lake)`, permissions: ['readonlyaccess', 'administratoraccess', 'latchbreakglass'] },
       { name: 'sandbox', description: `AWS account ${SANDBOX} (Sandbox)`, permissions: ['read', 'administratoraccess', 'latchbreakglass'] },
     ]);
+
+    const withoutSandbox = integration({ excludeOus: 'ou-a1b2-sbox0001' });
+    await expect(provisioner(withoutSandbox).grant(input(withoutSandbox, 'sandbox', 'read'))).rejects.toThrow(`account Sandbox (${SANDBOX}) is in ou-a1b2-sbox0001, which excludeOus excludes`);
 
     const tagged = integration({ accountTags: 'env=dev' });
     await expect(provisioner(tagged).grant(input(tagged, 'payments-prod', 'read'))).rejects.toThrow(`account payments-prod (${PAYMENTS}) lacks the tag env=dev`);
