@@ -7,6 +7,7 @@ import { revokeIneligible } from '../handlers/movers.js';
 import { offboard } from '../handlers/offboard.js';
 import { identitySyncJobs } from '../jobs/identity-sync.js';
 import { discoveryDigestJobs } from '../jobs/discovery-digest.js';
+import { discoverySampleJobs } from '../jobs/discovery-sample.js';
 import { IdentitySources } from './identity/sources.js';
 import { registerIdentitySourceMetrics } from './identity/metrics.js';
 import { registerScimRoutes } from './scim/routes.js';
@@ -223,7 +224,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   }
   // Before config.loaded: a new sink that starts `from: now` begins with the event that shows the config adding it.
   await auditStream.openCursors(loaded.config.auditSinks);
-  await store.commit({ enqueue: [pruneAuditJob(now()), reconcileJob(now(), true), ...identitySyncJobs(loaded.config, now()), ...discoveryDigestJobs(loaded.config, now())], audit: [{ type: 'config.loaded', requestId: null, actor: 'latch', at: now(), data: { file: loaded.file, sha256: loaded.hash, flows: loaded.config.flows.length, integrations: loaded.config.integrations.length } }] });
+  await store.commit({ enqueue: [pruneAuditJob(now()), reconcileJob(now(), true), ...identitySyncJobs(loaded.config, now()), ...discoveryDigestJobs(loaded.config, now()), ...discoverySampleJobs(loaded.config, now())], audit: [{ type: 'config.loaded', requestId: null, actor: 'latch', at: now(), data: { file: loaded.file, sha256: loaded.hash, flows: loaded.config.flows.length, integrations: loaded.config.integrations.length } }] });
   platformNotices(env, log);
 
   registerStoreMetrics(store);

@@ -627,6 +627,8 @@ export const Discovery = z.object({
   approvers: z.array(Principal).optional(),
   /** Scan this often and write the admins what changed since the scan before (a weekly digest: 7d); off when left out. */
   digestEvery: Duration.optional(),
+  /** Sample who is connected to each database integration this often between scans (10m); off when left out. */
+  sampleEvery: Duration.optional(),
   /** Integrations to scan; every postgresql, mysql and aws-iam-role integration when left out. */
   integrations: z.array(Name).optional(),
 }).strict();

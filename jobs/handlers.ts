@@ -4,6 +4,7 @@ import { runExtend } from './extend.js';
 import { runGrant } from './grant.js';
 import { runIdentitySync } from './identity-sync.js';
 import { runDiscoveryDigest } from './discovery-digest.js';
+import { runDiscoverySample } from './discovery-sample.js';
 import { runEmergencyReview } from './emergency-review.js';
 import { runIncidentNote } from './incident-note.js';
 import { runOncallHandover } from './oncall-handover.js';
@@ -32,4 +33,5 @@ export const jobHandlers: Record<JobKind, JobHandler> = {
   emergency_review: runEmergencyReview,
   identity_sync: runIdentitySync,
   discovery_digest: runDiscoveryDigest,
+  discovery_sample: runDiscoverySample,
 };

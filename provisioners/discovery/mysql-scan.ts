@@ -1,4 +1,4 @@
-import type { RowDataPacket } from 'mysql2/promise';
+import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { Integration } from '../../config/schema.js';
 import type { FoundPrivilege, ScannedPrincipal } from '../../core/discovery.js';
 import { parseResource } from '../mysql/settings.js';
@@ -68,6 +68,32 @@ function labelsBySchema(integration: Integration): Map<string, string[]> {
   return labels;
 }
 
+/** Threads per user name now, ours left out (PROCESSLIST names the user, not the account's host). */
+async function threadsByUser(conn: Connection): Promise<Map<string, number>> {
+  const [threads] = await conn.query<RowDataPacket[]>(`SELECT USER AS user, COUNT(*) AS sessions FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND USER IS NOT NULL GROUP BY USER`);
+  return new Map<string, number>(threads.map((row) => [String(row.user), Number(row.sessions)]));
+}
+
+/**
+ * Only the activity sample, for the frequent discovery_sample job, keyed by account as a
+ * scan names them: every account of a user name with a thread counts as in use.
+ */
+export async function sampleMysqlSessions(integration: Integration, env: NodeJS.ProcessEnv): Promise<Map<string, number>> {
+  const { conn } = await openMysqlConnection(integration, env);
+  try {
+    const byUser = await threadsByUser(conn);
+    const [accounts] = await conn.query<RowDataPacket[]>('SELECT User AS user, Host AS host FROM mysql.user');
+    const sessions = new Map<string, number>();
+    for (const account of accounts) {
+      const open = byUser.get(String(account.user)) ?? 0;
+      if (open > 0 && account.host !== '') sessions.set(mysqlAccountName(String(account.user), String(account.host)), open);
+    }
+    return sessions;
+  } finally {
+    await conn.end().catch(() => undefined);
+  }
+}
+
 export async function scanMysql(integration: Integration, options: MysqlScanOptions): Promise<MysqlScan> {
   const { conn, connection, mariadb } = await openMysqlConnection(integration, options.env);
   const labels = labelsBySchema(integration);
@@ -84,8 +110,7 @@ export async function scanMysql(integration: Integration, options: MysqlScanOpti
     const [globals] = await conn.query<RowDataPacket[]>(`SELECT GRANTEE AS grantee, PRIVILEGE_TYPE AS privilege, IS_GRANTABLE AS grantable FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE <> 'USAGE'`);
     const [schemas] = await conn.query<RowDataPacket[]>(`SELECT GRANTEE AS grantee, TABLE_SCHEMA AS db, PRIVILEGE_TYPE AS privilege, IS_GRANTABLE AS grantable FROM information_schema.SCHEMA_PRIVILEGES`);
     const [tables] = await conn.query<RowDataPacket[]>(`SELECT GRANTEE AS grantee, TABLE_SCHEMA AS db, TABLE_NAME AS tbl, PRIVILEGE_TYPE AS privilege, IS_GRANTABLE AS grantable FROM information_schema.TABLE_PRIVILEGES`);
-    const [threads] = await conn.query<RowDataPacket[]>(`SELECT USER AS user, COUNT(*) AS sessions FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND USER IS NOT NULL GROUP BY USER`);
-    const sessionsByUser = new Map<string, number>(threads.map((row) => [String(row.user), Number(row.sessions)]));
+    const sessionsByUser = await threadsByUser(conn);
 
     const direct = new Map<string, FoundPrivilege[]>();
     const add = (grantee: string, privilege: FoundPrivilege): void => {

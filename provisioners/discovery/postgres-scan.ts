@@ -141,6 +141,23 @@ function isLatchManaged(role: RoleRow, options: PostgresScanOptions): boolean {
   return options.managed.has(role.name) || role.name.startsWith(`${options.instance}_`) || (role.comment ?? '').startsWith(MANAGED_MARKER);
 }
 
+// Who holds a session now. Our own backend is not a use of anyone's access.
+const SESSIONS_SQL = `SELECT usename::text AS name, count(*)::int AS sessions FROM pg_stat_activity WHERE usename IS NOT NULL AND pid <> pg_backend_pid() GROUP BY usename`;
+
+async function sessionsNow(client: pg.Client): Promise<Map<string, number>> {
+  return new Map((await client.query<{ name: string; sessions: number }>(SESSIONS_SQL)).rows.map((row) => [row.name, row.sessions]));
+}
+
+/** Only the activity sample, for the frequent discovery_sample job: one query, no catalog walk. */
+export async function samplePostgresSessions(integration: Integration, env: NodeJS.ProcessEnv): Promise<Map<string, number>> {
+  const { client } = await openPostgresClient(integration, env);
+  try {
+    return await sessionsNow(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 export async function scanPostgres(integration: Integration, options: PostgresScanOptions): Promise<PostgresScan> {
   const { client, connection } = await openPostgresClient(integration, options.env);
   const labels = labelsByDatabase(integration, connection);
@@ -160,10 +177,7 @@ export async function scanPostgres(integration: Integration, options: PostgresSc
     for (const row of (await client.query<OwnedRow>(`SELECT pg_get_userbyid(datdba)::text AS owner, NULL AS schema, datname::text AS object, 'database' AS object_type FROM pg_database WHERE NOT datistemplate`)).rows) {
       owned.push({ ...row, database: row.object });
     }
-    // The sample: who holds a session now. Our own backend is not a use of anyone's access.
-    for (const row of (await client.query<{ name: string; sessions: number }>(
-      `SELECT usename::text AS name, count(*)::int AS sessions FROM pg_stat_activity WHERE usename IS NOT NULL AND pid <> pg_backend_pid() GROUP BY usename`,
-    )).rows) sessions.set(row.name, row.sessions);
+    for (const [name, open] of await sessionsNow(client)) sessions.set(name, open);
     for (const row of (await client.query<{ database: string; backends: number; commits: string; stats_reset: Date | null }>(
       `SELECT datname::text AS database, numbackends AS backends, xact_commit::text AS commits, stats_reset FROM pg_stat_database WHERE datname IS NOT NULL ORDER BY datname`,
     )).rows) databases.push({ database: row.database, backends: row.backends, commits: Number(row.commits), statsReset: row.stats_reset ? row.stats_reset.toISOString() : null });

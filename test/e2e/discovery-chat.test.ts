@@ -3,7 +3,7 @@
 // anyone else is refused and sees nothing of it.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DISCOVERY_ACTION, detailValue } from '../../cards/slack/discovery.js';
-import { asSuperuser, randomSuffix } from '../support/postgres.js';
+import { asSuperuser, connectAs, randomSuffix } from '../support/postgres.js';
 import { startSlackE2E, U, type SlackE2E } from './slack-harness.js';
 import { startTeamsE2E, T, type TeamsE2E } from './teams-harness.js';
 
@@ -158,4 +158,25 @@ describe('the scheduled discovery digest', () => {
       await asSuperuser((client) => client.query(`DROP ROLE IF EXISTS ${newcomer}`));
     }
   }, 90_000);
+});
+
+describe('activity sampled between scans', () => {
+  let slack: SlackE2E;
+  afterEach(async () => slack?.close());
+
+  it('samples sessions every sampleEvery through the jobs outbox, so a role connected only between scans is active at the next scan', async () => {
+    slack = await startSlackE2E(`${config}discovery:\n  sampleEvery: 1m\n`);
+    const session = await connectAs({ user: roles.reader, database });
+    try {
+      slack.advance(60_000);
+      await slack.settle();
+    } finally {
+      await session.end();
+    }
+    const click = await slack.click(U.sec, DISCOVERY_ACTION.detail, detailValue('cluster', roles.reader));
+    const detail = await slack.slack.waitFor('response_url', (call: Call) => call.args.url === click.responseUrl, 20_000);
+    const text = JSON.stringify(detail.args.blocks);
+    expect(text).toContain('active: last used less than an hour ago');
+    expect(text).not.toContain('never seen');
+  }, 60_000);
 });
