@@ -3,6 +3,7 @@ import { notifyPlan } from '../core/routing.js';
 import { levelRank, PERMISSION_LEVELS, type LatchConfig, type Principal } from './schema.js';
 import { checkOnCallReferences } from './oncall-references.js';
 import { checkIdentitySourceReferences } from './identity-source-references.js';
+import { checkDiscoveryReferences } from './discovery-references.js';
 
 /** A mistake found after the shape was valid: a name that points nowhere, a cycle, a contradiction. */
 export interface ReferenceIssue {
@@ -208,6 +209,7 @@ export function checkReferences(config: LatchConfig): ReferenceIssue[] {
   });
   checkRouting(config, issues);
   issues.push(...checkOnCallReferences(config));
+  issues.push(...checkDiscoveryReferences(config));
   issues.push(...checkIdentitySourceReferences(config));
   return issues;
 }

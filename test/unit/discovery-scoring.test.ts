@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../config/parse.js';
 import { changesBetween, classifyPrivilege, iamActionLevel, rankPrincipals, usageOf, type FoundPrivilege, type ScannedPrincipal } from '../../core/discovery.js';
 
 const DAY = 86_400_000;
@@ -96,5 +97,31 @@ describe('what changed between scans', () => {
       { integration: 'db', principal: 'up', change: 'riskier', score: 40, previousScore: 10 },
       { integration: 'db', principal: 'old', change: 'gone', score: 0, previousScore: 20 },
     ]);
+  });
+});
+
+describe('the discovery config', () => {
+  const base = ['version: 1', 'groups:', '  - { name: dba, members: [dba@example.com] }', 'integrations:', '  - name: orders', '    type: postgresql', '    owner: dba@example.com', '    resources: [{ name: db, permissions: [read] }]', '  - name: hook', '    type: http', '    owner: dba@example.com', '    resources: [{ name: x, permissions: [run] }]'];
+
+  const errorsOf = (lines: string[]): string[] => {
+    const result = parseConfig([...base, ...lines, ''].join('\n'), 'latch.yaml');
+    return result.ok ? [] : result.errors.map((error) => `${error.line} ${error.key}: ${error.message}`);
+  };
+
+  it('refuses a duration it cannot read, with its line', () => {
+    expect(errorsOf(['discovery:', '  dormantAfter: soon'])).toEqual(['14 discovery.dormantAfter: "soon" is not a duration; write it like 30m, 4h, 1h30m or 7d']);
+  });
+
+  it('refuses an integration to scan that is not declared, one it cannot read, and a group not declared, each with its line', () => {
+    expect(errorsOf(['discovery:', '  integrations: [orders, nope, hook]', '  approvers: [group:dbas]'])).toEqual([
+      '14 discovery.integrations[1]: integration "nope" is not declared under integrations',
+      '14 discovery.integrations[2]: integration "hook" has type http; discovery scans postgresql, mysql and aws-iam-role integrations',
+      '15 discovery.approvers[0]: group "dbas" is not declared under groups',
+    ]);
+  });
+
+  it('takes the defaults when discovery is left out', () => {
+    const result = parseConfig(`${base.join('\n')}\n`, 'latch.yaml');
+    expect(result.ok && result.config.discovery).toMatchObject({ dormantAfter: 30 * DAY, undoWithin: 7 * DAY, sensitivity: { production: 3 } });
   });
 });
