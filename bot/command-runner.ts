@@ -2,7 +2,7 @@
 // or as a screen to render. Adapters only render.
 import { discoveryDetailView, discoveryListView, type DiscoveryDetailView, type DiscoveryListView } from '../cards/discovery.js';
 import { requestView, type RequestView } from '../cards/request-view.js';
-import { discoveryDetailForChat, discoveryForChat } from '../handlers/discovery-chat.js';
+import { discoveryDetailForChat, discoveryForChat, remediateFromChat, undoFromChat } from '../handlers/discovery-chat.js';
 import type { Actor } from '../core/types.js';
 import { activateAccess } from '../handlers/activate.js';
 import { cancelRequest } from '../handlers/cancel.js';
@@ -93,6 +93,11 @@ export async function runCommand(ctx: LatchContext, actor: Actor, command: ChatC
       if (!result.ok) return refused(result.reason === 'bad_input' ? `${result.message}\nUsage: \`${prefix}discover [INTEGRATION]\`` : result.message);
       return { kind: 'discovery', view: discoveryListView(result.report) };
     }
+    case 'discover_undo': {
+      const result = await undoFromChat(ctx, actor, command.id);
+      if (!result.ok) return refused(result.message);
+      return text(`Restored what ${result.record.id} removed from ${result.record.principal} in ${result.record.integration}; recorded as discovery.undone.`);
+    }
     case 'audit': {
       if (!directory.isAdmin(actor.email)) return text('Only Latch admins can read the audit log.');
       const events = (await ctx.store.auditEvents({})).slice(-command.limit);
@@ -107,6 +112,14 @@ export async function runDiscoveryDetail(ctx: LatchContext, actor: Actor, integr
   const result = await discoveryDetailForChat(ctx, actor, integration, principal);
   if (!result.ok) return refused(result.message);
   return { kind: 'discovery_detail', view: discoveryDetailView(result.principal, result.proposal) };
+}
+
+/** The confirmed Revoke button under a principal's detail. */
+export async function runDiscoveryRemediate(ctx: LatchContext, actor: Actor, integration: string, principal: string): Promise<CommandReply> {
+  const result = await remediateFromChat(ctx, actor, integration, principal);
+  if (!result.ok) return refused(result.message);
+  const until = new Date(result.record.undoUntil).toISOString();
+  return text(`Revoked the standing access of ${result.record.principal} in ${result.record.integration} (${result.record.changes.length} change${result.record.changes.length === 1 ? '' : 's'}), recorded as ${result.record.id}. Undo until ${until}: discover undo ${result.record.id}`);
 }
 
 /** The buttons that change state without a form: approve, deny (with its reason), cancel, revoke, activate. */

@@ -13,7 +13,7 @@ export const USAGE: Record<string, string> = {
   cancel: 'cancel ID   withdraw a request that is still pending',
   emergency: 'emergency RESOURCE [PERMISSION] [for DURATION] because REASON [incident ID]   break-glass access for people on call, granted at once and announced',
   audit: 'audit [COUNT]   recent audit events (admins)',
-  discover: 'discover [INTEGRATION]   standing access, riskiest first (admins)',
+  discover: 'discover [INTEGRATION] | discover undo ID   standing access, riskiest first; undo a remediation (admins)',
   help: 'help   this list',
 };
 
@@ -29,6 +29,7 @@ export type ChatCommand =
   | { kind: 'emergency'; resource?: string; permission?: string; bundle?: string; durationMs?: number; reason?: string; incident?: string }
   | { kind: 'audit'; limit: number }
   | { kind: 'discover'; integration?: string }
+  | { kind: 'discover_undo'; id: string }
   | { kind: 'invalid'; message: string };
 
 export function helpText(prefix: string): string {
@@ -150,6 +151,10 @@ export function parseCommand(text: string, prefix = '/access '): ChatCommand {
     }
     case 'emergency': return parseEmergency(words, prefix);
     case 'discover':
+      if (words[0]?.toLowerCase() === 'undo') {
+        if (words.length !== 2 || !words[1]) return invalid('Name the remediation to undo, like DR-7K3M9QX2.', 'discover', prefix);
+        return { kind: 'discover_undo', id: words[1] };
+      }
       if (words.length > 1) return invalid('Name at most one integration.', 'discover', prefix);
       return words[0] ? { kind: 'discover', integration: words[0] } : { kind: 'discover' };
     case 'audit': {

@@ -23,6 +23,8 @@ export interface DiscoveryListView {
 }
 
 export interface DiscoveryDetailView {
+  integration: string;
+  principal: string;
   title: string;
   facts: [string, string][];
   reasons: string[];
@@ -32,6 +34,8 @@ export interface DiscoveryDetailView {
   left: string[];
   snippet: string;
   howToRemediate: string;
+  /** Whether a confirmed Revoke would change something. */
+  canRevoke: boolean;
 }
 
 const levelName = (level: string | null): string => (level === 'identity' ? 'identity control' : level ?? '–');
@@ -61,6 +65,7 @@ const LEVEL_ORDER = ['identity', 'admin', 'write', 'read'];
 export function discoveryDetailView(principal: ScoredPrincipal, proposal: RemediationProposal): DiscoveryDetailView {
   const privileges = [...principal.privileges].sort((a, b) => LEVEL_ORDER.indexOf(a.level) - LEVEL_ORDER.indexOf(b.level)).map(privilegeText);
   return {
+    integration: principal.integration, principal: principal.principal, canRevoke: proposal.changes.length > 0,
     title: `${principal.principal} in ${principal.integration}`,
     facts: [
       ['Risk', String(principal.score)], ['Level', levelName(principal.level)], ['Use', principal.usage],
@@ -72,7 +77,7 @@ export function discoveryDetailView(principal: ScoredPrincipal, proposal: Remedi
     left: proposal.left,
     snippet: proposal.flowSnippet,
     howToRemediate: proposal.changes.length > 0
-      ? `To revoke, an admin runs: npm run latch -- discover remediate ${principal.principal} --integration ${principal.integration} --confirm (undo within the grace period with discover undo ID).`
+      ? `Revoke runs these statements once confirmed (or: npm run latch -- discover remediate ${principal.principal} --integration ${principal.integration} --confirm); discover undo ID puts them back within the grace period.`
       : 'Latch cannot revoke this itself; change it in the backend.',
   };
 }

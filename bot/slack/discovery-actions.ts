@@ -1,13 +1,14 @@
 // Slack's side of `/access discover`: the Details button under each risk opens that
-// principal's detail as a new ephemeral message. Platform work only: the handler decides
-// (admins only, the principal found by a fresh scan).
+// principal's detail as a new ephemeral message, and its Revoke button (confirmed in
+// Slack's own dialog) revokes. Platform work only: the handler decides (admins only, the
+// principal found by a fresh scan).
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import { discoveryDetailMessage, DISCOVERY_ACTION, parseDetailValue } from '../../cards/slack/discovery.js';
 import type { SlackMessage } from '../../cards/slack/messages.js';
 import type { Actor } from '../../core/types.js';
 import type { LatchContext } from '../../handlers/context.js';
-import { runDiscoveryDetail } from '../command-runner.js';
+import { runDiscoveryDetail, runDiscoveryRemediate } from '../command-runner.js';
 
 export interface DiscoveryActionDeps {
   client: WebClient;
@@ -16,7 +17,7 @@ export interface DiscoveryActionDeps {
 }
 
 export function registerDiscoveryActions(app: App, deps: DiscoveryActionDeps): void {
-  app.action<BlockAction<ButtonAction>>(DISCOVERY_ACTION.detail, async ({ ack, body, action, respond }) => {
+  app.action<BlockAction<ButtonAction>>(new RegExp(`^(${DISCOVERY_ACTION.detail}|${DISCOVERY_ACTION.remediate})$`), async ({ ack, body, action, respond }) => {
     await ack();
     const say = async (message: SlackMessage | { text: string }): Promise<void> => {
       if (body.response_url) await respond({ response_type: 'ephemeral', replace_original: false, ...message });
@@ -27,11 +28,13 @@ export function registerDiscoveryActions(app: App, deps: DiscoveryActionDeps): v
     const target = parseDetailValue(action.value ?? '');
     if (!target) return say({ text: 'That button is not one Latch made; run /access discover again.' });
     try {
-      const reply = await runDiscoveryDetail(deps.ctx, actor, target.integration, target.principal);
+      const reply = action.action_id === DISCOVERY_ACTION.remediate
+        ? await runDiscoveryRemediate(deps.ctx, actor, target.integration, target.principal)
+        : await runDiscoveryDetail(deps.ctx, actor, target.integration, target.principal);
       if (reply.kind === 'discovery_detail') return say(discoveryDetailMessage(reply.view));
       if (reply.kind === 'text') return say({ text: reply.text });
     } catch (error) {
-      deps.ctx.log.error({ err: error instanceof Error ? error.message : String(error) }, 'Slack discovery detail failed');
+      deps.ctx.log.error({ err: error instanceof Error ? error.message : String(error), action: action.action_id }, 'Slack discovery action failed');
       await say({ text: 'Sorry, that did not work. The error was logged.' });
     }
   });

@@ -2,7 +2,7 @@ import { ActivityTypes, TurnContext, type Activity } from 'botbuilder';
 import { attachment, type AdaptiveCard } from '../../cards/teams/adaptive.js';
 import { approvalCard, confirmationCard, overlapCard, requestFormCard, VERB } from '../../cards/teams/cards.js';
 import { REVIEW_VERB, reviewCard } from '../../cards/teams/review.js';
-import { DISCOVERY_VERB, discoveryDetailCard, discoveryListCard } from '../../cards/teams/discovery.js';
+import { DISCOVERY_VERB, discoveryConfirmCard, discoveryDetailCard, discoveryListCard } from '../../cards/teams/discovery.js';
 import { reviewEmergency } from '../../handlers/emergency-review.js';
 import { requestView } from '../../cards/request-view.js';
 import { parseDuration } from '../../core/duration.js';
@@ -13,7 +13,7 @@ import { extendAccess } from '../../handlers/extend.js';
 import { loadRequest } from '../../handlers/load-request.js';
 import { showRequest } from '../../handlers/queries.js';
 import { requestAccess } from '../../handlers/request-access.js';
-import { requestAnswer, runButton, runCommand, runDiscoveryDetail, type CommandReply } from '../command-runner.js';
+import { requestAnswer, runButton, runCommand, runDiscoveryDetail, runDiscoveryRemediate, type CommandReply } from '../command-runner.js';
 import { parseCommand, type ChatCommand } from '../commands.js';
 import { choiceFor, fieldOf, formInput, formOptions, reasonPromptForChoice } from '../request-form.js';
 import type { TeamsIdentities } from './identity.js';
@@ -164,6 +164,14 @@ export class TeamsBot {
         case DISCOVERY_VERB.detail: {
           const reply = await runDiscoveryDetail(this.ctx, actor, str(data.integration) ?? '', str(data.principal) ?? '');
           return this.answer(context, reply.kind === 'discovery_detail' ? discoveryDetailCard(reply.view) : confirmationCard(reply.kind === 'text' ? reply.text : 'Already done.'));
+        }
+        case DISCOVERY_VERB.ask: {
+          const reply = await runDiscoveryDetail(this.ctx, actor, str(data.integration) ?? '', str(data.principal) ?? '');
+          return this.answer(context, reply.kind === 'discovery_detail' ? discoveryConfirmCard(reply.view) : confirmationCard(reply.kind === 'text' ? reply.text : 'Already done.'));
+        }
+        case DISCOVERY_VERB.remediate: {
+          const reply = await runDiscoveryRemediate(this.ctx, actor, str(data.integration) ?? '', str(data.principal) ?? '');
+          return this.answer(context, confirmationCard(reply.kind === 'text' ? reply.text : 'Already done.'));
         }
         case REVIEW_VERB.acknowledge:
         case REVIEW_VERB.flag: {

@@ -1,8 +1,8 @@
 import type { DiscoveryDetailView, DiscoveryListView } from '../discovery.js';
-import { actions, clip, context, escapeMrkdwn, fields, header, section, type SlackBlock } from './block-kit.js';
+import { actions, clip, context, escapeMrkdwn, fields, header, mrkdwn, plain, section, type SlackBlock } from './block-kit.js';
 import type { SlackMessage } from './messages.js';
 
-export const DISCOVERY_ACTION = { detail: 'latch.discovery_detail' } as const;
+export const DISCOVERY_ACTION = { detail: 'latch.discovery_detail', remediate: 'latch.discovery_remediate' } as const;
 
 /** A button's value: which principal to open; the scan behind the detail is made anew. */
 export function detailValue(integration: string, principal: string): string {
@@ -42,5 +42,18 @@ export function discoveryDetailMessage(view: DiscoveryDetailView): SlackMessage 
     section(`*The access flow that replaces it*\n${code([view.snippet])}`),
     context(escapeMrkdwn(view.howToRemediate)),
   ];
+  if (view.canRevoke) {
+    // Slack asks the clicker itself before the click is sent: no revoke on a stray tap.
+    blocks.push({
+      type: 'actions', block_id: 'discovery:remediate',
+      elements: [{
+        type: 'button', text: plain('Revoke standing access', 75), action_id: DISCOVERY_ACTION.remediate, value: detailValue(view.integration, view.principal), style: 'danger',
+        confirm: {
+          title: plain('Revoke standing access?', 100), text: mrkdwn(clip(`Runs ${view.revokes.length} statement${view.revokes.length === 1 ? '' : 's'} on ${escapeMrkdwn(view.integration)} for \`${escapeMrkdwn(view.principal)}\`. It can be undone within the grace period.`, 300)),
+          confirm: plain('Revoke', 30), deny: plain('Cancel', 30), style: 'danger',
+        },
+      }],
+    });
+  }
   return { text: view.title, blocks };
 }

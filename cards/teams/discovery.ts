@@ -1,7 +1,7 @@
 import type { DiscoveryDetailView, DiscoveryListView } from '../discovery.js';
 import { card, escapeMarkdown, execute, facts, text, type AdaptiveCard, type CardElement } from './adaptive.js';
 
-export const DISCOVERY_VERB = { detail: 'discovery.detail' } as const;
+export const DISCOVERY_VERB = { detail: 'discovery.detail', ask: 'discovery.remediate.ask', remediate: 'discovery.remediate' } as const;
 
 export function discoveryListCard(view: DiscoveryListView): AdaptiveCard {
   const body: CardElement[] = [text(escapeMarkdown(view.title), { size: 'Medium', weight: 'Bolder' }), text(escapeMarkdown(view.summary))];
@@ -34,5 +34,19 @@ export function discoveryDetailCard(view: DiscoveryDetailView): AdaptiveCard {
     text('**The access flow that replaces it**'),
     mono(view.snippet),
     text(escapeMarkdown(view.howToRemediate), { isSubtle: true }),
-  ]);
+  ], { actions: view.canRevoke ? [execute('Revoke standing access', DISCOVERY_VERB.ask, { integration: view.integration, principal: view.principal }, 'destructive')] : [] });
+}
+
+/** Teams has no confirmation dialog: the Revoke button answers with this card, and only its button revokes. */
+export function discoveryConfirmCard(view: DiscoveryDetailView): AdaptiveCard {
+  return card([
+    text(`Revoke the standing access of ${escapeMarkdown(view.principal)} in ${escapeMarkdown(view.integration)}?`, { weight: 'Bolder' }),
+    { type: 'TextBlock', text: view.revokes.join('\n'), wrap: true, fontType: 'Monospace', size: 'Small' },
+    text('It can be undone within the grace period.', { isSubtle: true }),
+  ], {
+    actions: [
+      execute('Revoke', DISCOVERY_VERB.remediate, { integration: view.integration, principal: view.principal }, 'destructive'),
+      execute('Cancel', DISCOVERY_VERB.detail, { integration: view.integration, principal: view.principal }),
+    ],
+  });
 }

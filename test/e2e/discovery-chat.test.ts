@@ -9,7 +9,7 @@ import { startTeamsE2E, T, type TeamsE2E } from './teams-harness.js';
 
 type Call = { args: Record<string, unknown> };
 const suffix = randomSuffix(6);
-const roles = { admin: `dchat${suffix}_admin`, reader: `dchat${suffix}_reader` };
+const roles = { admin: `dchat${suffix}_admin`, reader: `dchat${suffix}_reader`, slackTarget: `dchat${suffix}_st`, teamsTarget: `dchat${suffix}_tt` };
 const database = `dchat${suffix}_db`;
 
 const config = `version: 1
@@ -32,6 +32,8 @@ beforeAll(async () => {
     await client.query(`CREATE DATABASE ${database}`);
     await client.query(`CREATE ROLE ${roles.admin} LOGIN CREATEROLE BYPASSRLS`);
     await client.query(`CREATE ROLE ${roles.reader} LOGIN`);
+    await client.query(`CREATE ROLE ${roles.slackTarget} LOGIN CREATEDB CREATEROLE`);
+    await client.query(`CREATE ROLE ${roles.teamsTarget} LOGIN CREATEDB CREATEROLE`);
   });
   await asSuperuser(async (client) => {
     await client.query('CREATE TABLE public.orders (id int)');
@@ -178,5 +180,71 @@ describe('activity sampled between scans', () => {
     const text = JSON.stringify(detail.args.blocks);
     expect(text).toContain('active: last used less than an hour ago');
     expect(text).not.toContain('never seen');
+  }, 60_000);
+});
+
+async function attributes(role: string): Promise<{ createdb: boolean; createrole: boolean }> {
+  return asSuperuser(async (client) => (await client.query<{ createdb: boolean; createrole: boolean }>('SELECT rolcreatedb AS createdb, rolcreaterole AS createrole FROM pg_roles WHERE rolname = $1', [role])).rows[0]!);
+}
+
+describe('revoking from chat', () => {
+  let slack: SlackE2E | undefined;
+  let teams: TeamsE2E | undefined;
+  afterEach(async () => {
+    await slack?.close();
+    const rejected = teams?.connector.cardErrors ?? [];
+    await teams?.close();
+    slack = undefined;
+    teams = undefined;
+    expect(rejected).toEqual([]);
+  });
+
+  it('Slack: the detail offers Revoke behind Slack\'s confirmation; an admin\'s click revokes in PostgreSQL, audited, and discover undo restores', async () => {
+    const e2e = slack = await startSlackE2E(config);
+    const opened = await e2e.click(U.sec, DISCOVERY_ACTION.detail, detailValue('cluster', roles.slackTarget));
+    const detail = await e2e.slack.waitFor('response_url', (call: Call) => call.args.url === opened.responseUrl, 20_000);
+    const button = (detail.args.blocks as { block_id?: string; elements?: { action_id: string; confirm?: { title: { text: string } } }[] }[])
+      .find((block) => block.block_id === 'discovery:remediate')?.elements?.[0];
+    expect(button?.action_id).toBe(DISCOVERY_ACTION.remediate);
+    expect(button?.confirm?.title.text).toBe('Revoke standing access?');
+
+    const stranger = await e2e.click(U.alice, DISCOVERY_ACTION.remediate, detailValue('cluster', roles.slackTarget));
+    expect((await e2e.slack.waitFor('response_url', (call: Call) => call.args.url === stranger.responseUrl)).args.text).toBe('Only Latch admins can see access discovery.');
+    expect(await attributes(roles.slackTarget)).toEqual({ createdb: true, createrole: true });
+
+    const click = await e2e.click(U.sec, DISCOVERY_ACTION.remediate, detailValue('cluster', roles.slackTarget));
+    const done = String((await e2e.slack.waitFor('response_url', (call: Call) => call.args.url === click.responseUrl, 20_000)).args.text);
+    expect(done).toContain(`Revoked the standing access of ${roles.slackTarget} in cluster (2 changes)`);
+    expect(await attributes(roles.slackTarget)).toEqual({ createdb: false, createrole: false });
+    const id = /recorded as (DR-[0-9A-Z]{8})/.exec(done)![1]!;
+    const remediated = (await e2e.latch.store.auditEvents({})).find((event) => event.type === 'discovery.remediated');
+    expect(remediated).toMatchObject({ actor: 'sec@example.com', data: { remediation: id, principal: roles.slackTarget } });
+
+    const { responseUrl } = await e2e.command(U.sec, `discover undo ${id}`);
+    expect(String((await e2e.slack.waitFor('response_url', (call: Call) => call.args.url === responseUrl, 20_000)).args.text)).toContain(`Restored what ${id} removed from ${roles.slackTarget}`);
+    expect(await attributes(roles.slackTarget)).toEqual({ createdb: true, createrole: true });
+  }, 60_000);
+
+  it('Teams: Revoke answers with a confirmation card, whose Revoke revokes; Cancel goes back to the detail', async () => {
+    const e2eTeams = teams = await startTeamsE2E({ config });
+    await e2eTeams.install(T.lead);
+    const ask = await e2eTeams.act(T.lead, 'discovery.remediate.ask', { integration: 'cluster', principal: roles.teamsTarget });
+    const confirm = JSON.stringify((ask.body as { value?: unknown }).value);
+    // Teams markdown: the "_" in the name is escaped.
+    expect(confirm).toContain(`Revoke the standing access of ${roles.teamsTarget.replace('_', '\\\\_')} in cluster?`);
+    expect(confirm).toContain('"verb":"discovery.remediate"');
+    expect(await attributes(roles.teamsTarget)).toEqual({ createdb: true, createrole: true });
+
+    const cancel = await e2eTeams.act(T.lead, 'discovery.detail', { integration: 'cluster', principal: roles.teamsTarget });
+    expect(JSON.stringify((cancel.body as { value?: unknown }).value)).toContain('Revoking would run');
+
+    const revoke = await e2eTeams.act(T.lead, 'discovery.remediate', { integration: 'cluster', principal: roles.teamsTarget });
+    const answer = JSON.stringify((revoke.body as { value?: unknown }).value);
+    expect(answer).toContain(`Revoked the standing access of ${roles.teamsTarget.replace('_', '\\\\_')} in cluster`);
+    expect(await attributes(roles.teamsTarget)).toEqual({ createdb: false, createrole: false });
+    const id = /(DR-[0-9A-Z]{8})/.exec(answer)![1]!;
+    await e2eTeams.say(T.lead, `discover undo ${id}`);
+    await e2eTeams.connector.waitFor((activity) => JSON.stringify(activity.body).includes(`Restored what ${id} removed`), 20_000);
+    expect(await attributes(roles.teamsTarget)).toEqual({ createdb: true, createrole: true });
   }, 60_000);
 });
