@@ -18,6 +18,11 @@ describe('job claim owners', () => {
     expect(isDeadLocalOwner(`latch@${hostname()}#${process.pid}#0123abcd`, self, () => true)).toBe(true);
   });
 
+  it('leaves the claims of another Latch embedded in this process to it', () => {
+    const sibling = localOwnerId();
+    expect(isDeadLocalOwner(sibling, self, () => false)).toBe(false);
+  });
+
   it('leaves its own claims, live processes, other hosts and unknown owners to their lease', () => {
     expect(isDeadLocalOwner(self, self, () => false)).toBe(false);
     expect(isDeadLocalOwner(`latch@${hostname()}#4000001#0123abcd`, self, () => true)).toBe(false);
