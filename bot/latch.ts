@@ -213,7 +213,13 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
       active = { ...next, directory: directoryFor(next.config, next.directory) };
       // A source added by the reload is synced now; one already queued keeps its time.
       const added = next.config.identitySources.filter((source) => !before.identitySources.some((old) => identitySourceName(old) === identitySourceName(source)));
-      if (added.length > 0) void store.commit({ enqueue: identitySyncJobs({ ...next.config, identitySources: added }, now()) }).then(() => runner?.wake());
+      if (added.length > 0) {
+        void store.commit({ enqueue: identitySyncJobs({ ...next.config, identitySources: added }, now()) }).then(
+          () => runner?.wake(),
+          // The interval sync picks the new sources up; a store hiccup here must not end the process.
+          (error: unknown) => log.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not queue the first sync of the identity sources the reload added'),
+        );
+      }
       void auditStream.configure(next.config.auditSinks);
       // A registry handed in (tests, embedders) is kept as it is: its instances were chosen on purpose.
       if (!options.provisioners) closeRetired.push(replaceStaleProvisioners(ctx, defaultProvisioners(env, next.config.settings.instance), before, changes));
