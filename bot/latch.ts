@@ -216,7 +216,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
       if (added.length > 0) {
         void store.commit({ enqueue: identitySyncJobs({ ...next.config, identitySources: added }, now()) }).then(
           () => runner?.wake(),
-          // The interval sync picks the new sources up; a store hiccup here must not end the process.
+          // A store hiccup here must not end the process; the new sources sync from the next start or `identities sync`.
           (error: unknown) => log.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not queue the first sync of the identity sources the reload added'),
         );
       }
