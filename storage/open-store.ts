@@ -1,3 +1,4 @@
+import pg from 'pg';
 import type { Store } from './store.js';
 import { PgStore } from './postgres/pg-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
@@ -32,6 +33,7 @@ export interface OpenStoreOptions {
 export async function openStore(url: string = DEFAULT_DATABASE_URL, options: OpenStoreOptions = {}): Promise<Store> {
   const migrate = options.migrate ?? true;
   if (storeDialectOf(url) === 'postgres') {
+    await reachPostgres(url);
     const store = new PgStore({ url });
     try {
       if (migrate) await store.migrate();
@@ -44,4 +46,28 @@ export async function openStore(url: string = DEFAULT_DATABASE_URL, options: Ope
   const store = new SqliteStore({ path: sqlitePathOf(url) });
   if (migrate) store.migrate();
   return store;
+}
+
+/** Where a PostgreSQL URL points, without its credentials: what an error may name. */
+export function postgresLocation(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname || 'localhost'}:${parsed.port || '5432'}${parsed.pathname || ''}`;
+  } catch {
+    return '(an unparseable URL)';
+  }
+}
+
+/** Connects once, so an unreachable server or refused login is one clear sentence, before anything else runs. */
+async function reachPostgres(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`cannot reach Latch's PostgreSQL store at ${postgresLocation(url)}: ${reason}`);
+  } finally {
+    await client.end().catch(() => {});
+  }
 }
