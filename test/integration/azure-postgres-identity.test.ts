@@ -1,5 +1,4 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AzureLogger, getLogLevel, setLogLevel, type AzureLogLevel } from '@azure/logger';
@@ -9,7 +8,8 @@ import { Integration as IntegrationSchema, type Integration } from '../../config
 import { newId, newRequestId } from '../../core/ids.js';
 import { AzurePostgresProvisioner, AzureTokenError, createAzurePostgresProvisioner } from '../../provisioners/azure-postgres.js';
 import type { GrantInput } from '../../provisioners/provisioner.js';
-import { createTestDatabase, PG_HOST, PG_PORT, PG_SUPERUSER, randomSuffix, type TestDatabase } from '../support/postgres.js';
+import { startLoginGate, type LoginGate } from '../support/pg-login-gate.js';
+import { createTestDatabase, PG_SUPERUSER, randomSuffix, type TestDatabase } from '../support/postgres.js';
 
 // The connector's credential kinds, driven through @azure/identity against a fake Entra
 // (nock) and logging in through a gate that behaves like Azure's: it asks for a password
@@ -60,7 +60,7 @@ function fakeEntra(tenant: string) {
       if (next.error) return [next.status ?? 400, next.error];
       const token = `entra-${randomSuffix(24)}`;
       const expiresIn = next.expiresIn ?? 3599;
-      gate.issued.set(token, Date.now() + expiresIn * 1000);
+      issued.set(token, Date.now() + expiresIn * 1000);
       return [200, { token_type: 'Bearer', expires_in: expiresIn, ext_expires_in: expiresIn, access_token: token }];
     });
   return {
@@ -76,94 +76,8 @@ function fakeEntra(tenant: string) {
 
 // ---------------------------------------------------------------- the login gate
 
-interface LoginGate {
-  port: number;
-  /** Every login attempt, in order: who, with which password, let in or not. */
-  logins: { user: string; password: string; accepted: boolean }[];
-  /** Tokens the fake Entra issued, with their expiry (ms). */
-  issued: Map<string, number>;
-  close(): Promise<void>;
-}
-
-const PROTOCOL_3 = 196608;
-const AUTH_CLEARTEXT = Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 3]);
-
-function startupParameters(message: Buffer): Record<string, string> {
-  const parts = message.subarray(8).toString('utf8').split('\0');
-  const params: Record<string, string> = {};
-  for (let i = 0; i + 1 < parts.length; i += 2) if (parts[i]) params[parts[i] as string] = parts[i + 1] as string;
-  return params;
-}
-
-function fatal(code: string, message: string): Buffer {
-  const fields = Buffer.from(`SFATAL\0VFATAL\0C${code}\0M${message}\0\0`, 'utf8');
-  const head = Buffer.alloc(5);
-  head.write('E', 0);
-  head.writeInt32BE(fields.length + 4, 1);
-  return Buffer.concat([head, fields]);
-}
-
-async function startLoginGate(): Promise<LoginGate> {
-  const logins: LoginGate['logins'] = [];
-  const issued = new Map<string, number>();
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    sockets.add(client);
-    client.on('error', () => undefined);
-    client.on('close', () => sockets.delete(client));
-    let buffered = Buffer.alloc(0);
-    let startup: Buffer | null = null;
-    const onData = (chunk: Buffer) => {
-      buffered = Buffer.concat([buffered, chunk]);
-      if (!startup) {
-        if (buffered.length < 8 || buffered.length < buffered.readInt32BE(0)) return;
-        const length = buffered.readInt32BE(0);
-        startup = buffered.subarray(0, length);
-        buffered = buffered.subarray(length);
-        if (startup.readInt32BE(4) !== PROTOCOL_3) {
-          client.end(fatal('08P01', 'the login gate speaks protocol 3.0 without TLS only'));
-          return;
-        }
-        client.write(AUTH_CLEARTEXT);
-      }
-      // PasswordMessage: 'p', int32 length, the password as a C string.
-      if (buffered.length < 5 || buffered.length < 1 + buffered.readInt32BE(1)) return;
-      const password = buffered.subarray(5, 1 + buffered.readInt32BE(1)).toString('utf8').replace(/\0$/, '');
-      const user = startupParameters(startup).user ?? '?';
-      client.off('data', onData);
-      client.pause();
-      const accepted = (issued.get(password) ?? 0) > Date.now();
-      logins.push({ user, password, accepted });
-      if (!accepted) {
-        client.end(fatal('28P01', `password authentication failed for user "${user}"`));
-        return;
-      }
-      const upstream = net.connect(PG_PORT, PG_HOST, () => {
-        upstream.write(startup as Buffer);
-        client.pipe(upstream);
-        upstream.pipe(client);
-      });
-      sockets.add(upstream);
-      upstream.on('error', () => client.destroy());
-      upstream.on('close', () => {
-        sockets.delete(upstream);
-        client.destroy();
-      });
-      client.on('close', () => upstream.destroy());
-    };
-    client.on('data', onData);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (!address || typeof address === 'string') throw new Error('the login gate has no port');
-  return {
-    port: address.port, logins, issued,
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
+/** Tokens the fake Entra issued, with their expiry (ms): the gate lets in only these, until then. */
+const issued = new Map<string, number>();
 
 // ---------------------------------------------------------------- helpers
 
@@ -224,7 +138,7 @@ beforeAll(async () => {
   }
   nock.disableNetConnect();
   db = await createTestDatabase();
-  gate = await startLoginGate();
+  gate = await startLoginGate((_user, password) => (issued.get(password) ?? 0) > Date.now());
   scratch = mkdtempSync(join(tmpdir(), 'latch-azure-'));
 });
 
@@ -268,7 +182,7 @@ describe('Azure PostgreSQL connector identities', () => {
       client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
     });
     expect(form).not.toHaveProperty('client_secret');
-    expect(gate.logins.at(-1)).toEqual({ user: PG_SUPERUSER, password: [...gate.issued.keys()].at(-1), accepted: true });
+    expect(gate.logins.at(-1)).toEqual({ user: PG_SUPERUSER, password: [...issued.keys()].at(-1), accepted: true });
   });
 
   it('service principal: sends the client secret from its environment variable and logs in with the answer; the secret is in no log', async () => {
@@ -296,13 +210,13 @@ describe('Azure PostgreSQL connector identities', () => {
       .query({ 'api-version': '2018-02-01', resource: 'https://ossrdbms-aad.database.windows.net', client_id: clientId })
       .reply(200, () => {
         const token = `imds-${randomSuffix(24)}`;
-        gate.issued.set(token, Date.now() + 3_599_000);
+        issued.set(token, Date.now() + 3_599_000);
         const now = Math.floor(Date.now() / 1000);
         return { access_token: token, expires_in: '3599', expires_on: String(now + 3599), not_before: String(now), resource: 'https://ossrdbms-aad.database.windows.net', token_type: 'Bearer' };
       });
     const provisioner = open(integration({ clientId }), {});
     await expect(provisioner.check(checkInput(integration({ clientId })))).resolves.toBe('absent');
-    expect(gate.logins.at(-1)).toEqual({ user: PG_SUPERUSER, password: [...gate.issued.keys()].at(-1), accepted: true });
+    expect(gate.logins.at(-1)).toEqual({ user: PG_SUPERUSER, password: [...issued.keys()].at(-1), accepted: true });
   });
 
   it('replaces a token near its expiry for the next new connection, going by the expiry the token came with', async () => {
