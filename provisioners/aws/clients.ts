@@ -29,6 +29,8 @@ export interface AwsClientOptions {
   maxAttempts?: number;
   /** Credentials for the connector; default: the standard provider chain. */
   credentials?: AwsCredentialIdentityProvider;
+  /** The clock session expiries are compared with (Latch's own, so tests and real time agree). */
+  now?: () => number;
 }
 
 /** Renew the `via` role's session this long before it runs out. */
@@ -127,7 +129,7 @@ export class AwsClients {
 
   private async viaCredentials(): Promise<AwsCredentialIdentity> {
     const current = this.viaSession ? await this.viaSession.catch(() => null) : null;
-    if (current?.expiration && current.expiration.getTime() - RENEW_BEFORE_MS > Date.now()) return current;
+    if (current?.expiration && current.expiration.getTime() - RENEW_BEFORE_MS > (this.options.now ?? Date.now)()) return current;
     const via = this.connection.via ?? '';
     this.viaSession = this.connectorSts().send(new AssumeRoleCommand({
       RoleArn: via, RoleSessionName: `latch-connector-${this.connection.instance}`.slice(0, 64),
