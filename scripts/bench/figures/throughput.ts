@@ -19,8 +19,10 @@ async function oneCycle(latch: LatchUnderTest, requester: { slackId: string }): 
   const delivered = latch.credentialsDm(requester.slackId, requestId);
   await latch.click(APPROVER.slackId, 'latch.approve', requestId);
   await delivered;
-  await latch.click(requester.slackId, 'latch.revoke', requestId);
+  // The DM goes out before the grant is recorded; a Revoke click is for access that is active.
   const state = latch.db().prepare('SELECT state FROM grants WHERE request_id = ?');
+  await waitUntil(`${requestId} to be active`, () => ((state.get(requestId) as { state: string } | undefined)?.state === 'active' ? true : undefined), 180_000, 5);
+  await latch.click(requester.slackId, 'latch.revoke', requestId);
   await waitUntil(`${requestId} to be revoked`, () => ((state.get(requestId) as { state: string } | undefined)?.state === 'revoked' ? true : undefined), 180_000, 10);
 }
 
