@@ -557,6 +557,11 @@ export const IdentitySource = z.discriminatedUnion('type', [
     /** The app registration's client id; with `clientSecret` a client secret, without it a managed identity (user-assigned when set). */
     clientId: z.string().regex(/^[0-9a-fA-F-]{36}$/, 'must be the application (client) id, a GUID').optional(),
     clientSecret: SourceSecret.optional(),
+    /**
+     * Workload identity (AKS, or any federated credential): the file holding the projected
+     * token Entra trusts. Default: AZURE_FEDERATED_TOKEN_FILE when the environment sets it.
+     */
+    federatedTokenFile: z.string().min(1).optional(),
     graphUrl: ApiUrl.default('https://graph.microsoft.com/v1.0'),
     /** The Entra sign-in host (sovereign clouds, a test double). */
     authorityHost: ApiUrl.optional(),

@@ -1,7 +1,7 @@
 // Microsoft Entra ID through Microsoft Graph: users (accountEnabled, manager expanded in the
 // same pages), and for each group the config names, its transitive user members. Pages
 // follow @odata.nextLink; 429 waits out Retry-After (http.ts).
-import { ClientSecretCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
+import { ClientSecretCredential, ManagedIdentityCredential, WorkloadIdentityCredential, type TokenCredential } from '@azure/identity';
 import type { IdentitySource } from '../../config/schema.js';
 import type { SourceGroup, SourcePerson, SourceSnapshot } from '../../core/identity.js';
 import { callSource, isRecord, itemsOf, SourceError, stringOf, type CallOptions } from './http.js';
@@ -11,11 +11,19 @@ type EntraSource = Extract<IdentitySource, { type: 'entra' }>;
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** A client secret when the config names one, else workload identity when a federated token file is there, else a managed identity. */
 export function entraCredential(source: EntraSource, env: NodeJS.ProcessEnv): TokenCredential {
   if (source.clientSecret) {
     const secret = env[source.clientSecret.env];
     if (!secret) throw new SourceError(`identity source ${source.name ?? 'entra'}: environment variable ${source.clientSecret.env} (clientSecret) is not set`);
     return new ClientSecretCredential(source.tenantId, source.clientId ?? '', secret, source.authorityHost ? { authorityHost: source.authorityHost } : {});
+  }
+  const tokenFilePath = source.federatedTokenFile ?? env.AZURE_FEDERATED_TOKEN_FILE;
+  if (tokenFilePath) {
+    // The workload identity webhook sets AZURE_CLIENT_ID beside the token file; the config's clientId wins.
+    const clientId = source.clientId ?? env.AZURE_CLIENT_ID;
+    if (!clientId) throw new SourceError(`identity source ${source.name ?? 'entra'}: workload identity needs the app's clientId (in the config, or AZURE_CLIENT_ID)`);
+    return new WorkloadIdentityCredential({ tenantId: source.tenantId, clientId, tokenFilePath, ...(source.authorityHost ? { authorityHost: source.authorityHost } : {}) });
   }
   return source.clientId ? new ManagedIdentityCredential({ clientId: source.clientId }) : new ManagedIdentityCredential();
 }
