@@ -92,7 +92,7 @@ export function rememberConfigSecrets(config: LatchConfig, env: NodeJS.ProcessEn
     for (const name of sinkSecretEnv(sink)) rememberSecret(env[name]);
   }
   for (const source of config.identitySources) {
-    const named = source.type === 'entra' ? source.clientSecret : source.type === 'okta' || source.type === 'scim' ? source.token : source.type === 'google' ? source.serviceAccountKey : undefined;
+    const named = source.type === 'entra' ? source.clientSecret : source.type === 'okta' ? (source.token ?? source.oauth?.privateKey) : source.type === 'scim' ? source.token : source.type === 'google' ? source.serviceAccountKey : undefined;
     if (named) rememberIdentitySecret(env[named.env]);
   }
 }

@@ -572,10 +572,19 @@ export const IdentitySource = z.discriminatedUnion('type', [
     /** The org URL, e.g. https://corp.okta.com. */
     url: ApiUrl,
     /** An API token (sent as SSWS), read-only admin. */
-    token: SourceSecret,
+    token: SourceSecret.optional(),
+    /** Or an OAuth 2.0 service app: client credentials signed with its private key (private_key_jwt). */
+    oauth: z.object({
+      clientId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'must be the service app\'s client id'),
+      /** The app's private key, PEM (PKCS#8 or PKCS#1) or a JWK in JSON. */
+      privateKey: SourceSecret,
+      /** The key's id (`kid`) when the app has several public keys. */
+      keyId: z.string().min(1).max(200).optional(),
+      scopes: z.array(z.string().regex(/^okta\.[a-zA-Z.]+$/, 'must be an Okta API scope such as okta.users.read')).min(1).default(['okta.users.read', 'okta.groups.read']),
+    }).strict().optional(),
     /** The profile attribute that holds the manager (an Okta user id, login or e-mail). */
     managerAttribute: z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'must be a profile attribute name such as managerId').default('managerId'),
-  }).strict(),
+  }).strict().refine((source) => (source.token === undefined) !== (source.oauth === undefined), { message: 'give either token (an API token) or oauth (a service app), not both', path: ['token'] }),
   z.object({
     ...identitySourceCommon,
     type: z.literal('google'),

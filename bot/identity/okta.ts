@@ -1,9 +1,10 @@
-// Okta's Users and Groups API with an API token (SSWS): every user with its status (the
+// Okta's Users and Groups API with an API token or a service app (okta-auth.ts): every user with its status (the
 // default list leaves out DEPROVISIONED users, who then count as gone), and the members of
 // each group the config names. Pages follow `Link: <...>; rel="next"`.
 import type { IdentitySource } from '../../config/schema.js';
 import type { SourceGroup, SourcePerson, SourceSnapshot } from '../../core/identity.js';
-import { callSource, isRecord, itemsOf, SourceError, stringOf, type CallOptions } from './http.js';
+import { callSource, isRecord, itemsOf, stringOf, type CallOptions } from './http.js';
+import { oktaAuthorization } from './okta-auth.js';
 import { managerResolver, type SourceReader } from './reader.js';
 
 type OktaSource = Extract<IdentitySource, { type: 'okta' }>;
@@ -21,15 +22,14 @@ export function nextLink(header: string | null): string | null {
   return null;
 }
 
-export function oktaReader(source: OktaSource, env: NodeJS.ProcessEnv, options: Pick<CallOptions, 'sleep'> = {}): SourceReader {
+export function oktaReader(source: OktaSource, env: NodeJS.ProcessEnv, options: Pick<CallOptions, 'sleep'> & { now?: () => number } = {}): SourceReader {
   const label = `identity source ${source.name ?? 'okta'} (Okta)`;
-  const token = env[source.token.env];
+  const authorization = oktaAuthorization(source, env, label, options);
 
   async function pages(first: string): Promise<Record<string, unknown>[]> {
-    if (!token) throw new SourceError(`${label}: environment variable ${source.token.env} (token) is not set`);
     const items: Record<string, unknown>[] = [];
     for (let url: string | null = first; url;) {
-      const { body, headers } = await callSource(label, url, { headers: { Authorization: `SSWS ${token}` }, ...options });
+      const { body, headers } = await callSource(label, url, { headers: { Authorization: await authorization() }, ...options });
       items.push(...itemsOf(label, body, ''));
       url = nextLink(headers.get('link'));
     }

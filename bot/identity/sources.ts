@@ -148,7 +148,7 @@ export class IdentitySources {
     const http = this.deps.http ?? {};
     switch (source.type) {
       case 'entra': return entraReader(source, entraCredential(source, env), http);
-      case 'okta': return oktaReader(source, env, http);
+      case 'okta': return oktaReader(source, env, { ...http, now: this.deps.now });
       case 'google': return googleReader(source, env, { ...http, now: this.deps.now });
       case 'slack': return slackGroupsReader(name, env, http);
       case 'scim': throw new SourceError(`identity source ${name} is pushed to over SCIM; it is never read`);
