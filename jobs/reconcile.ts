@@ -60,6 +60,15 @@ export function retentionEnd(integration: Integration, { grant, request }: Known
  * after its revoke (`retainedUntil`) is Latch's plan, not drift: it is left alone until that
  * instant and dropped after it.
  */
+/** Latch's own store failed, not the backend: the job retries and the integration's health is left as it was. */
+class StoreReadFailed extends Error {}
+
+function fromStore<T>(work: Promise<T>): Promise<T> {
+  return work.catch((error: unknown) => {
+    throw new StoreReadFailed(`reading Latch's store failed: ${errorText(error)}`, { cause: error });
+  });
+}
+
 export async function reconcile(ctx: LatchContext): Promise<{ reports: ReconcileReport[]; audit: AuditInput[]; enqueue: NewJob[] }> {
   const { config } = ctx.current();
   const now = ctx.now();
@@ -72,7 +81,7 @@ export async function reconcile(ctx: LatchContext): Promise<{ reports: Reconcile
     reports.push(report);
     try {
       const provisioner = ctx.provisioners.for(integration);
-      const [managed, grants] = await Promise.all([provisioner.listManaged(integration), ctx.store.grantsWithPrincipal(integration.name)]);
+      const [managed, grants] = await Promise.all([provisioner.listManaged(integration), fromStore(ctx.store.grantsWithPrincipal(integration.name))]);
       // Several grants can share one principal (a person's existing role): the one that
       // still holds access speaks for it, or an ended grant would take away what it needs.
       const byPrincipal = new Map<string, Known>();
@@ -106,7 +115,7 @@ export async function reconcile(ctx: LatchContext): Promise<{ reports: Reconcile
         const { grant, request } = known;
         if (ended(known)) {
           // The store says this access ended; the backend still has it. Take it away.
-          const record = await ctx.store.getRequest(request.id);
+          const record = await fromStore(ctx.store.getRequest(request.id));
           if (!record) continue;
           const input = grantInput(ctx, record, grant);
           const retainUntil = retentionEnd(integration, known, now);
@@ -132,6 +141,7 @@ export async function reconcile(ctx: LatchContext): Promise<{ reports: Reconcile
       const failed = health.checks.filter((check) => !check.ok).map((check) => check.detail ?? check.name);
       recordIntegrationStatus(integration.name, { ok: health.ok, detail: failed.join('; ') || null, at: now });
     } catch (error) {
+      if (error instanceof StoreReadFailed) throw error;
       report.error = errorText(error);
       recordIntegrationStatus(integration.name, { ok: false, detail: report.error, at: now });
     }

@@ -227,4 +227,19 @@ describe('integration health', () => {
     expect(await requestAccess(harness.ctx, harness.as('alice@example.com'), { resource: 'orders-prod', permission: 'read', reason: 'INC-1' })).toMatchObject({ ok: true });
     forgetIntegrationStatuses();
   });
+
+  it('does not call an integration down when it is Latch\'s own store that failed (a dropped connection)', async () => {
+    harness = await createHarness(orgConfig());
+    const { store } = harness;
+    const read = store.grantsWithPrincipal.bind(store);
+    let failures = 1;
+    store.grantsWithPrincipal = async (integration) => {
+      if (failures-- > 0) throw new Error('Failed query: select "grants"."id" from "grants" — Connection terminated unexpectedly');
+      return read(integration);
+    };
+    await expect(reconcile(harness.ctx)).rejects.toThrow("reading Latch's store failed: Failed query");
+    const created = await requestAccess(harness.ctx, harness.as('alice@example.com'), { resource: 'orders-prod', permission: 'read', reason: 'INC-1' });
+    expect(created).toMatchObject({ ok: true });
+    expect((await reconcile(harness.ctx)).reports[0]).toMatchObject({ integration: 'orders' });
+  });
 });
