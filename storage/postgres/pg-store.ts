@@ -1,11 +1,11 @@
 import { and, asc, desc, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
-import type { RequestState } from '../../core/lifecycle.js';
-import type { AccessRequest, Decision, Grant, RequestContext, RequestRecord } from '../../core/types.js';
+import type { AccessRequest, Grant, RequestRecord } from '../../core/types.js';
 import { auditHash, GENESIS_HASH } from '../audit-hash.js';
+import { toAudit, toDecision, toGrant, toIdentity, toJob, toRequest, withoutContext } from '../row-mappers.js';
 import type {
-  AuditBacklog, AuditEvent, AuditInput, AuditSinkCursor, ChatMessage, ClaimOptions, CommitResult, Change, IdentityBinding, IdentityRebind, IdentitySighting, IdentityState, Job, JobKind,
+  AuditBacklog, AuditEvent, AuditInput, AuditSinkCursor, ChatMessage, ClaimOptions, CommitResult, Change, IdentityBinding, IdentityRebind, IdentitySighting, IdentityState, Job,
   RequestQuery, SightingOutcome, Store, StoreStats,
 } from '../store.js';
 import { PgIdentitySnapshots } from './pg-identity-snapshots.js';
@@ -35,39 +35,6 @@ class Rollback extends Error {
 }
 
 const count = sql<number>`count(*)`.mapWith(Number);
-
-function toRequest(row: typeof schema.requests.$inferSelect): AccessRequest {
-  return { ...row, kind: row.kind as AccessRequest['kind'], state: row.state as RequestState, context: row.context ? (JSON.parse(row.context) as RequestContext) : null };
-}
-
-function withoutContext<T extends { context?: unknown }>(set: T): Omit<T, 'context'> {
-  const { context: _context, ...rest } = set;
-  return rest;
-}
-
-function toGrant(row: typeof schema.grants.$inferSelect): Grant {
-  return { ...row, state: row.state as Grant['state'] };
-}
-
-function toDecision(row: typeof schema.decisions.$inferSelect): Decision {
-  return { ...row, verdict: row.verdict as Decision['verdict'] };
-}
-
-function toJob(row: typeof schema.jobs.$inferSelect): Job {
-  return {
-    id: row.id, kind: row.kind as JobKind, requestId: row.requestId, runAt: row.runAt,
-    payload: JSON.parse(row.payload) as Job['payload'], state: row.state as Job['state'], attempts: row.attempts,
-    claimedBy: row.claimedBy, leaseUntil: row.leaseUntil, lastError: row.lastError, createdAt: row.createdAt, finishedAt: row.finishedAt,
-  };
-}
-
-function toAudit(row: typeof schema.auditEvents.$inferSelect): AuditEvent {
-  return { ...row, data: JSON.parse(row.data) as Record<string, unknown> };
-}
-
-function toIdentity(row: typeof schema.identities.$inferSelect): IdentityBinding {
-  return { ...row, state: row.state as IdentityState };
-}
 
 export interface PgStoreOptions {
   /** postgres://user:password@host:port/database (any libpq URL node-postgres accepts). */
