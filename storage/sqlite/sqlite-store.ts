@@ -21,6 +21,22 @@ const MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), 'migrations'
 type Db = BetterSQLite3Database<typeof schema>;
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
+/** A group commit whose transaction ended under it; its writes are run again one by one. */
+class GroupLost extends Error {
+  constructor(readonly reason: unknown) {
+    super('group commit lost its transaction');
+  }
+}
+
+interface PendingWrite {
+  work: (tx: Tx) => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Writes in one group commit at most; a mass expiry's turn rarely holds more. */
+const MAX_GROUP = 500;
+
 /** Thrown inside a transaction to roll it back and report why; never escapes the store. */
 class Rollback extends Error {
   constructor(readonly result: Exclude<CommitResult, { ok: true }>) {
@@ -50,6 +66,11 @@ export class SqliteStore implements Store {
   private readonly db: Db;
   readonly identitySnapshots: SqliteIdentitySnapshots;
   readonly discovery: SqliteDiscoveryRecords;
+  private pending: PendingWrite[] = [];
+  private flushTimer: NodeJS.Immediate | null = null;
+  private readonly savepoint: Database.Statement;
+  private readonly releaseSavepoint: Database.Statement;
+  private readonly rollbackToSavepoint: Database.Statement;
 
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ':memory:') mkdirSync(dirname(resolve(options.path)), { recursive: true });
@@ -59,6 +80,9 @@ export class SqliteStore implements Store {
     this.sqlite.pragma('foreign_keys = ON');
     this.sqlite.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
     this.db = drizzle(this.sqlite, { schema });
+    this.savepoint = this.sqlite.prepare('SAVEPOINT latch_write');
+    this.releaseSavepoint = this.sqlite.prepare('RELEASE latch_write');
+    this.rollbackToSavepoint = this.sqlite.prepare('ROLLBACK TO latch_write');
     this.identitySnapshots = new SqliteIdentitySnapshots(this.db, (work) => this.write(work), (tx, events) => this.appendAudit(tx, events));
     this.discovery = new SqliteDiscoveryRecords(this.db, (work) => this.write(work), (tx, events) => this.appendAudit(tx, events));
   }
@@ -72,9 +96,75 @@ export class SqliteStore implements Store {
     return this.db.transaction(work, { behavior: 'immediate' });
   }
 
+  /**
+   * Group commit. Every commit is an fsync (synchronous=FULL) that blocks the event loop, so
+   * the writes that arrive in one event-loop turn (the results of a batch of revokes, the
+   * jobs they finish) share one BEGIN IMMEDIATE … COMMIT. Each runs in a savepoint of its
+   * own: one that fails rolls back alone and its caller gets the error, the others commit.
+   * No caller hears of its write before the shared COMMIT is on disk, and nothing of the
+   * group is visible before it, since the group runs synchronously on this connection.
+   */
+  private grouped<T>(work: (tx: Tx) => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      this.flushTimer ??= setImmediate(() => this.flushGroup());
+    });
+  }
+
+  private flushGroup(): void {
+    this.flushTimer = null;
+    while (this.pending.length > 0) {
+      // A bounded group keeps the event loop from stalling behind one huge transaction.
+      const group = this.pending.splice(0, MAX_GROUP);
+      this.runGroup(group);
+    }
+  }
+
+  private runGroup(group: PendingWrite[]): void {
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    try {
+      this.db.transaction((tx) => {
+        for (const { work } of group) {
+          this.savepoint.run();
+          try {
+            const value = work(tx);
+            this.releaseSavepoint.run();
+            outcomes.push({ ok: true, value });
+          } catch (error) {
+            // Some errors (SQLITE_FULL, an I/O error) end the whole transaction: nothing of the group holds.
+            if (!this.sqlite.inTransaction) throw new GroupLost(error);
+            this.rollbackToSavepoint.run();
+            this.releaseSavepoint.run();
+            outcomes.push({ ok: false, error });
+          }
+        }
+      }, { behavior: 'immediate' });
+    } catch (error) {
+      // BEGIN failed (another process held the lock past busy_timeout): the same answer for all.
+      if (outcomes.length === 0 && !(error instanceof GroupLost)) {
+        for (const entry of group) entry.reject(error);
+        return;
+      }
+      // The group was lost after it began (at COMMIT, or an error that ended it): each write runs alone, so one bad change cannot take the others down.
+      for (const entry of group) {
+        try {
+          entry.resolve(this.write(entry.work));
+        } catch (alone) {
+          entry.reject(alone);
+        }
+      }
+      return;
+    }
+    group.forEach((entry, index) => {
+      const outcome = outcomes[index];
+      if (outcome?.ok) entry.resolve(outcome.value);
+      else entry.reject(outcome ? outcome.error : new Error('group commit lost a write'));
+    });
+  }
+
   async commit(change: Change): Promise<CommitResult> {
     try {
-      this.write((tx) => this.apply(tx, change));
+      await this.grouped((tx) => this.apply(tx, change));
       return { ok: true };
     } catch (error) {
       if (error instanceof Rollback) return error.result;
@@ -189,7 +279,7 @@ export class SqliteStore implements Store {
 
   async claimJobs(options: ClaimOptions): Promise<Job[]> {
     const { now, limit, owner, leaseMs, kinds } = options;
-    return this.write((tx) => {
+    return this.grouped((tx) => {
       const due = tx.select({ id: schema.jobs.id }).from(schema.jobs)
         .where(and(
           or(and(eq(schema.jobs.state, 'pending'), lte(schema.jobs.runAt, now)), and(eq(schema.jobs.state, 'running'), lte(schema.jobs.leaseUntil, now))),
@@ -206,25 +296,25 @@ export class SqliteStore implements Store {
 
   async renewLeases(ids: readonly number[], owner: string, until: number): Promise<void> {
     if (ids.length === 0) return;
-    this.write((tx) => tx.update(schema.jobs).set({ leaseUntil: until })
+    await this.grouped((tx) => tx.update(schema.jobs).set({ leaseUntil: until })
       .where(and(inArray(schema.jobs.id, [...ids]), eq(schema.jobs.claimedBy, owner), eq(schema.jobs.state, 'running'))).run());
   }
 
-  private settle(id: number, owner: string, set: Partial<typeof schema.jobs.$inferInsert>): void {
-    this.write((tx) => tx.update(schema.jobs).set({ ...set, leaseUntil: null })
+  private async settle(id: number, owner: string, set: Partial<typeof schema.jobs.$inferInsert>): Promise<void> {
+    await this.grouped((tx) => tx.update(schema.jobs).set({ ...set, leaseUntil: null })
       .where(and(eq(schema.jobs.id, id), eq(schema.jobs.claimedBy, owner), eq(schema.jobs.state, 'running'))).run());
   }
 
   async retryJob(id: number, owner: string, runAt: number, error: string): Promise<void> {
-    this.settle(id, owner, { state: 'pending', runAt, lastError: error });
+    await this.settle(id, owner, { state: 'pending', runAt, lastError: error });
   }
 
   async buryJob(id: number, owner: string, error: string, at: number): Promise<void> {
-    this.settle(id, owner, { state: 'dead', lastError: error, finishedAt: at });
+    await this.settle(id, owner, { state: 'dead', lastError: error, finishedAt: at });
   }
 
   async finishJob(id: number, owner: string, at: number): Promise<void> {
-    this.settle(id, owner, { state: 'done', finishedAt: at });
+    await this.settle(id, owner, { state: 'done', finishedAt: at });
   }
 
   async releaseJobs(owner: string): Promise<void> {
@@ -405,7 +495,7 @@ export class SqliteStore implements Store {
   }
 
   async recordMessage(message: ChatMessage): Promise<void> {
-    this.write((tx) => tx.insert(schema.chatMessages).values(message).onConflictDoNothing().run());
+    await this.grouped((tx) => tx.insert(schema.chatMessages).values(message).onConflictDoNothing().run());
   }
 
   async messagesFor(requestId: string): Promise<ChatMessage[]> {
@@ -431,6 +521,9 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    // Writes already asked for are committed (or refused) before the file closes, never dropped.
+    if (this.flushTimer) clearImmediate(this.flushTimer);
+    if (this.sqlite.open) this.flushGroup();
     if (this.sqlite.open) this.sqlite.close();
   }
 }
