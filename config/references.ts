@@ -1,6 +1,6 @@
 import { offeredItems } from '../core/policy.js';
 import { notifyPlan } from '../core/routing.js';
-import { levelRank, PERMISSION_LEVELS, type LatchConfig, type Principal } from './schema.js';
+import { levelRank, PERMISSION_LEVELS, Resource, type LatchConfig, type Principal } from './schema.js';
 import { checkOnCallReferences } from './oncall-references.js';
 import { checkIdentitySourceReferences } from './identity-source-references.js';
 import { checkDiscoveryReferences } from './discovery-references.js';
@@ -51,6 +51,8 @@ export function checkReferences(config: LatchConfig): ReferenceIssue[] {
   const groups = new Set(config.groups.map((group) => group.name));
   const integrations = new Map(config.integrations.map((integration) => [integration.name, integration]));
   const bundles = new Set(config.bundles.map((bundle) => bundle.name));
+  // A flow may name an rdsDiscovery block: it offers the block's template on every instance found, none at load time.
+  const discoveries = new Map(config.rdsDiscovery.map((block) => [block.name, { resources: block.resources.map((resource) => Resource.parse(resource)) }]));
 
   duplicates(config.identities, (identity) => identity.email, 'identities', 'identity', issues);
   duplicates(config.groups, (group) => group.name, 'groups', 'group', issues);
@@ -58,6 +60,7 @@ export function checkReferences(config: LatchConfig): ReferenceIssue[] {
   duplicates(config.bundles, (bundle) => bundle.name, 'bundles', 'bundle', issues);
   duplicates(config.flows, (flow) => flow.name, 'flows', 'flow', issues);
   duplicates(config.auditSinks, (sink) => sink.name, 'auditSinks', 'audit sink', issues);
+  duplicates(config.rdsDiscovery, (block) => block.name, 'rdsDiscovery', 'RDS discovery', issues);
 
   const groupRef = (name: string, path: (string | number)[]): void => {
     if (!groups.has(name)) issues.push({ path, message: `group "${name}" is not declared under groups` });
@@ -71,6 +74,10 @@ export function checkReferences(config: LatchConfig): ReferenceIssue[] {
     });
   };
 
+  config.rdsDiscovery.forEach((block, index) => {
+    if (integrations.has(block.name)) issues.push({ path: ['rdsDiscovery', index, 'name'], message: `"${block.name}" is also an integration's name; flows name either, so they must differ` });
+    if (block.owner.startsWith('group:')) groupRef(block.owner.slice(6), ['rdsDiscovery', index, 'owner']);
+  });
   config.groups.forEach((group, index) => {
     group.members.forEach((member, memberIndex) => {
       if (member.startsWith('group:')) groupRef(member.slice(6), ['groups', index, 'members', memberIndex]);
@@ -159,9 +166,9 @@ export function checkReferences(config: LatchConfig): ReferenceIssue[] {
         if (!bundles.has(entry.bundle)) issues.push({ path: at('access', entryIndex, 'bundle'), message: `bundle "${entry.bundle}" is not declared under bundles` });
         return;
       }
-      const integration = integrations.get(entry.integration);
+      const integration = integrations.get(entry.integration) ?? discoveries.get(entry.integration);
       if (!integration) {
-        issues.push({ path: at('access', entryIndex, 'integration'), message: `integration "${entry.integration}" is not declared under integrations` });
+        issues.push({ path: at('access', entryIndex, 'integration'), message: `integration "${entry.integration}" is not declared under integrations (nor is an rdsDiscovery block of that name)` });
         return;
       }
       const names = new Set(integration.resources.map((resource) => resource.name));
@@ -195,12 +202,13 @@ export function checkReferences(config: LatchConfig): ReferenceIssue[] {
   });
   duplicates(config.autoDecisions, (rule) => rule.name, 'autoDecisions', 'automatic decision', issues);
   const flowNames = new Set(config.flows.map((flow) => flow.name));
-  const resourceNames = new Set(config.integrations.flatMap((integration) => integration.resources.map((resource) => resource.name)));
-  const permissionNames = new Set(config.integrations.flatMap((integration) => integration.resources.flatMap((resource) => Object.keys(resource.permissions))));
+  const everyResource = [...config.integrations, ...discoveries.values()].flatMap((integration) => integration.resources);
+  const resourceNames = new Set(everyResource.map((resource) => resource.name));
+  const permissionNames = new Set(everyResource.flatMap((resource) => Object.keys(resource.permissions)));
   config.autoDecisions.forEach((rule, index) => {
     const at = (...rest: (string | number)[]): (string | number)[] => ['autoDecisions', index, 'when', ...rest];
     rule.when.flows?.forEach((name, i) => { if (!flowNames.has(name)) issues.push({ path: at('flows', i), message: `flow "${name}" is not declared under flows` }); });
-    rule.when.integrations?.forEach((name, i) => { if (!integrations.has(name)) issues.push({ path: at('integrations', i), message: `integration "${name}" is not declared under integrations` }); });
+    rule.when.integrations?.forEach((name, i) => { if (!integrations.has(name) && !discoveries.has(name)) issues.push({ path: at('integrations', i), message: `integration "${name}" is not declared under integrations` }); });
     rule.when.resources?.forEach((name, i) => { if (!resourceNames.has(name)) issues.push({ path: at('resources', i), message: `no integration has a resource "${name}"` }); });
     rule.when.permissions?.forEach((name, i) => { if (!permissionNames.has(name)) issues.push({ path: at('permissions', i), message: `no resource offers permission "${name}"` }); });
     if (rule.when.requesters) principalRefs(rule.when.requesters, at('requesters'), false);
@@ -223,8 +231,8 @@ function checkRouting(config: LatchConfig, issues: ReferenceIssue[]): void {
     names.add(route.name);
   });
   const flows = new Set(config.flows.map((flow) => flow.name));
-  const integrations = new Set(config.integrations.map((integration) => integration.name));
-  const resources = config.integrations.flatMap((integration) => integration.resources);
+  const integrations = new Set([...config.integrations.map((integration) => integration.name), ...config.rdsDiscovery.map((block) => block.name)]);
+  const resources = [...config.integrations.flatMap((integration) => integration.resources), ...config.rdsDiscovery.flatMap((block) => block.resources.map((resource) => Resource.parse(resource)))];
   const labels = new Set(resources.flatMap((resource) => resource.labels));
   const levels = new Set(resources.flatMap((resource) => Object.values(resource.levels)));
   routes.forEach((route, index) => {

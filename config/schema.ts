@@ -648,6 +648,45 @@ export const Discovery = z.object({
 }).strict();
 export type Discovery = z.output<typeof Discovery>;
 
+/** Checks a value with `schema` and keeps it as written: a template is parsed again for every instance it becomes. */
+const checkedAs = <I extends z.ZodType>(input: I, schema: z.ZodType): I => input.superRefine((value, ctx) => {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', path: issue.path as (string | number)[], message: issue.message });
+});
+
+/**
+ * RDS auto-discovery: the instances in `regions` tagged for `connectorId` become aws-rds
+ * integrations named `namePrefix` + the instance identifier, refreshed every `interval`.
+ * Flows, automatic decisions and routing rules name the block (its `name`) to mean every
+ * instance it currently finds.
+ */
+export const RdsDiscovery = z.object({
+  name: Name,
+  /** This Latch's connector id: instances whose latch-connector-id tag says it are ours. */
+  connectorId: z.string().min(1).max(128),
+  regions: z.array(z.string().regex(/^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/, 'must be an AWS region such as eu-west-1')).min(1, 'name at least one region'),
+  interval: Duration.prefault('15m').refine((ms) => ms >= 60_000, 'must be at least 1m: every pass lists every instance of every region'),
+  /** Default: the block's name and "-". */
+  namePrefix: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,30}$/, 'must be lower-case letters, digits, "_", "." or "-"').optional(),
+  owner: checkedAs(z.string(), Owner),
+  labels: z.array(Name).default([]),
+  accessDetails: z.string().max(2000).optional(),
+  /** An aws-rds integration's connection (region, via, roleArn, user, ...) without the instance's own keys, which the tags give. */
+  connection: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}).superRefine((connection, ctx) => {
+    for (const key of ['instanceId', 'authType', 'secretArn']) {
+      if (key in connection) ctx.addIssue({ code: 'custom', path: [key], message: `${key} comes from each instance (its identifier and tags), not from the template` });
+    }
+  }),
+  resources: z.array(checkedAs(z.unknown(), Resource)).min(1, 'say what each discovered instance offers: resources as for aws-rds'),
+  tagKeys: z.object({
+    connectorId: z.array(z.string().min(1)).min(1).optional(),
+    authType: z.array(z.string().min(1)).min(1).optional(),
+    secret: z.array(z.string().min(1)).min(1).optional(),
+    secretRegion: z.array(z.string().min(1)).min(1).optional(),
+  }).strict().optional(),
+}).strict();
+export type RdsDiscovery = z.output<typeof RdsDiscovery>;
+
 export const LatchConfig = z.object({
   version: z.literal(1),
   settings: Settings.prefault({}),
@@ -666,5 +705,7 @@ export const LatchConfig = z.object({
   /** Emergency (break-glass) flows, for `/access emergency ...`. */
   emergency: z.array(EmergencyFlow).default([]),
   discovery: Discovery.prefault({}),
+  /** RDS instances found by their tags, merged into integrations while Latch runs (docs/provisioners/aws.md). */
+  rdsDiscovery: z.array(RdsDiscovery).default([]),
 }).strict();
 export type LatchConfig = z.output<typeof LatchConfig>;
