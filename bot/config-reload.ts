@@ -29,6 +29,11 @@ export interface ReloaderOptions {
   current(): ActiveConfig;
   /** Puts a checked config in force, and whatever hangs on it. */
   apply(next: ActiveConfig, changes: ConfigChanges): void;
+  /**
+   * What the file's config becomes in force (RDS discovery adds the integrations it found):
+   * applied before the checks and the diff, so what is live and stays is not taken for removed.
+   */
+  merge?(config: LatchConfig): LatchConfig;
   /** Runs just before config.loaded is recorded, for what must be in place from that event on (new audit sinks' cursors). */
   beforeRecord?(next: LatchConfig): Promise<void>;
   alertAdmins(text: string): Promise<void>;
@@ -133,7 +138,8 @@ export class ConfigReloader {
   private async reloadNow(trigger: ReloadTrigger): Promise<ReloadOutcome> {
     const { file, store, log, now, current } = this.options;
     const previous = current();
-    const loaded = loadConfigFile(file);
+    const read = loadConfigFile(file);
+    const loaded = read.ok && this.options.merge ? { ...read, config: this.options.merge(read.config) } : read;
     if (loaded.ok && loaded.hash === previous.hash && trigger === 'file') return { ok: true, changed: false, sha256: loaded.hash, changes: null };
     const errors = loaded.ok ? await refusals(file, previous.config, loaded.config, store) : loaded.errors;
     if (!loaded.ok || errors.length > 0) return this.refuse(trigger, errors, loaded.ok ? loaded.hash : sha256Of(file));

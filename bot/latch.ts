@@ -8,6 +8,9 @@ import { offboard } from '../handlers/offboard.js';
 import { identitySyncJobs } from '../jobs/identity-sync.js';
 import { discoveryDigestJobs } from '../jobs/discovery-digest.js';
 import { discoverySampleJobs } from '../jobs/discovery-sample.js';
+import { rdsDiscoveryJobs } from '../jobs/rds-discovery.js';
+import { configChanges } from '../config/diff.js';
+import { RdsDiscoveries } from './rds-discovery.js';
 import { IdentitySources } from './identity/sources.js';
 import { registerIdentitySourceMetrics } from './identity/metrics.js';
 import { registerScimRoutes } from './scim/routes.js';
@@ -152,7 +155,12 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   const work = new InFlight();
   const store = await openStore(options.databaseUrl);
   const now = options.now ?? Date.now;
-  let active: ActiveConfig = { config: loaded.config, directory: directoryFromConfig(loaded.config), hash: loaded.hash, file: loaded.file };
+  // The running config is the file's merged with what RDS discovery found (nothing before its first pass).
+  const discoveries = new RdsDiscoveries({
+    store, log, now, env, current: () => active, alertAdmins: (text) => alerts.alert(text), apply: (merged) => applyDiscovered(merged),
+  });
+  let active: ActiveConfig = { config: discoveries.merge(loaded.config), directory: directoryFromConfig(loaded.config), hash: loaded.hash, file: loaded.file };
+  discoveries.adopt(active.config);
   const oncall = new OnCallSchedules({ env, config: () => active.config, now, log });
   const identities = store.identitySnapshots ? new IdentitySources({
     store: store.identitySnapshots, env, config: () => active.config, now, log,
@@ -195,6 +203,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     },
     oncall,
     ...(identities ? { identities } : {}),
+    rdsDiscovery: discoveries,
     runJobsNow: async () => {
       runner?.wake();
       await runner?.idle();
@@ -203,14 +212,32 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   const alerts = new AdminAlerts(store, () => active, log);
   ctx.alertAdmins = (text) => alerts.alert(text);
   const closeRetired: (() => Promise<void>)[] = [];
+  const applyDiscovered = (merged: LatchConfig): void => {
+    const before = active.config;
+    active = { ...active, config: merged, directory: directoryFor(merged, directoryFromConfig(merged)) };
+    discoveries.adopt(merged);
+    if (!options.provisioners) closeRetired.push(replaceStaleProvisioners(ctx, defaultProvisioners(env, merged.settings.instance), before, configChanges(before, merged)));
+  };
   const reloader = new ConfigReloader({
     file: options.configFile, store, log, now, current: () => active,
     alertAdmins: (text) => alerts.alert(text),
     beforeRecord: (next) => auditStream.openCursors(next.auditSinks),
-    apply(next, changes) {
+    merge: (config) => discoveries.merge(config),
+    apply(checked) {
       const before = active.config;
+      // A discovery pass may have ended while the reload was checked: the new file merged with the latest listing.
+      const next = { ...checked, config: discoveries.merge(discoveries.baseOf(checked.config)) };
+      const changes = configChanges(before, next.config);
       rememberConfigSecrets(next.config, env);
       active = { ...next, directory: directoryFor(next.config, next.directory) };
+      discoveries.adopt(next.config);
+      const addedDiscoveries = next.config.rdsDiscovery.filter((block) => !before.rdsDiscovery.some((old) => old.name === block.name));
+      if (addedDiscoveries.length > 0) {
+        void store.commit({ enqueue: rdsDiscoveryJobs({ rdsDiscovery: addedDiscoveries }, now()) }).then(
+          () => runner?.wake(),
+          (error: unknown) => log.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not queue the first pass of the RDS discoveries the reload added'),
+        );
+      }
       // A source added by the reload is synced now; one already queued keeps its time.
       const added = next.config.identitySources.filter((source) => !before.identitySources.some((old) => identitySourceName(old) === identitySourceName(source)));
       if (added.length > 0) {
@@ -230,14 +257,14 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   }
   // Before config.loaded: a new sink that starts `from: now` begins with the event that shows the config adding it.
   await auditStream.openCursors(loaded.config.auditSinks);
-  await store.commit({ enqueue: [pruneAuditJob(now()), reconcileJob(now(), true), ...identitySyncJobs(loaded.config, now()), ...discoveryDigestJobs(loaded.config, now()), ...discoverySampleJobs(loaded.config, now())], audit: [{ type: 'config.loaded', requestId: null, actor: 'latch', at: now(), data: { file: loaded.file, sha256: loaded.hash, flows: loaded.config.flows.length, integrations: loaded.config.integrations.length } }] });
+  await store.commit({ enqueue: [pruneAuditJob(now()), reconcileJob(now(), true), ...identitySyncJobs(loaded.config, now()), ...discoveryDigestJobs(loaded.config, now()), ...discoverySampleJobs(loaded.config, now()), ...rdsDiscoveryJobs(loaded.config, now())], audit: [{ type: 'config.loaded', requestId: null, actor: 'latch', at: now(), data: { file: loaded.file, sha256: loaded.hash, flows: loaded.config.flows.length, integrations: loaded.config.integrations.length } }] });
   platformNotices(env, log);
 
   registerStoreMetrics(store);
   registerAuditSinkMetrics(() => auditStream.lags());
   if (identities) registerIdentitySourceMetrics(() => identities.health());
   let slackReceiver: SlackReceiver | null = null;
-  const app = buildServer({ logger: log, ready: () => ready, accepting: () => !stopping, inFlight: work, details: () => integrationsHealth(ctx), oncall: () => oncall.health(), auditSinks: () => auditStream.health(), identitySources: () => identities?.health() ?? Promise.resolve([]), platforms: () => (slackReceiver ? { slack: slackReceiver.status() } : {}) });
+  const app = buildServer({ logger: log, ready: () => ready, accepting: () => !stopping, inFlight: work, details: async () => [...await integrationsHealth(ctx), ...discoveries.health()], oncall: () => oncall.health(), auditSinks: () => auditStream.health(), identitySources: () => identities?.health() ?? Promise.resolve([]), platforms: () => (slackReceiver ? { slack: slackReceiver.status() } : {}) });
   const scim = loaded.config.identitySources.find((source) => source.type === 'scim');
   if (scim && identities && store.identitySnapshots) {
     const token = env[scim.token.env];
@@ -302,6 +329,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
     await closeWithin(app, left());
     await Promise.all(closeRetired.map((close) => close()));
     await ctx.provisioners.close();
+    discoveries.close();
     await store.close();
     log.info({ jobsFinished, workFinished }, 'Latch stopped');
   };

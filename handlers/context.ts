@@ -43,6 +43,8 @@ export interface LatchContext {
   runJobsNow?(): Promise<void>;
   /** Identity sources (bot/identity/sources.ts): what the identity_sync job and `identities sync` run. */
   identities?: IdentitySync;
+  /** RDS auto-discovery (bot/rds-discovery.ts): what the rds_discovery job runs, one block's pass. */
+  rdsDiscovery?: { run(block: string): Promise<void> };
   /** Writes to Latch's admins directly (bot/admin-alert.ts). */
   alertAdmins?(text: string): Promise<void>;
 }

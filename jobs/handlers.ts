@@ -11,6 +11,7 @@ import { runOncallHandover } from './oncall-handover.js';
 import type { JobHandler } from './job-handler.js';
 import { runExpiryWarning, runNotify } from './notify.js';
 import { runPruneAudit } from './prune-audit.js';
+import { runRdsDiscovery } from './rds-discovery.js';
 import { runReconcile } from './reconcile.js';
 import { runRemind } from './remind.js';
 import { runRevoke } from './revoke.js';
@@ -34,4 +35,5 @@ export const jobHandlers: Record<JobKind, JobHandler> = {
   identity_sync: runIdentitySync,
   discovery_digest: runDiscoveryDigest,
   discovery_sample: runDiscoverySample,
+  rds_discovery: runRdsDiscovery,
 };

@@ -5,7 +5,7 @@ import type { AccessRequest, Decision, Grant, Instant, RequestKind, RequestRecor
 import type { IdentitySnapshotStore } from './identity-store.js';
 import type { DiscoveryStore } from './discovery-store.js';
 
-export const JOB_KINDS = ['grant', 'revoke', 'extend', 'timeout', 'notify', 'remind', 'expiry_warning', 'prune_audit', 'reconcile', 'activate', 'lapse', 'incident_note', 'oncall_handover', 'emergency_review', 'identity_sync', 'discovery_digest', 'discovery_sample'] as const;
+export const JOB_KINDS = ['grant', 'revoke', 'extend', 'timeout', 'notify', 'remind', 'expiry_warning', 'prune_audit', 'reconcile', 'activate', 'lapse', 'incident_note', 'oncall_handover', 'emergency_review', 'identity_sync', 'discovery_digest', 'discovery_sample', 'rds_discovery'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 export type JobState = 'pending' | 'running' | 'done' | 'dead' | 'cancelled';
 export type JobPayload = Record<string, unknown>;

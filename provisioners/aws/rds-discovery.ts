@@ -4,7 +4,7 @@ import { Integration as IntegrationSchema, type Integration } from '../../config
 import type { AwsClients } from './clients.js';
 import { awsErrorMessage, isAccessDenied } from './errors.js';
 import { toRdsInstance, type RdsInstance } from './rds-instance.js';
-import { normaliseAuthType, Region, SECRET_ARN, show } from './settings.js';
+import { normaliseAuthType, RdsConnection, Region, SECRET_ARN, show } from './settings.js';
 
 // Auto-discovery of RDS instances by their tags: every instance in the configured regions
 // that is tagged for this connector becomes an aws-rds integration, built from a template
@@ -34,7 +34,7 @@ export interface DiscoveryOptions {
   connectorId: string;
   regions: string[];
   /** What each instance becomes: everything but the instance's own connection keys. */
-  template: { namePrefix?: string; owner: string; connection?: Record<string, string | number | boolean>; resources: unknown[]; accessDetails?: string };
+  template: { namePrefix?: string; owner: string; labels?: string[]; connection?: Record<string, string | number | boolean>; resources: unknown[]; accessDetails?: string };
   tagKeys?: Partial<DiscoveryTagKeys>;
 }
 
@@ -118,6 +118,7 @@ export function classifyInstance(instance: RdsInstance, options: DiscoveryOption
     name: integrationName(template.namePrefix ?? 'rds-', identifier),
     type: 'aws-rds',
     owner: template.owner,
+    ...(template.labels && template.labels.length > 0 ? { labels: template.labels } : {}),
     ...(template.accessDetails ? { accessDetails: template.accessDetails } : {}),
     connection: { ...template.connection, region, instanceId: identifier, authType: authType === 'iam' ? 'iam-auth' : 'user-password', ...(secretArn ? { secretArn } : {}) },
     resources: template.resources,
@@ -125,6 +126,11 @@ export function classifyInstance(instance: RdsInstance, options: DiscoveryOption
   const parsed = IntegrationSchema.safeParse(candidate);
   if (!parsed.success) {
     return { problems: [problem('INVALID_INTEGRATION', `cannot become an integration: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`)] };
+  }
+  // The template's connection keys are checked as the aws-rds provisioner will check them, so a bad one is reported here, not at the first grant.
+  const connection = RdsConnection.safeParse(parsed.data.connection);
+  if (!connection.success) {
+    return { problems: [problem('INVALID_INTEGRATION', `cannot become an integration: ${connection.error.issues.map((issue) => `connection.${issue.path.join('.')}: ${issue.message}`).join('; ')}`)] };
   }
   return { integration: parsed.data, source: candidate };
 }
@@ -164,21 +170,41 @@ async function tagsOf(clients: AwsClients, raw: DBInstance, instance: RdsInstanc
   }
 }
 
-/** One discovery pass over every configured region. Never throws for AWS's answers: they become problems. */
-export async function discoverRdsInstances(clients: AwsClients, options: DiscoveryOptions, now: () => number = Date.now): Promise<DiscoveryResult> {
-  const result: DiscoveryResult = { integrations: [], sources: [], skipped: [], problems: [], at: now() };
-  for (const region of options.regions) {
-    let instances: RdsInstance[];
+/** What one region answered: its instances (tags included), or null when it could not be read. */
+export interface RegionListing {
+  region: string;
+  instances: RdsInstance[] | null;
+  /** Instances that could not be looked at (their tags unreadable, not yet an instance), and the region's own failure. */
+  problems: DiscoveryProblem[];
+}
+
+/** Lists every configured region. Never throws for AWS's answers: they become problems. */
+export async function listRdsInstances(clients: AwsClients, regions: readonly string[]): Promise<RegionListing[]> {
+  const listings: RegionListing[] = [];
+  for (const region of regions) {
+    const problems: DiscoveryProblem[] = [];
     try {
-      instances = await instancesIn(clients, region, result.problems);
+      listings.push({ region, instances: await instancesIn(clients, region, problems), problems });
     } catch (error) {
-      result.problems.push({
+      problems.push({
         region, instance: null, code: isAccessDenied(error) ? 'ACCESS_DENIED' : 'REGION_FAILED',
         message: `${region}: rds:DescribeDBInstances failed: ${awsErrorMessage(error)}`,
       });
-      continue;
+      listings.push({ region, instances: null, problems });
     }
-    for (const instance of instances) {
+  }
+  return listings;
+}
+
+/**
+ * Turns listed instances into integrations (pure: the same listing with another template
+ * gives that template's integrations, which is what a config reload needs).
+ */
+export function classifyInstances(listings: readonly { region: string; instances: readonly RdsInstance[] | null; problems: readonly DiscoveryProblem[] }[], options: DiscoveryOptions, at: number): DiscoveryResult {
+  const result: DiscoveryResult = { integrations: [], sources: [], skipped: [], problems: [], at };
+  for (const { region, instances, problems } of listings) {
+    result.problems.push(...problems);
+    for (const instance of instances ?? []) {
       const outcome = classifyInstance(instance, options);
       if (outcome === null) continue;
       if ('integration' in outcome) {
@@ -202,6 +228,12 @@ export async function discoverRdsInstances(clients: AwsClients, options: Discove
     result.integrations = result.integrations.filter((integration) => !clashing.has(integration.name));
   }
   return result;
+}
+
+/** One discovery pass over every configured region. Never throws for AWS's answers: they become problems. */
+export async function discoverRdsInstances(clients: AwsClients, options: DiscoveryOptions, now: () => number = Date.now): Promise<DiscoveryResult> {
+  const at = now();
+  return classifyInstances(await listRdsInstances(clients, options.regions), options, at);
 }
 
 /** A discovery file (`latch integrations discover-rds FILE`): the options, the template's keys at the top level. */

@@ -1,0 +1,306 @@
+// RDS auto-discovery while Latch runs. The file's `rdsDiscovery` blocks say where to look and
+// what each instance becomes; the rds_discovery job lists the regions on each block's
+// interval, and the running config is the file's merged with what was found. The merge is
+// pure over the last known listing of every region, so a config reload re-merges at once
+// (with the new template) instead of waiting for the next pass, and a region that fails
+// keeps its last known instances.
+//
+// An instance that disappears, or loses its tags, stops being offered at once, but its
+// integration stays in the running config (retained, offered by no flow) while any grant
+// on it is live: its revoke needs the integration and its provisioner. It leaves with the
+// first pass after the last such grant has ended.
+import { isDeepStrictEqual } from 'node:util';
+import type { Integration, LatchConfig, RdsDiscovery } from '../config/schema.js';
+import type { RequestState } from '../core/lifecycle.js';
+import type { ActiveConfig, Logger } from '../handlers/context.js';
+import { AwsClients } from '../provisioners/aws/clients.js';
+import { classifyInstances, listRdsInstances, type DiscoveryOptions, type DiscoveryProblem, type DiscoveryTagKeys } from '../provisioners/aws/rds-discovery.js';
+import type { RdsInstance } from '../provisioners/aws/rds-instance.js';
+import { AwsConnection } from '../provisioners/aws/settings.js';
+import type { Store } from '../storage/store.js';
+
+/** Requests whose grants exist, or may come to exist, in a backend (as a config reload counts them). */
+const LIVE: readonly RequestState[] = ['approved', 'granting', 'active', 'revoking', 'revoke_failed'];
+
+export interface RdsDiscoveryOptions {
+  store: Store;
+  log: Logger;
+  now(): number;
+  env: NodeJS.ProcessEnv;
+  current(): ActiveConfig;
+  /** Puts a merged config in force (the same file, other discovered integrations). */
+  apply(merged: LatchConfig): void;
+  alertAdmins(text: string): Promise<void>;
+}
+
+/** What a block found, as `/healthz?details=1` shows it next to the integrations. */
+export interface RdsDiscoveryHealth {
+  integration: string;
+  type: 'rds-discovery';
+  ok: boolean;
+  checks: { name: string; ok: boolean; detail: string }[];
+  lastGrantMs: null;
+  lastRevokeMs: null;
+  discovered: string[];
+  retained: string[];
+  lastPassAt: number | null;
+}
+
+interface RegionState {
+  instances: RdsInstance[];
+  /** When this listing was read (it may be older than the last pass, when the region failed since). */
+  at: number;
+}
+
+interface BlockState {
+  regions: Map<string, RegionState>;
+  /** The last pass's own problems (regions and instances AWS would not show). */
+  listingProblems: DiscoveryProblem[];
+  lastPassAt: number | null;
+  /** The problems the admins were last told of, as one key. */
+  toldKey: string;
+}
+
+/** What one merge produced, besides the config. */
+interface MergeOutcome {
+  base: LatchConfig;
+  /** Offered integrations, by block. */
+  offered: Map<string, Integration[]>;
+  retained: Map<string, Integration>;
+  problems: Map<string, DiscoveryProblem[]>;
+}
+
+export function discoveryOptions(block: RdsDiscovery): DiscoveryOptions {
+  const tagKeys = Object.fromEntries(Object.entries(block.tagKeys ?? {}).filter(([, keys]) => keys !== undefined)) as Partial<DiscoveryTagKeys>;
+  return {
+    connectorId: block.connectorId, regions: block.regions, tagKeys,
+    template: {
+      namePrefix: block.namePrefix ?? `${block.name}-`, owner: block.owner, labels: block.labels, connection: block.connection, resources: block.resources,
+      ...(block.accessDetails ? { accessDetails: block.accessDetails } : {}),
+    },
+  };
+}
+
+const problemKey = (problems: readonly DiscoveryProblem[]): string => problems.map((problem) => `${problem.code} ${problem.message}`).sort().join('\n');
+
+export class RdsDiscoveries {
+  private readonly blocks = new Map<string, BlockState>();
+  /** Discovered integrations in force, offered or retained, as the last merge put them. */
+  private inForce = new Map<string, Integration>();
+  private retained = new Map<string, Integration>();
+  private readonly outcomes = new WeakMap<LatchConfig, MergeOutcome>();
+  private readonly clients = new Map<string, { key: string; clients: AwsClients }>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly options: RdsDiscoveryOptions) {}
+
+  /**
+   * The file's config with what discovery found: every offered instance an integration,
+   * every retained one too (offered by no flow), and each flow entry, automatic decision
+   * and routing rule that names a block made to name the block's offered integrations.
+   */
+  merge(base: LatchConfig): LatchConfig {
+    const declared = new Set(base.integrations.map((integration) => integration.name));
+    const offered = new Map<string, Integration[]>();
+    const problems = new Map<string, DiscoveryProblem[]>();
+    const taken = new Set(declared);
+    for (const block of base.rdsDiscovery) {
+      const state = this.blocks.get(block.name);
+      const listings = block.regions.map((region) => ({ region, instances: state?.regions.get(region)?.instances ?? null, problems: [] }));
+      const result = classifyInstances(listings, discoveryOptions(block), this.options.now());
+      const own: Integration[] = [];
+      const blockProblems = [...(state?.listingProblems.filter((problem) => block.regions.includes(problem.region)) ?? []), ...result.problems];
+      for (const integration of result.integrations) {
+        if (taken.has(integration.name)) {
+          const region = String(integration.connection.region ?? '?');
+          blockProblems.push({
+            region, instance: String(integration.connection.instanceId ?? '?'), code: 'INVALID_INTEGRATION',
+            message: `${String(integration.connection.instanceId)} (${region}): would be integration ${integration.name}, ${declared.has(integration.name) ? 'which the config file declares' : 'which another rdsDiscovery block already found'}; give this block another namePrefix`,
+          });
+          continue;
+        }
+        taken.add(integration.name);
+        own.push(integration);
+      }
+      offered.set(block.name, own);
+      problems.set(block.name, blockProblems);
+    }
+    const retained = new Map<string, Integration>();
+    for (const [name, integration] of [...this.retained, ...this.inForce]) {
+      if (!taken.has(name) && !retained.has(name)) retained.set(name, integration);
+    }
+    const expand = (names: string[]): string[] => [...new Set(names.flatMap((name) => (offered.has(name) ? (offered.get(name) ?? []).map((integration) => integration.name) : [name])))];
+    const merged: LatchConfig = {
+      ...base,
+      integrations: [...base.integrations, ...[...offered.values()].flat(), ...retained.values()],
+      flows: base.flows.map((flow) => ({
+        ...flow,
+        access: flow.access.flatMap((entry) => ('integration' in entry && offered.has(entry.integration) ? (offered.get(entry.integration) ?? []).map((integration) => ({ ...entry, integration: integration.name })) : [entry])),
+      })),
+      autoDecisions: base.autoDecisions.map((rule) => (rule.when.integrations ? { ...rule, when: { ...rule.when, integrations: expand(rule.when.integrations) } } : rule)),
+      settings: base.settings.routing
+        ? { ...base.settings, routing: base.settings.routing.map((route) => (route.when.integrations ? { ...route, when: { ...route.when, integrations: expand(route.when.integrations) } } : route)) }
+        : base.settings,
+    };
+    this.outcomes.set(merged, { base, offered, retained, problems });
+    return merged;
+  }
+
+  /** The file's config a merged one was made from (the config itself when it was not merged here). */
+  baseOf(config: LatchConfig): LatchConfig {
+    return this.outcomes.get(config)?.base ?? config;
+  }
+
+  /** Records a merged config as the one in force: what it offers and retains is what the next merge starts from. */
+  adopt(config: LatchConfig): void {
+    const outcome = this.outcomes.get(config);
+    if (!outcome) return;
+    this.inForce = new Map([...[...outcome.offered.values()].flat(), ...outcome.retained.values()].map((integration) => [integration.name, integration]));
+    this.retained = outcome.retained;
+    for (const name of this.blocks.keys()) {
+      if (!outcome.base.rdsDiscovery.some((block) => block.name === name)) this.forget(name);
+    }
+  }
+
+  /** One pass of a block: list its regions, merge, record and apply what changed. Passes run one at a time. */
+  run(name: string): Promise<void> {
+    const next = this.queue.then(() => this.runNow(name));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  health(): RdsDiscoveryHealth[] {
+    const { config } = this.options.current();
+    const outcome = this.outcomes.get(config);
+    return this.options.current().config.rdsDiscovery.map((block) => {
+      const state = this.blocks.get(block.name);
+      const problems = outcome?.problems.get(block.name) ?? [];
+      const regions = block.regions.map((region) => {
+        const failed = state?.listingProblems.find((problem) => problem.region === region && problem.instance === null);
+        const known = state?.regions.get(region);
+        const detail = failed
+          ? `${failed.message}${known ? `; keeping the ${known.instances.length} instance(s) listed at ${new Date(known.at).toISOString()}` : ''}`
+          : known ? `${known.instances.length} instance(s) listed` : 'not listed yet';
+        return { name: `region ${region}`, ok: !failed && known !== undefined, detail };
+      });
+      const instanceProblems = problems.filter((problem) => problem.instance !== null).map((problem) => ({ name: problem.code, ok: false, detail: problem.message }));
+      return {
+        integration: block.name, type: 'rds-discovery', ok: problems.length === 0 && regions.every((region) => region.ok),
+        checks: [...regions, ...instanceProblems], lastGrantMs: null, lastRevokeMs: null,
+        discovered: (outcome?.offered.get(block.name) ?? []).map((integration) => integration.name),
+        retained: [...(outcome?.retained.keys() ?? [])].filter((retained) => retained.startsWith(block.namePrefix ?? `${block.name}-`)),
+        lastPassAt: state?.lastPassAt ?? null,
+      };
+    });
+  }
+
+  close(): void {
+    for (const name of [...this.clients.keys()]) this.forget(name);
+  }
+
+  private forget(name: string): void {
+    this.blocks.delete(name);
+    this.clients.get(name)?.clients.destroy();
+    this.clients.delete(name);
+  }
+
+  /** The block's AWS clients, made anew when its AWS connection (region, via) changed. */
+  private clientsFor(block: RdsDiscovery): AwsClients {
+    const { region, via, viaExternalId } = block.connection;
+    const connection = AwsConnection.parse({ region: typeof region === 'string' ? region : block.regions[0], ...(via !== undefined ? { via } : {}), ...(viaExternalId !== undefined ? { viaExternalId } : {}) });
+    const key = JSON.stringify(connection);
+    const known = this.clients.get(block.name);
+    if (known?.key === key) return known.clients;
+    known?.clients.destroy();
+    const clients = new AwsClients(`rds-discovery:${block.name}`, connection, { now: this.options.now });
+    this.clients.set(block.name, { key, clients });
+    return clients;
+  }
+
+  private async runNow(name: string): Promise<void> {
+    const { store, log, now } = this.options;
+    const block = this.options.current().config.rdsDiscovery.find((candidate) => candidate.name === name);
+    if (!block) return;
+    let clients: AwsClients;
+    const state = this.blocks.get(name) ?? { regions: new Map(), listingProblems: [], lastPassAt: null, toldKey: '' };
+    try {
+      clients = this.clientsFor(block);
+    } catch (error) {
+      // The connection's AWS keys are checked here only: the file's checks do not know AWS.
+      state.listingProblems = block.regions.map((region) => ({ region, instance: null, code: 'REGION_FAILED', message: `${region}: the connection cannot reach AWS: ${error instanceof Error ? error.message : String(error)}` }));
+      this.blocks.set(name, state);
+      return this.settle(block, state);
+    }
+    const listings = await listRdsInstances(clients, block.regions);
+    const at = now();
+    for (const listing of listings) {
+      if (listing.instances) state.regions.set(listing.region, { instances: listing.instances, at });
+    }
+    for (const region of [...state.regions.keys()]) if (!block.regions.includes(region)) state.regions.delete(region);
+    state.listingProblems = listings.flatMap((listing) => listing.problems);
+    state.lastPassAt = at;
+    this.blocks.set(name, state);
+    // Retained integrations whose last grant has ended leave now.
+    if (this.retained.size > 0) {
+      const live = new Set((await store.listRequests({ states: LIVE, limit: Number.MAX_SAFE_INTEGER })).flatMap((record) => record.grants.filter((grant) => grant.state !== 'revoked').map((grant) => grant.integration)));
+      for (const retainedName of [...this.retained.keys()]) {
+        if (!live.has(retainedName)) {
+          this.retained.delete(retainedName);
+          this.inForce.delete(retainedName);
+        }
+      }
+    }
+    log.info({ discovery: name, regions: listings.map((listing) => `${listing.region}:${listing.instances ? listing.instances.length : 'failed'}`) }, `RDS discovery ${name}: listed ${listings.filter((listing) => listing.instances).length}/${listings.length} region(s)`);
+    return this.settle(block, state);
+  }
+
+  /** Merges, records what changed (before it takes effect), applies, and tells the admins when the problems changed. */
+  private async settle(block: RdsDiscovery, state: BlockState): Promise<void> {
+    const { store, log, now, current } = this.options;
+    const before = current().config;
+    const merged = this.merge(this.baseOf(before));
+    const outcome = this.outcomes.get(merged);
+    if (!outcome) return;
+    const previous = new Map(before.integrations.map((integration) => [integration.name, integration]));
+    const declared = new Set(outcome.base.integrations.map((integration) => integration.name));
+    const offeredNow = outcome.offered.get(block.name) ?? [];
+    // Back on offer after being retained counts as added: flows offer it again.
+    const added = offeredNow.filter((integration) => !previous.has(integration.name) || this.retainedBefore(before, integration.name)).map((integration) => integration.name);
+    const changed = offeredNow.filter((integration) => previous.has(integration.name) && !this.retainedBefore(before, integration.name) && !isDeepStrictEqual(previous.get(integration.name), integration)).map((integration) => integration.name);
+    const mergedNames = new Set(merged.integrations.map((integration) => integration.name));
+    const removed = [...previous.keys()].filter((name) => !declared.has(name) && !mergedNames.has(name) && this.ownedBy(block, name));
+    const retired = [...outcome.retained.keys()].filter((name) => this.ownedBy(block, name) && !this.retainedBefore(before, name));
+    const problems = outcome.problems.get(block.name) ?? [];
+    const key = problemKey(problems);
+    const problemsChanged = key !== state.toldKey;
+    if (added.length + changed.length + removed.length + retired.length > 0 || problemsChanged) {
+      const data = {
+        discovery: block.name, added, removed, changed, retained: retired,
+        offered: offeredNow.map((integration) => integration.name),
+        problems: problems.map(({ region, instance, code, message }) => ({ region, instance, code, message })),
+      };
+      await store.commit({ audit: [{ type: 'integrations.discovered', requestId: null, actor: 'latch', at: now(), data }] });
+      log[problems.length > 0 ? 'warn' : 'info']({ ...data, problems: problems.map((problem) => `${problem.code} ${problem.message}`) }, `RDS discovery ${block.name}: ${[
+        added.length > 0 ? `added ${added.join(', ')}` : '', changed.length > 0 ? `changed ${changed.join(', ')}` : '', removed.length > 0 ? `removed ${removed.join(', ')}` : '',
+        retired.length > 0 ? `no longer offered, kept for live grants: ${retired.join(', ')}` : '', problems.length > 0 ? `${problems.length} problem(s)` : '',
+      ].filter(Boolean).join('; ') || 'problems resolved'}`);
+    }
+    this.options.apply(merged);
+    if (problemsChanged) {
+      state.toldKey = key;
+      const text = problems.length > 0
+        ? `RDS discovery ${block.name} found ${problems.length} instance(s) or region(s) it cannot offer:\n${problems.map((problem) => `• ${problem.code}: ${problem.message}`).join('\n')}\nFix the tags (docs/provisioners/aws.md, "Troubleshooting discovery"); you are told again only when this list changes.`
+        : `RDS discovery ${block.name}: every problem reported before is resolved.`;
+      await this.options.alertAdmins(text).catch((error: unknown) => log.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not tell the admins about the RDS discovery problems'));
+    }
+  }
+
+  /** A name a block's template would give (its prefix), so a removal is told by the block that made it. */
+  private ownedBy(block: RdsDiscovery, name: string): boolean {
+    return name.startsWith(block.namePrefix ?? `${block.name}-`);
+  }
+
+  private retainedBefore(config: LatchConfig, name: string): boolean {
+    return this.outcomes.get(config)?.retained.has(name) ?? false;
+  }
+}
