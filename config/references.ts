@@ -168,7 +168,7 @@ export function checkReferences(config: LatchConfig): ReferenceIssue[] {
       }
       const integration = integrations.get(entry.integration) ?? discoveries.get(entry.integration);
       if (!integration) {
-        issues.push({ path: at('access', entryIndex, 'integration'), message: `integration "${entry.integration}" is not declared under integrations (nor is an rdsDiscovery block of that name)` });
+        issues.push({ path: at('access', entryIndex, 'integration'), message: `integration "${entry.integration}" is not declared under integrations` });
         return;
       }
       const names = new Set(integration.resources.map((resource) => resource.name));
