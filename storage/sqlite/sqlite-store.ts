@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, getTableName, gt, gte, inArray, isNotNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import type { AccessRequest, Grant, RequestRecord } from '../../core/types.js';
@@ -44,6 +44,53 @@ class Rollback extends Error {
   }
 }
 
+type Params = Record<string, string | number | null>;
+
+/**
+ * The statements a commit and a job's settlement run, prepared once per connection. Built
+ * by drizzle at every call, their SQL text and better-sqlite3's compilation of it were most
+ * of the CPU of a mass expiry's commits. An update's SET list depends on the fields it
+ * changes, so there is one statement per shape; column names come from the schema, values
+ * only ever go in as parameters.
+ */
+class PreparedWrites {
+  private readonly cache = new Map<string, Database.Statement>();
+
+  constructor(private readonly sqlite: Database.Database) {}
+
+  private statement(key: string, text: () => string): Database.Statement {
+    let statement = this.cache.get(key);
+    if (!statement) this.cache.set(key, (statement = this.sqlite.prepare(text())));
+    return statement;
+  }
+
+  /** `UPDATE table SET …` of the defined fields of `set`, with `where` naming further `@params`. */
+  update(table: typeof schema.requests | typeof schema.grants, set: Record<string, unknown>, where: string, params: Params): number {
+    const columns = getTableColumns(table) as Record<string, { name: string }>;
+    const fields = Object.keys(set).filter((field) => set[field] !== undefined).sort();
+    const name = getTableName(table);
+    const statement = this.statement(`update ${name} ${fields.join(',')} where ${where}`, () => {
+      const assignments = fields.map((field) => {
+        const column = columns[field];
+        if (!column) throw new Error(`${name} has no column for ${field}`);
+        return `"${column.name}" = @set_${field}`;
+      });
+      return `UPDATE "${name}" SET ${assignments.join(', ')} WHERE ${where}`;
+    });
+    const values: Params = { ...params };
+    for (const field of fields) values[`set_${field}`] = set[field] as string | number | null;
+    return statement.run(values).changes;
+  }
+
+  run(key: string, text: string, params: Params): number {
+    return this.statement(key, () => text).run(params).changes;
+  }
+
+  get<T>(key: string, text: string, params: Params = {}): T | undefined {
+    return this.statement(key, () => text).get(params) as T | undefined;
+  }
+}
+
 function isUniqueViolation(error: unknown, index: string): boolean {
   return error instanceof Error && 'code' in error && String((error as { code: unknown }).code).startsWith('SQLITE_CONSTRAINT') && error.message.includes(index);
 }
@@ -71,6 +118,7 @@ export class SqliteStore implements Store {
   private readonly savepoint: Database.Statement;
   private readonly releaseSavepoint: Database.Statement;
   private readonly rollbackToSavepoint: Database.Statement;
+  private readonly writes: PreparedWrites;
 
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ':memory:') mkdirSync(dirname(resolve(options.path)), { recursive: true });
@@ -83,6 +131,7 @@ export class SqliteStore implements Store {
     this.savepoint = this.sqlite.prepare('SAVEPOINT latch_write');
     this.releaseSavepoint = this.sqlite.prepare('RELEASE latch_write');
     this.rollbackToSavepoint = this.sqlite.prepare('ROLLBACK TO latch_write');
+    this.writes = new PreparedWrites(this.sqlite);
     this.identitySnapshots = new SqliteIdentitySnapshots(this.db, (work) => this.write(work), (tx, events) => this.appendAudit(tx, events));
     this.discovery = new SqliteDiscoveryRecords(this.db, (work) => this.write(work), (tx, events) => this.appendAudit(tx, events));
   }
@@ -173,16 +222,17 @@ export class SqliteStore implements Store {
   }
 
   private apply(tx: Tx, change: Change): void {
+    const w = this.writes;
+    const now = Date.now();
     if (change.deliveryId) {
-      const seen = tx.insert(schema.deliveries).values({ id: change.deliveryId, at: Date.now() }).onConflictDoNothing().run();
-      if (seen.changes !== 1) throw new Rollback({ ok: false, conflict: 'duplicate_delivery', deliveryId: change.deliveryId });
+      const seen = w.run('delivery', 'INSERT INTO deliveries (id, at) VALUES (@id, @at) ON CONFLICT DO NOTHING', { id: change.deliveryId, at: now });
+      if (seen !== 1) throw new Rollback({ ok: false, conflict: 'duplicate_delivery', deliveryId: change.deliveryId });
     }
     if (change.finishJob) {
       const { id, claimedBy } = change.finishJob;
-      const held = tx.update(schema.jobs).set({ state: 'done', finishedAt: Date.now(), leaseUntil: null })
-        .where(and(eq(schema.jobs.id, id), eq(schema.jobs.state, 'running'), eq(schema.jobs.claimedBy, claimedBy))).run();
+      const held = w.run('finish', "UPDATE jobs SET state = 'done', finished_at = @at, lease_until = NULL WHERE id = @id AND state = 'running' AND claimed_by = @owner", { id, owner: claimedBy, at: now });
       // Another worker took the job over after our lease ran out: its work wins, ours is dropped.
-      if (held.changes !== 1) throw new Rollback({ ok: false, conflict: 'lease', jobId: id });
+      if (held !== 1) throw new Rollback({ ok: false, conflict: 'lease', jobId: id });
     }
     if (change.insertRequest) {
       const { context, ...request } = change.insertRequest.request;
@@ -190,15 +240,11 @@ export class SqliteStore implements Store {
       if (change.insertRequest.grants.length > 0) tx.insert(schema.grants).values(change.insertRequest.grants).run();
     }
     for (const update of change.updateRequests ?? []) {
-      const result = tx.update(schema.requests)
-        .set({ ...withoutContext(update.set), ...(update.set.context !== undefined ? { context: update.set.context ? JSON.stringify(update.set.context) : null } : {}), version: update.expectVersion + 1 })
-        .where(and(eq(schema.requests.id, update.id), eq(schema.requests.state, update.expectState), eq(schema.requests.version, update.expectVersion)))
-        .run();
-      if (result.changes !== 1) throw new Rollback({ ok: false, conflict: 'version', requestId: update.id });
+      const set = { ...withoutContext(update.set), ...(update.set.context !== undefined ? { context: update.set.context ? JSON.stringify(update.set.context) : null } : {}), version: update.expectVersion + 1 };
+      const changed = w.update(schema.requests, set, 'id = @id AND state = @expectState AND version = @expectVersion', { id: update.id, expectState: update.expectState, expectVersion: update.expectVersion });
+      if (changed !== 1) throw new Rollback({ ok: false, conflict: 'version', requestId: update.id });
     }
-    for (const update of change.updateGrants ?? []) {
-      tx.update(schema.grants).set(update.set).where(eq(schema.grants.id, update.id)).run();
-    }
+    for (const update of change.updateGrants ?? []) w.update(schema.grants, update.set, 'id = @id', { id: update.id });
     for (const decision of change.insertDecisions ?? []) {
       try {
         tx.insert(schema.decisions).values(decision).run();
@@ -208,36 +254,32 @@ export class SqliteStore implements Store {
       }
     }
     for (const cancel of change.cancelJobs ?? []) {
-      tx.update(schema.jobs).set({ state: 'cancelled', finishedAt: Date.now(), leaseUntil: null })
-        .where(and(eq(schema.jobs.requestId, cancel.requestId), inArray(schema.jobs.kind, cancel.kinds), inArray(schema.jobs.state, ['pending', 'running']),
-          change.finishJob ? sql`${schema.jobs.id} <> ${change.finishJob.id}` : undefined))
-        .run();
+      const params = { requestId: cancel.requestId, kinds: JSON.stringify(cancel.kinds), at: now };
+      const cancelled = "UPDATE jobs SET state = 'cancelled', finished_at = @at, lease_until = NULL WHERE request_id = @requestId AND kind IN (SELECT value FROM json_each(@kinds)) AND state IN ('pending', 'running')";
+      if (change.finishJob) w.run('cancel but', `${cancelled} AND id <> @but`, { ...params, but: change.finishJob.id });
+      else w.run('cancel', cancelled, params);
     }
     for (const move of change.rescheduleJobs ?? []) {
-      tx.update(schema.jobs).set({ runAt: move.runAt })
-        .where(and(eq(schema.jobs.requestId, move.requestId), eq(schema.jobs.kind, move.kind), eq(schema.jobs.state, 'pending'))).run();
+      w.run('reschedule', "UPDATE jobs SET run_at = @runAt WHERE request_id = @requestId AND kind = @kind AND state = 'pending'", { runAt: move.runAt, requestId: move.requestId, kind: move.kind });
     }
-    const now = Date.now();
     for (const job of change.enqueue ?? []) {
-      tx.insert(schema.jobs).values({
-        kind: job.kind, requestId: job.requestId, runAt: job.runAt, payload: JSON.stringify(job.payload ?? {}),
-        state: 'pending', dedupeKey: job.dedupeKey ?? null, createdAt: now,
-      }).onConflictDoNothing().run();
+      w.run('enqueue', "INSERT INTO jobs (kind, request_id, run_at, payload, state, dedupe_key, created_at) VALUES (@kind, @requestId, @runAt, @payload, 'pending', @dedupeKey, @at) ON CONFLICT DO NOTHING", {
+        kind: job.kind, requestId: job.requestId, runAt: job.runAt, payload: JSON.stringify(job.payload ?? {}), dedupeKey: job.dedupeKey ?? null, at: now,
+      });
     }
     if (change.audit && change.audit.length > 0) this.appendAudit(tx, change.audit);
   }
 
-  private appendAudit(tx: Tx, events: NonNullable<Change['audit']>): void {
-    const last = tx.select({ seq: schema.auditEvents.seq, hash: schema.auditEvents.hash }).from(schema.auditEvents)
-      .orderBy(desc(schema.auditEvents.seq)).limit(1).get();
+  private appendAudit(_tx: Tx, events: NonNullable<Change['audit']>): void {
+    const last = this.writes.get<{ seq: number; hash: string }>('audit last', 'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
     let seq = last?.seq ?? 0;
     let prevHash = last?.hash ?? GENESIS_HASH;
     for (const event of events) {
       seq += 1;
       const hash = auditHash(prevHash, seq, event);
-      tx.insert(schema.auditEvents).values({
+      this.writes.run('audit append', 'INSERT INTO audit_events (seq, at, type, request_id, actor, data, prev_hash, hash) VALUES (@seq, @at, @type, @requestId, @actor, @data, @prevHash, @hash)', {
         seq, at: event.at, type: event.type, requestId: event.requestId, actor: event.actor, data: JSON.stringify(event.data), prevHash, hash,
-      }).run();
+      });
       prevHash = hash;
     }
   }
@@ -300,21 +342,21 @@ export class SqliteStore implements Store {
       .where(and(inArray(schema.jobs.id, [...ids]), eq(schema.jobs.claimedBy, owner), eq(schema.jobs.state, 'running'))).run());
   }
 
-  private async settle(id: number, owner: string, set: Partial<typeof schema.jobs.$inferInsert>): Promise<void> {
-    await this.grouped((tx) => tx.update(schema.jobs).set({ ...set, leaseUntil: null })
-      .where(and(eq(schema.jobs.id, id), eq(schema.jobs.claimedBy, owner), eq(schema.jobs.state, 'running'))).run());
+  private async settle(id: number, owner: string, set: 'retry' | 'bury' | 'finish', values: Params): Promise<void> {
+    const assignments = { retry: "state = 'pending', run_at = @runAt, last_error = @error", bury: "state = 'dead', last_error = @error, finished_at = @at", finish: "state = 'done', finished_at = @at" }[set];
+    await this.grouped(() => this.writes.run(`settle ${set}`, `UPDATE jobs SET ${assignments}, lease_until = NULL WHERE id = @id AND claimed_by = @owner AND state = 'running'`, { ...values, id, owner }));
   }
 
   async retryJob(id: number, owner: string, runAt: number, error: string): Promise<void> {
-    await this.settle(id, owner, { state: 'pending', runAt, lastError: error });
+    await this.settle(id, owner, 'retry', { runAt, error });
   }
 
   async buryJob(id: number, owner: string, error: string, at: number): Promise<void> {
-    await this.settle(id, owner, { state: 'dead', lastError: error, finishedAt: at });
+    await this.settle(id, owner, 'bury', { error, at });
   }
 
   async finishJob(id: number, owner: string, at: number): Promise<void> {
-    await this.settle(id, owner, { state: 'done', finishedAt: at });
+    await this.settle(id, owner, 'finish', { at });
   }
 
   async releaseJobs(owner: string): Promise<void> {
@@ -495,7 +537,7 @@ export class SqliteStore implements Store {
   }
 
   async recordMessage(message: ChatMessage): Promise<void> {
-    await this.grouped((tx) => tx.insert(schema.chatMessages).values(message).onConflictDoNothing().run());
+    await this.grouped(() => this.writes.run('message', 'INSERT INTO chat_messages (request_id, platform, channel, message_id, recipient, purpose, created_at) VALUES (@requestId, @platform, @channel, @messageId, @recipient, @purpose, @createdAt) ON CONFLICT DO NOTHING', { ...message }));
   }
 
   async messagesFor(requestId: string): Promise<ChatMessage[]> {
@@ -525,6 +567,14 @@ export class SqliteStore implements Store {
     if (this.flushTimer) clearImmediate(this.flushTimer);
     if (this.sqlite.open) this.flushGroup();
     if (this.sqlite.open) this.sqlite.close();
+  }
+
+  async grantsWithPrincipalPage(integration: string, afterId: string | null, limit: number): Promise<{ grant: Grant; request: AccessRequest }[]> {
+    return this.db.select({ grant: schema.grants, request: schema.requests }).from(schema.grants)
+      .innerJoin(schema.requests, eq(schema.grants.requestId, schema.requests.id))
+      .where(and(eq(schema.grants.integration, integration), isNotNull(schema.grants.principal), afterId === null ? undefined : gt(schema.grants.id, afterId)))
+      .orderBy(asc(schema.grants.id)).limit(limit).all()
+      .map((row) => ({ grant: toGrant(row.grant), request: toRequest(row.request) }));
   }
 }
 
