@@ -179,6 +179,8 @@ export class MysqlProvisioner implements Provisioner {
   /** MariaDB: whether SET DEFAULT ROLE ... FOR works for this connector; learnt on first use. */
   private defaultRoleForAccount: boolean | null = null;
   private closed = false;
+  /** Named locks still being released after their work answered (see withLock). */
+  private readonly releasing = new Set<Promise<void>>();
 
   constructor(private readonly integration: Integration, private readonly env: NodeJS.ProcessEnv = process.env, private readonly login: MysqlLoginOptions = {}) {
     this.connection = parseConnection(integration);
@@ -207,10 +209,10 @@ export class MysqlProvisioner implements Provisioner {
           + `MariaDB activates only one default role per account, and this permission names ${permission.roles.length} (${permission.roles.join(', ')}). `
           + 'Make one role that holds the others (CREATE ROLE x; GRANT a TO x; GRANT b TO x) and name that, or use grants:');
       }
-      await this.assertRoles(conn, server, permission.roles, input.permission);
-
-      const existing = await select<{ Host: string }>(conn, 'SELECT Host FROM mysql.user WHERE User = ? AND Host = ?', [principal, host]);
-      if (existing.length > 0) {
+      const account = { user: principal, host };
+      const exists = await this.assertRoles(conn, server, permission.roles, input.permission, account)
+        ?? (await select<{ Host: string }>(conn, 'SELECT Host FROM mysql.user WHERE User = ? AND Host = ?', [principal, host])).length > 0;
+      if (exists) {
         // A retry: the config may have changed since the first attempt, so the account is
         // emptied and then given exactly what the config says now.
         // REQUIRE NONE: an account kept after a revoke carries its marker there (mysql/retention.ts).
@@ -654,6 +656,7 @@ export class MysqlProvisioner implements Provisioner {
 
   async close(): Promise<void> {
     this.closed = true;
+    await Promise.all(this.releasing);
     const pool = this.pool;
     this.pool = null;
     this.server = null;
@@ -684,25 +687,32 @@ export class MysqlProvisioner implements Provisioner {
     return { host: this.connection.host, port: String(this.connection.port), username, ...(database ? { database } : {}) };
   }
 
-  /** Roles Latch hands out must exist, be roles, and not carry an administrator's global privileges. */
-  private async assertRoles(conn: Connection, server: ServerFacts, roles: string[], permission: string): Promise<void> {
-    if (roles.length === 0) return;
-    const found = await this.roleRows(conn, server, roles);
+  /**
+   * Roles Latch hands out must exist, be roles, and not carry an administrator's global
+   * privileges. Says in the same query whether `account` exists (a grant waits on every
+   * round trip); null when there were no roles to check.
+   */
+  private async assertRoles(conn: Connection, server: ServerFacts, roles: string[], permission: string, account?: { user: string; host: string }): Promise<boolean | null> {
+    if (roles.length === 0) return null;
+    const found = await this.roleRows(conn, server, roles, account);
     for (const role of roles) {
       const row = found.get(role);
       const problem = row ? this.roleProblem(server, row) : `role ${role} does not exist`;
       if (problem) throw new MysqlProvisionerError(`integration "${this.integration.name}" permission "${permission}": ${problem}`);
     }
+    return [...found.values()].some((row) => Number(row.account_exists ?? 0) > 0);
   }
 
-  private async roleRows(conn: Connection, server: ServerFacts, roles: string[]): Promise<Map<string, Record<string, unknown>>> {
+  private async roleRows(conn: Connection, server: ServerFacts, roles: string[], account?: { user: string; host: string }): Promise<Map<string, Record<string, unknown>>> {
     const admin = ADMIN_COLUMNS.join(', ');
+    const exists = account ? ', EXISTS (SELECT 1 FROM mysql.user a WHERE a.User = ? AND a.Host = ?) AS account_exists' : '';
+    const values = account ? [account.user, account.host, roles] : [roles];
     // MariaDB keeps roles as host-less rows marked is_role; MySQL 8 roles are locked accounts at '%'.
     const rows = server.flavour === 'mariadb'
-      ? await select<Record<string, unknown>>(conn, `SELECT User, is_role AS role_flag, ${admin} FROM mysql.user WHERE User IN (?) AND Host = ''`, [roles])
+      ? await select<Record<string, unknown>>(conn, `SELECT User, is_role AS role_flag, ${admin}${exists} FROM mysql.user WHERE User IN (?) AND Host = ''`, values)
       : await select<Record<string, unknown>>(conn, `SELECT u.User, u.account_locked AS role_flag, ${admin},
-            EXISTS (SELECT 1 FROM mysql.global_grants g WHERE g.USER = u.User AND g.HOST = u.Host AND g.PRIV IN ('SYSTEM_USER', 'ROLE_ADMIN', 'CONNECTION_ADMIN')) AS admin_dynamic
-          FROM mysql.user u WHERE u.User IN (?) AND u.Host = '%'`, [roles]);
+            EXISTS (SELECT 1 FROM mysql.global_grants g WHERE g.USER = u.User AND g.HOST = u.Host AND g.PRIV IN ('SYSTEM_USER', 'ROLE_ADMIN', 'CONNECTION_ADMIN')) AS admin_dynamic${exists}
+          FROM mysql.user u WHERE u.User IN (?) AND u.Host = '%'`, values);
     return new Map(rows.map((row) => [String(row.User), row]));
   }
 
@@ -796,16 +806,29 @@ export class MysqlProvisioner implements Provisioner {
     }
   }
 
-  /** `withConnection` holding the server-wide named lock of one principal. */
+  /**
+   * `withConnection` holding the server-wide named lock of one principal. The caller has its
+   * answer once the work is done: the lock is released after that, and the connection goes
+   * back to the pool only then (closed instead if the release fails, which drops the lock too).
+   */
   private async withLock<T>(principal: string, what: string, secrets: readonly string[], work: (conn: PoolConnection) => Promise<T>): Promise<T> {
     const lock = `latch:${principal}`;
-    return this.withConnection(what, secrets, async (conn) => {
+    const conn = await this.connect();
+    let result: T;
+    try {
       const [row] = await select<{ got: number | null }>(conn, 'SELECT GET_LOCK(?, ?) AS got', [lock, LOCK_WAIT_SECONDS]);
       if (Number(row?.got) !== 1) throw new MysqlProvisionerError(`integration "${this.integration.name}": another worker held ${principal} for more than ${LOCK_WAIT_SECONDS}s`);
-      const result = await work(conn);
-      await run(conn, 'SELECT RELEASE_LOCK(?)', [lock]);
-      return result;
-    });
+      result = await work(conn);
+    } catch (error) {
+      // Closing also drops the named lock.
+      conn.destroy();
+      throw this.wrap(error, what, secrets);
+    }
+    const released: Promise<void> = run(conn, 'SELECT RELEASE_LOCK(?)', [lock])
+      .then(() => conn.release(), () => conn.destroy())
+      .finally(() => this.releasing.delete(released));
+    this.releasing.add(released);
+    return result;
   }
 
   /** Server errors get the integration and the step, with any secret cut out; Latch's own errors already say both. */

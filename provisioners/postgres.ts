@@ -201,30 +201,42 @@ export class PostgresProvisioner implements Provisioner {
     // may never have reached the grantee, and Latch keeps no copy to send again. An RDS IAM
     // login has none at all (PASSWORD NULL): its tokens come from AWS, and rds_iam refuses passwords.
     const password = this.iamUsers ? null : generatePassword();
-    const secret = password === null ? 'NULL' : escapeLiteral(await scramSha256Verifier(password));
+    // The verifier's PBKDF2 runs on libuv's thread pool while the lock and the catalog read go to the server.
+    const secret = password === null ? Promise.resolve('NULL') : scramSha256Verifier(password).then(escapeLiteral);
+    secret.catch(() => undefined);
     const roles = this.iamUsers ? [...plan.roles, RDS_IAM_ROLE] : plan.roles;
     const validUntil = escapeLiteral(new Date(input.expiresAt).toISOString());
-    await this.withClient(this.connection.database, (client) => inTransaction(client, async () => {
-      await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS, principal]);
-      const found = await roleInfo(client, [principal, ...roles]);
-      if (this.iamUsers && !found.has(RDS_IAM_ROLE)) {
-        throw new PostgresProvisionerError(`integration "${this.integration.name}": role ${RDS_IAM_ROLE} does not exist, so this server has no RDS IAM database authentication (only Amazon RDS and Aurora PostgreSQL do); use password authentication for it`);
+    // Three round trips, not seven: BEGIN with the lock, the catalog read, and every change
+    // with COMMIT in one simple query (PostgreSQL stops at the first statement that fails and
+    // the transaction is rolled back). The person is waiting for these credentials.
+    await this.withClient(this.connection.database, async (client) => {
+      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${LOCK_CLASS}, hashtext(${escapeLiteral(principal)}))`);
+      try {
+        const found = await roleInfo(client, [principal, ...roles]);
+        if (this.iamUsers && !found.has(RDS_IAM_ROLE)) {
+          throw new PostgresProvisionerError(`integration "${this.integration.name}": role ${RDS_IAM_ROLE} does not exist, so this server has no RDS IAM database authentication (only Amazon RDS and Aurora PostgreSQL do); use password authentication for it`);
+        }
+        this.assertGroupRoles(found, roles, input.permission);
+        const existing = found.get(principal);
+        const login = `LOGIN PASSWORD ${await secret} VALID UNTIL ${validUntil}`;
+        const changes: string[] = [];
+        if (existing) {
+          this.assertManaged(existing, input.grantId);
+          changes.push(`ALTER ROLE ${ident(principal)} WITH ${login}`);
+          // The config may have changed since the first attempt: hold exactly what it says now.
+          const stale = existing.member_of.filter((role) => !roles.includes(role));
+          if (stale.length > 0) changes.push(`REVOKE ${stale.map(escapeIdentifier).join(', ')} FROM ${ident(principal)}`);
+        } else {
+          changes.push(`CREATE ROLE ${ident(principal)} WITH ${login} INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`);
+        }
+        changes.push(`COMMENT ON ROLE ${ident(principal)} IS ${escapeLiteral(managedComment(input.requestId, input.grantId))}`);
+        changes.push(`GRANT ${roles.map(ident).join(', ')} TO ${ident(principal)}`);
+        await client.query([...changes, 'COMMIT'].join(';\n'));
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
       }
-      this.assertGroupRoles(found, roles, input.permission);
-      const existing = found.get(principal);
-      const login = `LOGIN PASSWORD ${secret} VALID UNTIL ${validUntil}`;
-      if (existing) {
-        this.assertManaged(existing, input.grantId);
-        await client.query(`ALTER ROLE ${ident(principal)} WITH ${login}`);
-        // The config may have changed since the first attempt: hold exactly what it says now.
-        const stale = existing.member_of.filter((role) => !roles.includes(role));
-        if (stale.length > 0) await client.query(`REVOKE ${stale.map(escapeIdentifier).join(', ')} FROM ${ident(principal)}`);
-      } else {
-        await client.query(`CREATE ROLE ${ident(principal)} WITH ${login} INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`);
-      }
-      await client.query(`COMMENT ON ROLE ${ident(principal)} IS ${escapeLiteral(managedComment(input.requestId, input.grantId))}`);
-      await client.query(`GRANT ${roles.map(ident).join(', ')} TO ${ident(principal)}`);
-    }), `granting ${input.permission} on ${input.resource.name} to ${principal}`);
+    }, `granting ${input.permission} on ${input.resource.name} to ${principal}`);
     return { principal, ...(password === null ? {} : { secrets: { password } }), details: this.details(plan.resource, principal) };
   }
 
