@@ -240,16 +240,6 @@ export class RdsDiscoveries {
     state.listingProblems = listings.flatMap((listing) => listing.problems);
     state.lastPassAt = at;
     this.blocks.set(name, state);
-    // Retained integrations whose last grant has ended leave now.
-    if (this.retained.size > 0) {
-      const live = new Set((await store.listRequests({ states: LIVE, limit: Number.MAX_SAFE_INTEGER })).flatMap((record) => record.grants.filter((grant) => grant.state !== 'revoked').map((grant) => grant.integration)));
-      for (const retainedName of [...this.retained.keys()]) {
-        if (!live.has(retainedName)) {
-          this.retained.delete(retainedName);
-          this.inForce.delete(retainedName);
-        }
-      }
-    }
     log.info({ discovery: name, regions: listings.map((listing) => `${listing.region}:${listing.instances ? listing.instances.length : 'failed'}`) }, `RDS discovery ${name}: listed ${listings.filter((listing) => listing.instances).length}/${listings.length} region(s)`);
     return this.settle(block, state);
   }
@@ -258,7 +248,18 @@ export class RdsDiscoveries {
   private async settle(block: RdsDiscovery, state: BlockState): Promise<void> {
     const { store, log, now, current } = this.options;
     const before = current().config;
-    const merged = this.merge(this.baseOf(before));
+    let merged = this.merge(this.baseOf(before));
+    // What this block no longer offers stays only while a grant on it is live (its revoke needs it).
+    const leaving = [...(this.outcomes.get(merged)?.retained.keys() ?? [])].filter((name) => this.ownedBy(block, name));
+    if (leaving.length > 0) {
+      const live = new Set((await store.listRequests({ states: LIVE, limit: Number.MAX_SAFE_INTEGER })).flatMap((record) => record.grants.filter((grant) => grant.state !== 'revoked').map((grant) => grant.integration)));
+      const done = leaving.filter((name) => !live.has(name));
+      for (const name of done) {
+        this.retained.delete(name);
+        this.inForce.delete(name);
+      }
+      if (done.length > 0) merged = this.merge(this.baseOf(before));
+    }
     const outcome = this.outcomes.get(merged);
     if (!outcome) return;
     const previous = new Map(before.integrations.map((integration) => [integration.name, integration]));
@@ -285,7 +286,8 @@ export class RdsDiscoveries {
         retired.length > 0 ? `no longer offered, kept for live grants: ${retired.join(', ')}` : '', problems.length > 0 ? `${problems.length} problem(s)` : '',
       ].filter(Boolean).join('; ') || 'problems resolved'}`);
     }
-    this.options.apply(merged);
+    // A reload may have put another file in force while the event was written: merged again with that one.
+    this.options.apply(current().config === before ? merged : this.merge(this.baseOf(current().config)));
     if (problemsChanged) {
       state.toldKey = key;
       const text = problems.length > 0

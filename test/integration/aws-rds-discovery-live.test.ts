@@ -206,15 +206,16 @@ describe('RDS discovery in a running Latch', () => {
     expect(reloaded).toMatchObject({ ok: true, changes: { integrations: { added: [], removed: [], changed: ['rds-orders-prod', 'rds-search-prod', 'rds-reports-prod'] } } });
     expect(latch.ctx.current().config.integrations.find((integration) => integration.name === 'rds-orders-prod')?.accessDetails).toBe('psql host={{host}} user={{username}}');
 
-    // orders-prod loses its tags and eu-central-1 can no longer be read.
+    // orders-prod loses its tags, search-prod is deleted, and eu-central-1 can no longer be read.
     const orders = west[0] as FakeRdsInstance;
     orders.tags = { team: 'orders' };
+    west.splice(1, 1);
     centralFails = true;
     const seen = (await discoveredEvents()).length;
     await advance(61_000);
     await eventually(async () => (await discoveredEvents()).length > seen, 'the second pass');
     const second = (await discoveredEvents()).at(-1);
-    expect(second?.data).toMatchObject({ added: [], removed: [], changed: [], retained: ['rds-orders-prod'], offered: ['rds-search-prod', 'rds-reports-prod'] });
+    expect(second?.data).toMatchObject({ added: [], removed: ['rds-search-prod'], changed: [], retained: ['rds-orders-prod'], offered: ['rds-reports-prod'] });
     expect(((second?.data.problems ?? []) as { code: string; region: string }[]).map((problem) => `${problem.code} ${problem.region}`).sort()).toEqual(['ACCESS_DENIED eu-central-1', 'TAG_INVALID eu-west-1']);
     await eventually(() => adminDms().length === 2, 'the admins to be told the problems changed');
     expect(adminDms()[1]).toContain('ACCESS_DENIED: eu-central-1: rds:DescribeDBInstances failed');
@@ -222,6 +223,7 @@ describe('RDS discovery in a running Latch', () => {
     // No longer offered, in the modal or by name; reports-prod stays, from its region's last listing.
     const choices = await modalChoices();
     expect(choices).not.toContain('rds-orders-prod');
+    expect(choices).not.toContain('rds-search-prod');
     expect(choices).toContain('item:rds-reports-prod/app/read');
     expect(await command('request rds-orders-prod/app read for 10m')).toContain('No access flow offers read on rds-orders-prod/app');
 
@@ -235,7 +237,7 @@ describe('RDS discovery in a running Latch', () => {
     await advance(61_000);
     await eventually(async () => (await discoveredEvents()).some((event) => (event.data.removed as string[]).includes('rds-orders-prod')), 'the pass that lets the vanished instance go');
     expect((await discoveredEvents()).at(-1)?.data).toMatchObject({ added: [], removed: ['rds-orders-prod'], retained: [] });
-    expect(latch.ctx.current().config.integrations.map((integration) => integration.name)).toEqual(['rds-search-prod', 'rds-reports-prod']);
+    expect(latch.ctx.current().config.integrations.map((integration) => integration.name)).toEqual(['rds-reports-prod']);
     const settled = (await discoveredEvents()).length;
     await advance(61_000);
     expect((await discoveredEvents()).length).toBe(settled);
