@@ -70,7 +70,7 @@ async function main(): Promise<void> {
   const floorServer = await startEmptyServer();
   // BENCH_PROFILE=1: Latch writes a CPU profile to bench/profiles/ when it stops (open it in Chrome DevTools).
   const nodeArgs = process.env.BENCH_PROFILE === '1' ? ['--cpu-prof', `--cpu-prof-dir=${resolve('bench/profiles')}`] : [];
-  const latch = await LatchUnderTest.start({ configFile, databaseFile: join(work, 'latch.db'), people: everyone, nodeArgs });
+  const latch = await LatchUnderTest.start({ configFile, databaseUrl: `sqlite:${join(work, 'latch.db')}`, people: everyone, nodeArgs });
   say(`Latch is running as process ${latch.process.child.pid ?? '?'} on ${latch.process.base}`);
 
   // First sight binds each sender's Slack account; that is not what the ack figures measure.

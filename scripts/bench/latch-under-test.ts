@@ -1,13 +1,13 @@
 // Latch as the bench drives it: bot/main.ts in a process of its own, a local Slack Web API
 // double it posts to, and nothing but signed HTTP requests to its /slack/events. The store
-// is read (never written) through its SQLite file to learn when grants were made and ended.
+// (SQLite or PostgreSQL) is read, never written, to learn when grants were made and ended.
 import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { startLatchProcess, type LatchProcess } from '../../test/support/latch-process.js';
 import { startSlackDouble, type SlackCall, type SlackDouble } from '../../test/support/slack-double.js';
 import { blockActionsBody, signSlackRequest, slashCommandBody } from '../../test/support/slack-signing.js';
 import { onCleanup } from './cleanup.js';
+import { openStoreReader, type StoreReader } from './store-reader.js';
 import { waitUntil } from './stats.js';
 
 export const SIGNING_SECRET = 'bench-signing-secret-0123456789abcdef';
@@ -21,7 +21,8 @@ export interface Posted {
 
 export interface StartOptions {
   configFile: string;
-  databaseFile: string;
+  /** DATABASE_URL of Latch's store: `sqlite:PATH` or `postgres://…`. */
+  databaseUrl: string;
   /** Slack accounts to create in the double: id and e-mail. */
   people: readonly { slackId: string; email: string }[];
   /** Extra environment for the Latch process. */
@@ -41,9 +42,9 @@ export async function postSigned(url: string, body: string, dueAt = performance.
 
 export class LatchUnderTest {
   private readonly eventsUrl: string;
-  private store: Database.Database | null = null;
+  private reader: StoreReader | null = null;
 
-  private constructor(readonly process: LatchProcess, readonly slack: SlackDouble, readonly databaseFile: string) {
+  private constructor(readonly process: LatchProcess, readonly slack: SlackDouble, readonly databaseUrl: string) {
     this.eventsUrl = `${process.base}/slack/events`;
   }
 
@@ -53,14 +54,14 @@ export class LatchUnderTest {
     for (const person of options.people) slack.addUser({ id: person.slackId, name: person.slackId.toLowerCase(), email: person.email });
     const child = await startLatchProcess({
       LATCH_CONFIG: options.configFile,
-      DATABASE_URL: `sqlite:${options.databaseFile}`,
+      DATABASE_URL: options.databaseUrl,
       SLACK_SIGNING_SECRET: SIGNING_SECRET,
       SLACK_BOT_TOKEN: BOT_TOKEN,
       SLACK_API_URL: slack.apiUrl,
       LOG_LEVEL: 'info',
       ...options.env,
     }, 120_000, options.nodeArgs ?? []);
-    const latch = new LatchUnderTest(child, slack, options.databaseFile);
+    const latch = new LatchUnderTest(child, slack, options.databaseUrl);
     onCleanup('Latch process', () => latch.stop());
     return latch;
   }
@@ -104,9 +105,8 @@ export class LatchUnderTest {
    * not timed as the next one's.
    */
   async settle(timeoutMs = 180_000): Promise<void> {
-    const due = this.db().prepare("SELECT count(*) AS n FROM jobs WHERE state IN ('pending', 'running') AND run_at <= ?");
     await waitUntil('Latch to work off its backlog', async () => {
-      if ((due.get(Date.now()) as { n: number }).n > 0) return undefined;
+      if (await this.store().dueJobs(Date.now()) > 0) return undefined;
       const started = performance.now();
       await fetch(`${this.process.base}/healthz`).then((answer) => answer.arrayBuffer());
       return performance.now() - started < 50 ? true : undefined;
@@ -116,10 +116,10 @@ export class LatchUnderTest {
     });
   }
 
-  /** Read-only view of Latch's store; WAL lets it read beside Latch's writer. */
-  db(): Database.Database {
-    this.store ??= new Database(this.databaseFile, { readonly: true, fileMustExist: true });
-    return this.store;
+  /** What Latch's store holds, read beside Latch (opened at first use, when migrations have run). */
+  store(): StoreReader {
+    this.reader ??= openStoreReader(this.databaseUrl);
+    return this.reader;
   }
 
   /** Resident set size of the Latch process, in bytes. */
@@ -140,8 +140,9 @@ export class LatchUnderTest {
 
   /** Graceful stop (SIGTERM), SIGKILL if it hangs. Safe to call twice. */
   async stop(): Promise<void> {
-    this.store?.close();
-    this.store = null;
+    const reader = this.reader;
+    this.reader = null;
+    await reader?.close();
     const child = this.process.child;
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');

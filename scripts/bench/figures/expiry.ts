@@ -29,8 +29,8 @@ async function submit(latch: LatchUnderTest, requesters: readonly { slackId: str
   if (result.failures.size > 0) process.stdout.write(`  warning: requests not acknowledged with 200: ${[...result.failures].map(([status, n]) => `${n}×${status === 0 ? 'no answer' : status}`).join(', ')}\n`);
 }
 
-function revokedLags(latch: LatchUnderTest, tag: string): number[] {
-  return grantTimes(latch, tag).filter((grant) => grant.revokedAt !== null).map((grant) => (grant.revokedAt as number) - grant.expiresAt);
+async function revokedLags(latch: LatchUnderTest, tag: string): Promise<number[]> {
+  return (await grantTimes(latch, tag)).filter((grant) => grant.revokedAt !== null).map((grant) => (grant.revokedAt as number) - grant.expiresAt);
 }
 
 /** One revoke at a time, direct: what a lone expiry costs at least. */
@@ -44,14 +44,14 @@ export async function steadyExpiry(latch: LatchUnderTest, backends: BenchBackend
   // Durations of 30–60 s, requests over N/50 s: expiries fall all through the run, one or a few at a time.
   await submit(latch, requesters, rate, (index) => `${REQUESTS.postgresAutomatic} for ${30 + (index % 31)}s because ${SPREAD_TAG}`);
   const total = requesters.length;
-  await waitUntil(`${total} spread grants to be revoked`, () => {
-    const states = countByState(latch, SPREAD_TAG);
+  await waitUntil(`${total} spread grants to be revoked`, async () => {
+    const states = await countByState(latch, SPREAD_TAG);
     return [...states.values()].reduce((a, b) => a + b, 0) > 0 && !states.has('active') && !states.has('pending') ? true : undefined;
-  }, 120_000 + (total / rate) * 1000, 500).catch((error: unknown) => {
-    throw new Error(`${error instanceof Error ? error.message : String(error)} (grants: ${describeCounts(countByState(latch, SPREAD_TAG))})`);
+  }, 120_000 + (total / rate) * 1000, 500).catch(async (error: unknown) => {
+    throw new Error(`${error instanceof Error ? error.message : String(error)} (grants: ${describeCounts(await countByState(latch, SPREAD_TAG))})`);
   });
   const floor = await singleRevokeFloor(backends, 50);
-  return figureOf('expiry.steady', `expiry → revoked lag, ${total} spread expiries`, 'ms', revokedLags(latch, SPREAD_TAG), floor,
+  return figureOf('expiry.steady', `expiry → revoked lag, ${total} spread expiries`, 'ms', await revokedLags(latch, SPREAD_TAG), floor,
     'revoked_at − expires_at from the store; floor: one revoke\'s statements direct');
 }
 
@@ -82,12 +82,12 @@ export async function massExpiry(latch: LatchUnderTest, backends: BenchBackends,
   process.stdout.write(`  mass expiry: ${total} grants start at ${at} for ${durationS}s, all expiring at ${new Date(expiresAt).toISOString()}\n`);
   await submit(latch, requesters, submitRate, () => `${REQUESTS.postgresAutomatic} at ${at} for ${durationS}s because ${MASS_TAG}`);
 
-  await waitUntil(`the ${total} mass grants to be active`, () => {
-    const states = requestStates(latch, MASS_TAG);
+  await waitUntil(`the ${total} mass grants to be active`, async () => {
+    const states = await requestStates(latch, MASS_TAG);
     if ((states.get('active') ?? 0) >= total) return true;
     return Date.now() >= expiresAt ? false : undefined;
   }, expiresAt - Date.now() + 5_000, 500);
-  const activeAtExpiry = requestStates(latch, MASS_TAG).get('active') ?? 0;
+  const activeAtExpiry = (await requestStates(latch, MASS_TAG)).get('active') ?? 0;
   if (activeAtExpiry < total) process.stdout.write(`  warning: only ${activeAtExpiry} of ${total} mass grants were active at their expiry\n`);
 
   await sleep(Math.max(0, expiresAt - Date.now()));
@@ -107,15 +107,15 @@ export async function massExpiry(latch: LatchUnderTest, backends: BenchBackends,
   })();
   // When the store shows the last one revoked: revoked_at is stamped when a revoke job starts
   // its backend work, so the moment the last commit is visible is the honest end of the drain.
-  const drained = await waitUntil(`the ${total} mass grants to be revoked`, () => {
-    const states = countByState(latch, MASS_TAG);
+  const drained = await waitUntil(`the ${total} mass grants to be revoked`, async () => {
+    const states = await countByState(latch, MASS_TAG);
     return !states.has('active') && !states.has('pending') ? Date.now() : undefined;
   }, 300_000, 25).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
   draining = false;
   await ackLoad;
-  if (drained instanceof Error) throw new Error(`${drained.message} (grants: ${describeCounts(countByState(latch, MASS_TAG))})`);
+  if (drained instanceof Error) throw new Error(`${drained.message} (grants: ${describeCounts(await countByState(latch, MASS_TAG))})`);
 
-  const lags = revokedLags(latch, MASS_TAG);
+  const lags = await revokedLags(latch, MASS_TAG);
   const last = drained - expiresAt;
   const lastStamped = Math.max(...lags);
   const floorAck = await openLoop(50, Math.max(1, ackLatencies.length / 50), (index, dueAt) => postSigned(options.floorUrl, body(index), dueAt));

@@ -65,7 +65,7 @@ async function settledRss(latch: LatchUnderTest, seconds: number): Promise<numbe
 
 export async function memoryWithActiveGrants(options: { configFile: string; databaseFile: string; backends: BenchBackends; slack: SlackDouble; small: number; large: number }): Promise<{ small: Figure; large: Figure; growth: Figure }> {
   const rssNow = async (): Promise<number> => {
-    const latch = await LatchUnderTest.start({ configFile: options.configFile, databaseFile: options.databaseFile, people: [], slack: options.slack });
+    const latch = await LatchUnderTest.start({ configFile: options.configFile, databaseUrl: `sqlite:${options.databaseFile}`, people: [], slack: options.slack });
     try {
       return await settledRss(latch, 5);
     } finally {

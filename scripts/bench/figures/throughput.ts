@@ -20,10 +20,10 @@ async function oneCycle(latch: LatchUnderTest, requester: { slackId: string }): 
   await latch.click(APPROVER.slackId, 'latch.approve', requestId);
   await delivered;
   // The DM goes out before the grant is recorded; a Revoke click is for access that is active.
-  const state = latch.db().prepare('SELECT state FROM grants WHERE request_id = ?');
-  await waitUntil(`${requestId} to be active`, () => ((state.get(requestId) as { state: string } | undefined)?.state === 'active' ? true : undefined), 180_000, 5);
+  const inState = (wanted: string) => async () => ((await latch.store().grantStateOf(requestId)) === wanted ? true : undefined);
+  await waitUntil(`${requestId} to be active`, inState('active'), 180_000, 5);
   await latch.click(requester.slackId, 'latch.revoke', requestId);
-  await waitUntil(`${requestId} to be revoked`, () => ((state.get(requestId) as { state: string } | undefined)?.state === 'revoked' ? true : undefined), 180_000, 10);
+  await waitUntil(`${requestId} to be revoked`, inState('revoked'), 180_000, 10);
 }
 
 export async function lifeCycleThroughput(latch: LatchUnderTest, backends: BenchBackends, requesters: readonly { slackId: string }[], concurrency: number): Promise<{ rate: Figure; cycle: Figure; perSecond: number }> {
