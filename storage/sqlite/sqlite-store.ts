@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { and, asc, desc, eq, getTableColumns, getTableName, gt, gte, inArray, isNotNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import type { AccessRequest, Grant, RequestRecord } from '../../core/types.js';
 import { auditHash, GENESIS_HASH } from '../audit-hash.js';
@@ -286,9 +287,10 @@ export class SqliteStore implements Store {
 
   private records(rows: (typeof schema.requests.$inferSelect)[]): RequestRecord[] {
     if (rows.length === 0) return [];
-    const ids = rows.map((row) => row.id);
-    const grantRows = this.db.select().from(schema.grants).where(inArray(schema.grants.requestId, ids)).orderBy(asc(schema.grants.id)).all();
-    const decisionRows = this.db.select().from(schema.decisions).where(inArray(schema.decisions.requestId, ids)).orderBy(asc(schema.decisions.at)).all();
+    const ids = JSON.stringify(rows.map((row) => row.id));
+    const reads = readsOf(this.db);
+    const grantRows = reads.grantsOf.all({ ids });
+    const decisionRows = reads.decisionsOf.all({ ids });
     return rows.map((row) => ({
       request: toRequest(row),
       grants: grantRows.filter((grant) => grant.requestId === row.id).map(toGrant),
@@ -297,8 +299,10 @@ export class SqliteStore implements Store {
   }
 
   async getRequest(id: string): Promise<RequestRecord | null> {
-    const row = this.db.select().from(schema.requests).where(eq(schema.requests.id, id)).get();
-    return row ? (this.records([row])[0] ?? null) : null;
+    const reads = readsOf(this.db);
+    const row = reads.request.get({ id });
+    if (!row) return null;
+    return { request: toRequest(row), grants: reads.grantsOfOne.all({ id }).map(toGrant), decisions: reads.decisionsOfOne.all({ id }).map(toDecision) };
   }
 
   async grantsWithPrincipal(integration: string): Promise<{ grant: Grant; request: AccessRequest }[]> {
@@ -309,13 +313,10 @@ export class SqliteStore implements Store {
   }
 
   async listRequests(query: RequestQuery): Promise<RequestRecord[]> {
-    const conditions: (SQL | undefined)[] = [];
-    if (query.involving) conditions.push(or(eq(schema.requests.requester, query.involving), eq(schema.requests.grantee, query.involving)));
-    if (query.states) conditions.push(inArray(schema.requests.state, [...query.states]));
-    if (query.kinds) conditions.push(inArray(schema.requests.kind, [...query.kinds]));
-    if (query.parentId) conditions.push(eq(schema.requests.parentId, query.parentId));
-    const rows = this.db.select().from(schema.requests).where(and(...conditions))
-      .orderBy(desc(schema.requests.createdAt)).limit(query.limit ?? 500).all();
+    const shape: ListingShape = { involving: Boolean(query.involving), states: query.states !== undefined, kinds: query.kinds !== undefined, parentId: Boolean(query.parentId) };
+    const rows = readsOf(this.db).listing(shape).all({
+      involving: query.involving ?? null, states: JSON.stringify(query.states ?? []), kinds: JSON.stringify(query.kinds ?? []), parentId: query.parentId ?? null, limit: query.limit ?? 500,
+    });
     return this.records(rows);
   }
 
@@ -448,7 +449,8 @@ export class SqliteStore implements Store {
   }
 
   async identityOf(platform: string, platformUserId: string): Promise<IdentityBinding | null> {
-    return this.identityRow(this.db, platform, platformUserId);
+    const row = readsOf(this.db).identity.get({ platform, platformUserId });
+    return row ? toIdentity(row) : null;
   }
 
   private identityRow(tx: Tx | Db, platform: string, platformUserId: string): IdentityBinding | null {
@@ -529,11 +531,7 @@ export class SqliteStore implements Store {
   }
 
   async platformIdsFor(email: string): Promise<{ platform: string; platformUserId: string; chatId: string | null; address: string | null; updatedAt: number }[]> {
-    return this.db.select({
-      platform: schema.identities.platform, platformUserId: schema.identities.platformUserId, chatId: schema.identities.chatId,
-      address: schema.identities.address, updatedAt: schema.identities.updatedAt,
-    }).from(schema.identities).where(and(eq(schema.identities.email, email.toLowerCase()), eq(schema.identities.state, 'bound')))
-      .orderBy(desc(schema.identities.updatedAt)).all();
+    return readsOf(this.db).platformIds.all({ email: email.toLowerCase() });
   }
 
   async recordMessage(message: ChatMessage): Promise<void> {
@@ -541,10 +539,7 @@ export class SqliteStore implements Store {
   }
 
   async messagesFor(requestId: string): Promise<ChatMessage[]> {
-    return this.db.select({
-      requestId: schema.chatMessages.requestId, platform: schema.chatMessages.platform, channel: schema.chatMessages.channel,
-      messageId: schema.chatMessages.messageId, recipient: schema.chatMessages.recipient, purpose: schema.chatMessages.purpose, createdAt: schema.chatMessages.createdAt,
-    }).from(schema.chatMessages).where(eq(schema.chatMessages.requestId, requestId)).orderBy(asc(schema.chatMessages.id)).all();
+    return readsOf(this.db).messages.all({ requestId });
   }
 
   async stats(): Promise<StoreStats> {
@@ -578,3 +573,55 @@ export class SqliteStore implements Store {
   }
 }
 
+/**
+ * The reads every click and notification makes, prepared once per store. Unprepared, drizzle
+ * builds the SQL text and better-sqlite3 compiles it again on every call, which was most of the
+ * CPU of a button click (docs/PERFORMANCE.md). Lists of ids and states go in as one JSON array
+ * (`json_each`), so one statement serves any number of them. Prepared on first use, after the
+ * migrations made the tables.
+ */
+function prepareReads(db: Db) {
+  const inJson = (column: SQLiteColumn, name: string): SQL => sql`${column} in (select value from json_each(${sql.placeholder(name)}))`;
+  const { requests, grants, decisions, identities, chatMessages } = schema;
+  const listings = new Map<string, ReturnType<typeof listing>>();
+  function listing(shape: ListingShape) {
+    return db.select().from(requests).where(and(
+      shape.involving ? or(eq(requests.requester, sql.placeholder('involving')), eq(requests.grantee, sql.placeholder('involving'))) : undefined,
+      shape.states ? inJson(requests.state, 'states') : undefined,
+      shape.kinds ? inJson(requests.kind, 'kinds') : undefined,
+      shape.parentId ? eq(requests.parentId, sql.placeholder('parentId')) : undefined,
+    )).orderBy(desc(requests.createdAt)).limit(sql.placeholder('limit')).prepare();
+  }
+  return {
+    request: db.select().from(requests).where(eq(requests.id, sql.placeholder('id'))).prepare(),
+    grantsOfOne: db.select().from(grants).where(eq(grants.requestId, sql.placeholder('id'))).orderBy(asc(grants.id)).prepare(),
+    decisionsOfOne: db.select().from(decisions).where(eq(decisions.requestId, sql.placeholder('id'))).orderBy(asc(decisions.at)).prepare(),
+    grantsOf: db.select().from(grants).where(inJson(grants.requestId, 'ids')).orderBy(asc(grants.id)).prepare(),
+    decisionsOf: db.select().from(decisions).where(inJson(decisions.requestId, 'ids')).orderBy(asc(decisions.at)).prepare(),
+    listing(shape: ListingShape) {
+      const key = `${+shape.involving}${+shape.states}${+shape.kinds}${+shape.parentId}`;
+      let prepared = listings.get(key);
+      if (!prepared) listings.set(key, (prepared = listing(shape)));
+      return prepared;
+    },
+    identity: db.select().from(identities)
+      .where(and(eq(identities.platform, sql.placeholder('platform')), eq(identities.platformUserId, sql.placeholder('platformUserId')))).prepare(),
+    platformIds: db.select({ platform: identities.platform, platformUserId: identities.platformUserId, chatId: identities.chatId, address: identities.address, updatedAt: identities.updatedAt })
+      .from(identities).where(and(eq(identities.email, sql.placeholder('email')), eq(identities.state, 'bound'))).orderBy(desc(identities.updatedAt)).prepare(),
+    messages: db.select({
+      requestId: chatMessages.requestId, platform: chatMessages.platform, channel: chatMessages.channel,
+      messageId: chatMessages.messageId, recipient: chatMessages.recipient, purpose: chatMessages.purpose, createdAt: chatMessages.createdAt,
+    }).from(chatMessages).where(eq(chatMessages.requestId, sql.placeholder('requestId'))).orderBy(asc(chatMessages.id)).prepare(),
+  };
+}
+
+/** Which filters a request listing has; one prepared statement per shape. */
+interface ListingShape { involving: boolean; states: boolean; kinds: boolean; parentId: boolean }
+
+const preparedReads = new WeakMap<Db, ReturnType<typeof prepareReads>>();
+
+function readsOf(db: Db): ReturnType<typeof prepareReads> {
+  let reads = preparedReads.get(db);
+  if (!reads) preparedReads.set(db, (reads = prepareReads(db)));
+  return reads;
+}
