@@ -24,6 +24,7 @@ import { registerReviewActions } from './review-actions.js';
 import { registerDiscoveryActions } from './discovery-actions.js';
 import { discoveryDetailMessage, discoveryListMessage } from '../../cards/slack/discovery.js';
 import { FastifySlackReceiver, type SlackReceiver } from './receiver.js';
+import { answer } from './respond.js';
 import { SocketModeSlackReceiver, type SlackTokenRefused } from './socket-receiver.js';
 
 /**
@@ -84,7 +85,8 @@ export function createSlackApp(options: SlackOptions): { app: App; receiver: Sla
   const receiver: SlackReceiver = transport.kind === 'socket'
     ? new SocketModeSlackReceiver({ appToken: transport.appToken, apiUrl: options.apiUrl, server: options.server, log, accepting: options.accepting, onFatal: options.onFatal })
     : new FastifySlackReceiver({ server: options.server, signingSecret: transport.signingSecret, log });
-  const app = new App({ authorize: cachedBotAuthorization(client, options.botToken), receiver, clientOptions, logger: boltLogger(log), ignoreSelf: false });
+  // No conversation store: Latch keeps no conversation state in Bolt, and the default one costs every event a lookup.
+  const app = new App({ authorize: cachedBotAuthorization(client, options.botToken), receiver, clientOptions, logger: boltLogger(log), ignoreSelf: false, convoStore: false });
   const people = new SlackIdentities(client, ctx.store, log, () => ctx.now(), options.alertAdmins ? { alertAdmins: options.alertAdmins } : {});
   const home = new SlackHome(client, ctx);
   const notifier = new SlackNotifier({ client, store: ctx.store, identities: people, home, current: () => ctx.current(), now: () => ctx.now(), log });
@@ -98,7 +100,7 @@ export function createSlackApp(options: SlackOptions): { app: App; receiver: Sla
 
   /** An ephemeral answer where Slack gave a response URL (messages), a DM otherwise (App Home, modals). */
   async function tell(respond: RespondFn | undefined, userId: string, text: string): Promise<void> {
-    if (respond) await respond({ response_type: 'ephemeral', replace_original: false, text });
+    if (respond) await answer(respond, { response_type: 'ephemeral', replace_original: false, text });
     else await client.chat.postMessage({ channel: userId, text });
   }
 
@@ -121,16 +123,16 @@ export function createSlackApp(options: SlackOptions): { app: App; receiver: Sla
     switch (reply.kind) {
       case 'silent': return;
       case 'text': return tell(respond, userId, reply.text);
-      case 'list': return void (await respond({ response_type: 'ephemeral', ...listMessage(reply.views) }));
+      case 'list': return answer(respond, { response_type: 'ephemeral', ...listMessage(reply.views) });
       case 'approvals': {
         if (reply.views.length === 0) return tell(respond, userId, 'Nothing is waiting for your decision.');
         const blocks = reply.views.slice(0, 8).flatMap((view) => approvalCard(view, true).blocks).slice(0, 50);
-        return void (await respond({ response_type: 'ephemeral', text: `${reply.views.length} request(s) wait for you.`, blocks }));
+        return answer(respond, { response_type: 'ephemeral', text: `${reply.views.length} request(s) wait for you.`, blocks });
       }
-      case 'overlap': return void (await respond({ response_type: 'ephemeral', replace_original: false, ...overlapMessage(reply.text, reply.extendable) }));
+      case 'overlap': return answer(respond, { response_type: 'ephemeral', replace_original: false, ...overlapMessage(reply.text, reply.extendable) });
       case 'form': return; // opened by the caller, which holds the trigger id
-      case 'discovery': return void (await respond({ response_type: 'ephemeral', ...discoveryListMessage(reply.view) }));
-      case 'discovery_detail': return void (await respond({ response_type: 'ephemeral', replace_original: false, ...discoveryDetailMessage(reply.view) }));
+      case 'discovery': return answer(respond, { response_type: 'ephemeral', ...discoveryListMessage(reply.view) });
+      case 'discovery_detail': return answer(respond, { response_type: 'ephemeral', replace_original: false, ...discoveryDetailMessage(reply.view) });
     }
   }
 

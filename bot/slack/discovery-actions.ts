@@ -9,6 +9,7 @@ import type { SlackMessage } from '../../cards/slack/messages.js';
 import type { Actor } from '../../core/types.js';
 import type { LatchContext } from '../../handlers/context.js';
 import { runDiscoveryDetail, runDiscoveryRemediate } from '../command-runner.js';
+import { answer } from './respond.js';
 
 export interface DiscoveryActionDeps {
   client: WebClient;
@@ -20,7 +21,7 @@ export function registerDiscoveryActions(app: App, deps: DiscoveryActionDeps): v
   app.action<BlockAction<ButtonAction>>(new RegExp(`^(${DISCOVERY_ACTION.detail}|${DISCOVERY_ACTION.remediate})$`), async ({ ack, body, action, respond }) => {
     await ack();
     const say = async (message: SlackMessage | { text: string }): Promise<void> => {
-      if (body.response_url) await respond({ response_type: 'ephemeral', replace_original: false, ...message });
+      if (body.response_url) await answer(respond, { response_type: 'ephemeral', replace_original: false, ...message });
       else await deps.client.chat.postMessage({ channel: body.user.id, ...message });
     };
     const actor = await deps.actorFor(body.user.id, `slack:action:${body.trigger_id}:${action.action_ts}`);
