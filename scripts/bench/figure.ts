@@ -1,9 +1,12 @@
 // One measured figure as the report prints it and results.json keeps it.
 import { summarize } from './stats.js';
+import type { StoreKind } from './stores.js';
 
 export interface Figure {
-  /** Stable key for results.json and the targets. */
+  /** Stable key for results.json and the targets; `<store>.<figure>` once the run has said which store it was taken on. */
   key: string;
+  /** The store Latch kept its state in while the figure was taken. */
+  store?: StoreKind;
   /** What a person reads in the table. */
   name: string;
   unit: 'ms' | 'MB' | 'per s' | 's';
@@ -29,4 +32,14 @@ export function figureOf(key: string, name: string, unit: Figure['unit'], sample
     ratio: floor && floor.median > 0 ? own.median / floor.median : null,
     ...(note ? { note } : {}),
   };
+}
+
+/** The figure as taken on `store`: its key becomes `<store>.<key>` (e.g. `sqlite.ack.command.200`). */
+export function onStore(figure: Figure, store: StoreKind): Figure {
+  return { ...figure, key: `${store}.${figure.key}`, store };
+}
+
+/** The key without its store: the same figure on every store. */
+export function figureKeyOf(figure: Figure): string {
+  return figure.store ? figure.key.slice(figure.store.length + 1) : figure.key;
 }

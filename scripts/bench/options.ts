@@ -1,8 +1,12 @@
 // How big a bench run is. Every count scales with an environment variable; `--quick` picks
-// small defaults for a run of a minute or two while developing.
+// small defaults for a run of a minute or two while developing. BENCH_STORES names the stores
+// Latch keeps its state in, one whole run of the phases each.
+import { STORE_KINDS, type StoreKind } from './stores.js';
 
 export interface BenchOptions {
   quick: boolean;
+  /** The stores every phase runs on, in this order. */
+  stores: StoreKind[];
   /** Seconds each steady-load ack run lasts, per rate and kind. */
   ackSeconds: number;
   /** Requests per second of the steady-load ack runs. */
@@ -28,10 +32,22 @@ function count(name: string, fallback: number): number {
   return value;
 }
 
+/** `BENCH_STORES=sqlite,postgres` (the default), or one of them. */
+function stores(): StoreKind[] {
+  const raw = process.env.BENCH_STORES ?? '';
+  const named = raw.split(',').map((name) => name.trim().toLowerCase()).filter(Boolean);
+  if (named.length === 0) return [...STORE_KINDS];
+  const unknown = named.filter((name) => !(STORE_KINDS as readonly string[]).includes(name));
+  if (unknown.length > 0) throw new Error(`BENCH_STORES: unknown store(s) ${unknown.join(', ')}; use sqlite, postgres or sqlite,postgres, not "${raw}"`);
+  // Always in the same order, so the table's columns and the runs do not depend on how it was typed.
+  return STORE_KINDS.filter((kind) => named.includes(kind));
+}
+
 export function benchOptions(argv: readonly string[]): BenchOptions {
   const quick = argv.includes('--quick') || process.env.BENCH_QUICK === '1';
   return {
     quick,
+    stores: stores(),
     ackSeconds: count('BENCH_ACK_SECONDS', quick ? 3 : 10),
     ackRates: (process.env.BENCH_ACK_RATES ?? '50,200').split(',').map((rate) => Number(rate.trim())).filter((rate) => rate > 0),
     approvals: count('BENCH_APPROVALS', quick ? 5 : 20),

@@ -1,10 +1,15 @@
-// The one table the bench prints, the targets of issue 10 with PASS/MISS, and bench/results.json.
+// The one table the bench prints (a column group per store), the targets of issue 10 with
+// PASS/MISS on each store, and bench/results.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Figure } from './figure.js';
+import { figureKeyOf, type Figure } from './figure.js';
+import type { StoreKind } from './stores.js';
 
 export interface Target {
   name: string;
+  /** The store the target was judged on. */
+  store: StoreKind;
+  /** The key of the figure it reads (`<store>.<figure>`). */
   figure: string;
   /** The measured value the target is judged on, and the limit it must stay under. */
   value: number | null;
@@ -31,27 +36,67 @@ const TARGETS: TargetRule[] = [
   { name: 'RSS growth 10k → 100k active grants < 20 MB', figure: 'memory.rss.growth', read: (f) => f.median, limit: 20, unit: 'MB' },
 ];
 
-export function judge(figures: readonly Figure[]): Target[] {
-  return TARGETS.map((rule) => {
-    const figure = figures.find((candidate) => candidate.key === rule.figure);
+/** Every target on every store, in the order of the rules; a figure that was not taken is a MISS with no value. */
+export function judge(figures: readonly Figure[], stores: readonly StoreKind[]): Target[] {
+  return TARGETS.flatMap((rule) => stores.map((store) => {
+    const key = `${store}.${rule.figure}`;
+    const figure = figures.find((candidate) => candidate.key === key);
     const value = figure ? rule.read(figure) : null;
-    return { name: rule.name, figure: rule.figure, value, limit: rule.limit, unit: rule.unit, pass: value !== null && Number.isFinite(value) && value < rule.limit };
-  });
+    return { name: rule.name, store, figure: key, value, limit: rule.limit, unit: rule.unit, pass: value !== null && Number.isFinite(value) && value < rule.limit };
+  }));
 }
 
 const number = (value: number | null | undefined, digits = 1): string => (value === null || value === undefined || !Number.isFinite(value) ? '–' : value.toFixed(digits));
 
-export function table(figures: readonly Figure[], targets: readonly Target[]): string {
-  const widths = [58, 10, 10, 11, 8, 8];
-  const row = (cells: string[]): string => cells.map((cell, index) => (index === 0 ? cell.padEnd(widths[0] ?? 0) : cell.padStart(widths[index] ?? 0))).join(' ');
-  const lines = [row(['figure', 'median', 'p99', 'floor p50', 'ratio', 'n']), '-'.repeat(widths.reduce((a, b) => a + b + 1, 0))];
+const NAME = 58;
+const CELLS = [10, 10, 8] as const;
+const GROUP = CELLS.reduce((a, b) => a + b + 1, 0) + 2;
+
+/** One line: the name, then for each store a group of cells, right-aligned, two spaces apart. */
+function line(name: string, groups: readonly (readonly string[])[]): string {
+  return `${name.padEnd(NAME)} ${groups.map((cells) => `  ${cells.map((cell, index) => cell.padStart(CELLS[index] ?? 0)).join(' ')}`).join('')}`.trimEnd();
+}
+
+export function table(figures: readonly Figure[], targets: readonly Target[], stores: readonly StoreKind[]): string {
+  // Rows in the order the figures were first taken; each row holds the same figure on every store.
+  const rows = new Map<string, Map<StoreKind | undefined, Figure>>();
   for (const figure of figures) {
-    const digits = figure.unit === 'ms' ? 1 : 2;
-    lines.push(row([`${figure.name} [${figure.unit}]`, number(figure.median, digits), number(figure.p99, digits), number(figure.floor?.median, digits), figure.ratio === null ? '–' : `${figure.ratio.toFixed(2)}×`, String(figure.count)]));
-    if (figure.note) lines.push(`    ${figure.note}`);
+    const key = figureKeyOf(figure);
+    const row = rows.get(key) ?? new Map<StoreKind | undefined, Figure>();
+    row.set(figure.store, figure);
+    rows.set(key, row);
+  }
+  const lines = [
+    `${''.padEnd(NAME)} ${stores.map((store) => `  ${store.padStart(GROUP - 2)}`).join('')}`,
+    line('figure', stores.map(() => ['median', 'p99', 'ratio'])),
+    '-'.repeat(NAME + 1 + GROUP * stores.length),
+  ];
+  for (const row of rows.values()) {
+    const first = [...row.values()][0] as Figure;
+    const digits = first.unit === 'ms' ? 1 : 2;
+    lines.push(line(`${first.name} [${first.unit}]`, stores.map((store) => {
+      const figure = row.get(store);
+      if (!figure) return ['–', '–', '–'];
+      return [number(figure.median, digits), number(figure.p99, digits), figure.ratio === null ? '–' : `${figure.ratio.toFixed(2)}×`];
+    })));
+    const notes = stores.map((store) => [store, row.get(store)?.note] as const).filter((entry): entry is readonly [StoreKind, string] => Boolean(entry[1]));
+    // A note that reads the same on every store is said once.
+    if (notes.length > 1 && notes.every(([, note]) => note === notes[0]?.[1])) lines.push(`    ${notes[0]?.[1] ?? ''}`);
+    else for (const [store, note] of notes) lines.push(`    ${store}: ${note}`);
   }
   lines.push('', 'targets (issue 10):');
-  for (const target of targets) lines.push(`  ${target.pass ? 'PASS' : 'MISS'}  ${target.name}: ${number(target.value, target.unit === '×' ? 2 : 1)} ${target.unit} (limit ${target.limit} ${target.unit})`);
+  const byRule = new Map<string, Map<StoreKind, Target>>();
+  for (const target of targets) byRule.set(target.name, (byRule.get(target.name) ?? new Map<StoreKind, Target>()).set(target.store, target));
+  for (const [name, byStore] of byRule) {
+    const cells = stores.map((store) => {
+      const target = byStore.get(store);
+      if (!target) return '';
+      if (target.value === null) return 'not taken';
+      return `${target.pass ? 'PASS' : 'MISS'} ${number(target.value, target.unit === '×' ? 2 : 1)} ${target.unit}`;
+    });
+    const limit = [...byStore.values()][0];
+    lines.push(`${`  ${name}`.padEnd(NAME)} ${cells.map((cell) => `  ${cell.padStart(GROUP - 2)}`).join('')}${limit ? `   (limit ${limit.limit} ${limit.unit})` : ''}`);
+  }
   return lines.join('\n');
 }
 

@@ -1,7 +1,7 @@
 // Memory: RSS of the Latch process over a store holding many active grants, and how much it
 // grows from the small store to the large one (it must not grow per grant). The grants are
-// seeded into the store's SQLite file before Latch starts, written through the storage layer
-// (storage/open-store.ts, Store.commit) as the grant job would leave them: an active
+// seeded into the store (SQLite or PostgreSQL) before Latch starts, written through the storage
+// layer (storage/open-store.ts, Store.commit) as the grant job would leave them: an active
 // request and grant, the audit events, and the revoke job at the expiry. Making 100,000
 // grants through chat would measure the chat path again, not the memory.
 import { newId, newRequestId } from '../../../core/ids.js';
@@ -11,6 +11,7 @@ import { revokeJob } from '../../../handlers/jobs.js';
 import type { BenchBackends } from '../backends.js';
 import type { Figure } from '../figure.js';
 import { LatchUnderTest } from '../latch-under-test.js';
+import type { BenchStore } from '../stores.js';
 import type { SlackDouble } from '../../../test/support/slack-double.js';
 import { sleep } from '../stats.js';
 
@@ -63,16 +64,17 @@ async function settledRss(latch: LatchUnderTest, seconds: number): Promise<numbe
   return samples[Math.floor(samples.length / 2)] ?? Number.NaN;
 }
 
-export async function memoryWithActiveGrants(options: { configFile: string; databaseFile: string; backends: BenchBackends; slack: SlackDouble; small: number; large: number }): Promise<{ small: Figure; large: Figure; growth: Figure }> {
+/** `store` is an empty store of its own (not the one the other phases filled), so both sizes are exact. */
+export async function memoryWithActiveGrants(options: { configFile: string; store: BenchStore; backends: BenchBackends; slack: SlackDouble; small: number; large: number }): Promise<{ small: Figure; large: Figure; growth: Figure }> {
   const rssNow = async (): Promise<number> => {
-    const latch = await LatchUnderTest.start({ configFile: options.configFile, databaseUrl: `sqlite:${options.databaseFile}`, people: [], slack: options.slack });
+    const latch = await LatchUnderTest.start({ configFile: options.configFile, databaseUrl: options.store.url, people: [], slack: options.slack });
     try {
       return await settledRss(latch, 5);
     } finally {
       await latch.stop();
     }
   };
-  const store = await openStore(`sqlite:${options.databaseFile}`);
+  const store = await openStore(options.store.url);
   const seedStarted = performance.now();
   try {
     await seed(store, options.backends, 0, options.small);
@@ -80,7 +82,7 @@ export async function memoryWithActiveGrants(options: { configFile: string; data
     await store.close();
   }
   const small = await rssNow();
-  const more = await openStore(`sqlite:${options.databaseFile}`);
+  const more = await openStore(options.store.url);
   try {
     await seed(more, options.backends, options.small, options.large);
   } finally {
@@ -88,7 +90,7 @@ export async function memoryWithActiveGrants(options: { configFile: string; data
   }
   const seedSeconds = (performance.now() - seedStarted) / 1000;
   const large = await rssNow();
-  const note = `grants seeded into the SQLite store through the storage layer before Latch started (${seedSeconds.toFixed(0)} s of seeding)`;
+  const note = `grants seeded into the ${options.store.kind === 'sqlite' ? 'SQLite' : 'PostgreSQL'} store through the storage layer before Latch started (${seedSeconds.toFixed(0)} s of seeding)`;
   const single = (key: string, name: string, value: number): Figure => ({ key, name, unit: 'MB', median: value, p99: value, count: 1, floor: null, ratio: null, note });
   return {
     small: single('memory.rss.small', `RSS with ${options.small.toLocaleString('en')} active grants`, small / MB),
