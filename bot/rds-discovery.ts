@@ -291,7 +291,7 @@ export class RdsDiscoveries {
     if (problemsChanged) {
       state.toldKey = key;
       const text = problems.length > 0
-        ? `RDS discovery ${block.name} found ${problems.length} instance(s) or region(s) it cannot offer:\n${problems.map((problem) => `• ${problem.code}: ${problem.message}`).join('\n')}\nFix the tags (docs/provisioners/aws.md, "Troubleshooting discovery"); you are told again only when this list changes.`
+        ? `RDS discovery ${block.name} found ${problems.length} instance(s) or region(s) it cannot offer:\n${problems.map((problem) => `• ${problem.code}: ${problem.message}`).join('\n')}\nThe tags Latch reads are in docs/provisioners/aws.md (RDS discovery by tags); /healthz?details=1 shows the current list, and you are told again only when it changes.`
         : `RDS discovery ${block.name}: every problem reported before is resolved.`;
       await this.options.alertAdmins(text).catch((error: unknown) => log.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not tell the admins about the RDS discovery problems'));
     }

@@ -1,7 +1,7 @@
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AwsClients } from '../../provisioners/aws/clients.js';
-import { discoverRdsInstances, RdsDiscoveryJob, type DiscoveryOptions } from '../../provisioners/aws/rds-discovery.js';
+import { classifyInstances, discoverRdsInstances, listRdsInstances, type DiscoveryOptions } from '../../provisioners/aws/rds-discovery.js';
 import { AwsConnection } from '../../provisioners/aws/settings.js';
 import { AwsRdsProvisioner } from '../../provisioners/aws-rds.js';
 import {
@@ -129,14 +129,15 @@ describe('RDS discovery by tags', () => {
     expect(result.problems.find((problem) => problem.instance === 'orders-prod')?.message).toBe('orders-prod (eu-west-1): cannot become an integration: owner: "not an owner" is not an owner; use an e-mail address or group:NAME');
   });
 
-  it('runs on an interval and keeps the latest result', async () => {
-    const seen: number[] = [];
-    const job = new RdsDiscoveryJob(clients, { ...options(), regions: ['eu-west-1'] }, (result) => seen.push(result.integrations.length));
-    const [first, second] = await Promise.all([job.runOnce(), job.runOnce()]);
-    expect(first).toBe(second);
+  it('lists once and classifies the same listing again with another template, as a config reload does', async () => {
+    const listings = await listRdsInstances(clients, ['eu-west-1', 'eu-central-1']);
+    expect(listings.map((listing) => [listing.region, listing.instances?.length ?? null])).toEqual([['eu-west-1', 12], ['eu-central-1', null]]);
+    // audit-log's tags could not be read: it is a problem of the listing, not an instance of it.
+    expect(listings[0]?.problems.map((problem) => `${problem.code} ${problem.instance ?? ''}`)).toEqual(['ACCESS_DENIED audit-log']);
     expect(euWest.of('DescribeDBInstances')).toHaveLength(2);
-    await job.runOnce();
-    expect(seen).toEqual([4, 4]);
-    expect(job.result?.integrations.map((integration) => integration.name)).toEqual(['rds-orders-prod', 'rds-billing-prod', 'rds-legacy-crm', 'rds-inventory']);
+    const renamed = classifyInstances(listings, { ...options(), template: { ...options().template, namePrefix: 'eu-' } }, 0);
+    expect(renamed.integrations.map((integration) => integration.name)).toEqual(['eu-orders-prod', 'eu-billing-prod', 'eu-legacy-crm', 'eu-inventory']);
+    expect(renamed.problems.filter((problem) => problem.instance === null).map((problem) => problem.region)).toEqual(['eu-central-1']);
+    expect(euWest.of('DescribeDBInstances')).toHaveLength(2);
   });
 });
