@@ -273,4 +273,11 @@ export interface Store {
 
   stats(): Promise<StoreStats>;
   close(): Promise<void>;
+
+  /**
+   * `grantsWithPrincipal` a page at a time, in grant id order: at most `limit` grants whose id
+   * comes after `afterId` (null: from the first). Reconcile walks a backend's grants this way,
+   * so what it holds does not grow with the number of grants in the store.
+   */
+  grantsWithPrincipalPage(integration: string, afterId: string | null, limit: number): Promise<{ grant: Grant; request: AccessRequest }[]>;
 }

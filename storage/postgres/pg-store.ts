@@ -486,4 +486,12 @@ export class PgStore implements Store {
   async close(): Promise<void> {
     await this.pool.end().catch(() => undefined);
   }
+
+  async grantsWithPrincipalPage(integration: string, afterId: string | null, limit: number): Promise<{ grant: Grant; request: AccessRequest }[]> {
+    const rows = await this.db.select({ grant: schema.grants, request: schema.requests }).from(schema.grants)
+      .innerJoin(schema.requests, eq(schema.grants.requestId, schema.requests.id))
+      .where(and(eq(schema.grants.integration, integration), isNotNull(schema.grants.principal), afterId === null ? undefined : gt(schema.grants.id, afterId)))
+      .orderBy(asc(schema.grants.id)).limit(limit);
+    return rows.map((row) => ({ grant: toGrant(row.grant), request: toRequest(row.request) }));
+  }
 }
