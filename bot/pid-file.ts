@@ -6,8 +6,12 @@ import { DEFAULT_DATABASE_URL } from '../storage/open-store.js';
 
 export const PID_FILE_NAME = 'latch.pid';
 
-/** `latch.pid` in the directory of the SQLite store; for a store that is not a file, in ./data. */
-export function pidFileFor(databaseUrl: string): string {
+/**
+ * `LATCH_PID_FILE` when set (two instances on one host, each with its own); else `latch.pid`
+ * in the directory of the SQLite store; for a store that is not a file, in ./data.
+ */
+export function pidFileFor(databaseUrl: string, configured: string | undefined = process.env.LATCH_PID_FILE): string {
+  if (configured !== undefined && configured.trim() !== '') return configured;
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(databaseUrl)?.[1];
   const path = databaseUrl.replace(/^(sqlite|file):(\/\/)?/, '');
   const local = (!scheme || /^(sqlite|file)$/i.test(scheme)) && path !== ':memory:';

@@ -2,7 +2,7 @@
 // double it posts to, and nothing but signed HTTP requests to its /slack/events. The store
 // (SQLite or PostgreSQL) is read, never written, to learn when grants were made and ended.
 import { appendFileSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { startLatchProcess, type LatchProcess } from '../../test/support/latch-process.js';
 import { startSlackDouble, type SlackCall, type SlackDouble } from '../../test/support/slack-double.js';
 import { blockActionsBody, signSlackRequest, slashCommandBody } from '../../test/support/slack-signing.js';
@@ -55,6 +55,8 @@ export class LatchUnderTest {
     const child = await startLatchProcess({
       LATCH_CONFIG: options.configFile,
       DATABASE_URL: options.databaseUrl,
+      // Beside the run's config, so a PostgreSQL-store run never writes ./data/latch.pid of the checkout.
+      LATCH_PID_FILE: join(dirname(options.configFile), 'latch.pid'),
       SLACK_SIGNING_SECRET: SIGNING_SECRET,
       SLACK_BOT_TOKEN: BOT_TOKEN,
       SLACK_API_URL: slack.apiUrl,
