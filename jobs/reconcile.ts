@@ -30,10 +30,24 @@ export interface ReconcileReport {
   requeued: string[];
   /** Principals with Latch's prefix but no Latch marker: reported, never touched. */
   unknown: string[];
-  /** Active grants whose principal is gone from the backend (dropped behind Latch's back). */
+  /**
+   * Active grants whose principal is gone from the backend (dropped behind Latch's back): the
+   * first `MISSING_NAMED` of them; `missingCount` says how many there are in all.
+   */
   missing: string[];
+  missingCount: number;
   error?: string;
 }
+
+/** Grants read from the store at once: reconcile holds a page of them, never the whole store. */
+export const RECONCILE_PAGE_SIZE = 200;
+
+/**
+ * Missing principals named in a report (its audit event, its log line). A backend restored
+ * from an old backup can miss every principal; the event stays one of bounded size, and
+ * the store's grants name the rest.
+ */
+export const MISSING_NAMED = 100;
 
 type Known = { grant: Grant; request: AccessRequest };
 
@@ -69,7 +83,9 @@ function fromStore<T>(work: Promise<T>): Promise<T> {
   });
 }
 
-export async function reconcile(ctx: LatchContext): Promise<{ reports: ReconcileReport[]; audit: AuditInput[]; enqueue: NewJob[] }> {
+export async function reconcile(ctx: LatchContext, options: { pageSize?: number; missingNamed?: number } = {}): Promise<{ reports: ReconcileReport[]; audit: AuditInput[]; enqueue: NewJob[] }> {
+  const pageSize = options.pageSize ?? RECONCILE_PAGE_SIZE;
+  const named = options.missingNamed ?? MISSING_NAMED;
   const { config } = ctx.current();
   const now = ctx.now();
   const reports: ReconcileReport[] = [];
@@ -77,19 +93,35 @@ export async function reconcile(ctx: LatchContext): Promise<{ reports: Reconcile
   const enqueue: NewJob[] = [];
   for (const integration of config.integrations) {
     if (!ctx.provisioners.supports(integration)) continue;
-    const report: ReconcileReport = { integration: integration.name, removed: [], retained: [], requeued: [], unknown: [], missing: [] };
+    const report: ReconcileReport = { integration: integration.name, removed: [], retained: [], requeued: [], unknown: [], missing: [], missingCount: 0 };
     reports.push(report);
+    // Only grants of principals the backend holds are kept; the others can only be missing,
+    // and are counted as the pages go by.
+    const vanished: string[] = [];
+    let vanishedCount = 0;
     try {
       const provisioner = ctx.provisioners.for(integration);
-      const [managed, grants] = await Promise.all([provisioner.listManaged(integration), fromStore(ctx.store.grantsWithPrincipal(integration.name))]);
-      // Several grants can share one principal (a person's existing role): the one that
-      // still holds access speaks for it, or an ended grant would take away what it needs.
-      const byPrincipal = new Map<string, Known>();
-      for (const entry of grants) {
-        const seen = byPrincipal.get(entry.grant.principal ?? '');
-        if (!seen || ended(seen)) byPrincipal.set(entry.grant.principal ?? '', entry);
-      }
+      const managed = await provisioner.listManaged(integration);
       const present = new Set(managed.map((entry) => entry.principal));
+      const byPrincipal = new Map<string, Known>();
+      for (let afterId: string | null = null; ;) {
+        const page: Known[] = await fromStore(ctx.store.grantsWithPrincipalPage(integration.name, afterId, pageSize));
+        for (const entry of page) {
+          const principal = entry.grant.principal ?? '';
+          if (present.has(principal)) {
+            // Several grants can share one principal (a person's existing role): the one that
+            // still holds access speaks for it, or an ended grant would take away what it needs.
+            const seen = byPrincipal.get(principal);
+            if (!seen || ended(seen)) byPrincipal.set(principal, entry);
+          } else if (provisioner.listsGrants !== false && principal && entry.request.state === 'active' && entry.grant.state === 'active') {
+            vanishedCount += 1;
+            if (vanished.length < named) vanished.push(principal);
+          }
+        }
+        const last = page.at(-1);
+        if (page.length < pageSize || !last) break;
+        afterId = last.grant.id;
+      }
       for (const entry of managed) {
         const known = byPrincipal.get(entry.principal);
         const retainedUntil = entry.retainedUntil ?? null;
@@ -132,10 +164,8 @@ export async function reconcile(ctx: LatchContext): Promise<{ reports: Reconcile
         } else if (retainedUntil !== null && request.state === 'active' && grant.state === 'active') {
           // Locked and stripped behind Latch's back while the access should be there.
           report.missing.push(entry.principal);
+          report.missingCount += 1;
         }
-      }
-      for (const { grant, request } of grants) {
-        if (provisioner.listsGrants !== false && request.state === 'active' && grant.state === 'active' && grant.principal && !present.has(grant.principal)) report.missing.push(grant.principal);
       }
       const health = provisioner.checkHealth ? await provisioner.checkHealth() : { ok: true, checks: [] };
       const failed = health.checks.filter((check) => !check.ok).map((check) => check.detail ?? check.name);
@@ -145,10 +175,12 @@ export async function reconcile(ctx: LatchContext): Promise<{ reports: Reconcile
       report.error = errorText(error);
       recordIntegrationStatus(integration.name, { ok: false, detail: report.error, at: now });
     }
-    const changed = report.removed.length + report.retained.length + report.requeued.length + report.unknown.length + report.missing.length > 0 || report.error;
+    report.missing = [...report.missing, ...vanished].slice(0, named);
+    report.missingCount += vanishedCount;
+    const changed = report.removed.length + report.retained.length + report.requeued.length + report.unknown.length + report.missingCount > 0 || report.error;
     if (changed) audit.push({ type: 'reconcile.report', requestId: null, actor: 'latch', at: now, data: { ...report } });
-    if (report.unknown.length > 0 || report.missing.length > 0) {
-      ctx.log.warn({ ...report }, `reconcile found drift in ${integration.name}: ${report.unknown.length} unknown principal(s), ${report.missing.length} missing`);
+    if (report.unknown.length > 0 || report.missingCount > 0) {
+      ctx.log.warn({ ...report }, `reconcile found drift in ${integration.name}: ${report.unknown.length} unknown principal(s), ${report.missingCount} missing`);
     }
   }
   return { reports, audit, enqueue };

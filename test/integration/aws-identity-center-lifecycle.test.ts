@@ -142,13 +142,13 @@ describe('an IAM Identity Center assignment through Slack', () => {
     // accounts for, is removed; Alice's standing read access is not Latch's to judge.
     await eventually(async () => (await latch.store.auditEvents({})).some((event) => event.type === 'reconcile.report'), 'the start-up reconcile');
     const startup = (await latch.store.auditEvents({})).find((event) => event.type === 'reconcile.report');
-    expect(startup?.data).toEqual({ integration: 'aws-sso', removed: [`${PAYMENTS}/LatchBreakGlass/${BOB_ID}`], retained: [], requeued: [], unknown: [], missing: [] });
+    expect(startup?.data).toEqual({ integration: 'aws-sso', removed: [`${PAYMENTS}/LatchBreakGlass/${BOB_ID}`], retained: [], requeued: [], unknown: [], missing: [], missingCount: 0 });
     expect(fake.holds(PAYMENTS, BREAKGLASS, BOB_ID)).toBe(false);
     expect(fake.of('DeleteAccountAssignment')).toEqual([{
       InstanceArn: INSTANCE, TargetId: PAYMENTS, TargetType: 'AWS_ACCOUNT', PermissionSetArn: permissionSetArn(BREAKGLASS), PrincipalType: 'USER', PrincipalId: BOB_ID,
     }]);
     const report = (await reconcile(latch.ctx)).reports.find((entry) => entry.integration === 'aws-sso');
-    expect(report).toEqual({ integration: 'aws-sso', removed: [], retained: [], requeued: [], unknown: [], missing: [] });
+    expect(report).toEqual({ integration: 'aws-sso', removed: [], retained: [], requeued: [], unknown: [], missing: [], missingCount: 0 });
     expect(fake.holds(PAYMENTS, READ, ALICE_ID)).toBe(true);
 
     // Expiry deletes Latch's assignment and only that one.

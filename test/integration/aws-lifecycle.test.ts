@@ -145,7 +145,7 @@ describe('an AWS role session through Slack', () => {
 
     // Reconcile cannot list STS sessions, and knows it: the active grant is not "missing".
     const aws = (await reconcile(latch.ctx)).reports.find((report) => report.integration === 'aws');
-    expect(aws).toEqual({ integration: 'aws', removed: [], retained: [], requeued: [], unknown: [], missing: [] });
+    expect(aws).toEqual({ integration: 'aws', removed: [], retained: [], requeued: [], unknown: [], missing: [], missingCount: 0 });
 
     // The next session, for what is left, by DM again.
     const reset = await command(`credentials ${id}`);

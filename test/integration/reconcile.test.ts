@@ -3,7 +3,7 @@ import type { ManagedPrincipal, RevokeInput } from '../../provisioners/provision
 import { decide } from '../../handlers/decide.js';
 import { requestAccess } from '../../handlers/request-access.js';
 import { revokeAccess } from '../../handlers/revoke.js';
-import { reconcile, reconcileJob } from '../../jobs/reconcile.js';
+import { MISSING_NAMED, reconcile, reconcileJob } from '../../jobs/reconcile.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { orgConfig } from '../support/configs.js';
 import { MemoryProvisioner } from '../support/memory-provisioner.js';
@@ -82,7 +82,7 @@ describe('reconcile', () => {
     harness.provisioner.plant('latch_manual_zzz999', null);
 
     const { reports, audit } = await reconcile(harness.ctx);
-    expect(reports).toEqual([{ integration: 'orders', removed: ['latch_ghost_abc123'], retained: [], requeued: [], unknown: ['latch_manual_zzz999'], missing: [vanishedPrincipal] }]);
+    expect(reports).toEqual([{ integration: 'orders', removed: ['latch_ghost_abc123'], retained: [], requeued: [], unknown: ['latch_manual_zzz999'], missing: [vanishedPrincipal], missingCount: 1 }]);
     expect(audit.map((event) => event.type)).toEqual(['reconcile.report']);
     expect([...harness.provisioner.held.values()].map((held) => held.principal).sort()).toEqual([(await harness.store.getRequest(kept))?.grants[0]?.principal, 'latch_manual_zzz999'].sort());
   });
@@ -133,7 +133,65 @@ describe('reconcile', () => {
 
     const { reports } = await reconcile(h.ctx);
     expect(reports[0]).toMatchObject({ removed: [], retained: [], missing: [] });
+    // A page of one grant: the ended grant and the one still holding access are read apart.
+    expect((await reconcile(h.ctx, { pageSize: 1 })).reports[0]).toMatchObject({ removed: [], retained: [], missing: [] });
     expect(h.provisioner.journal.filter((entry) => entry.op === 'revoke')).toHaveLength(revokesBefore);
+  });
+});
+
+/** Five active grants of the staging flow (granted without approval), one per person and permission. */
+async function fiveStagingGrants(h: Harness): Promise<{ requestId: string; grantId: string; principal: string }[]> {
+  const asked = [['alice@example.com', 'read'], ['alice@example.com', 'write'], ['bob@example.com', 'read'], ['bob@example.com', 'write'], ['lead@example.com', 'read']] as const;
+  const grants = [];
+  for (const [grantee, permission] of asked) {
+    const created = await requestAccess(h.ctx, h.as(grantee), { resource: 'orders-staging', permission, reason: 'INC-3' });
+    if (!created.ok) throw new Error(created.message);
+    await h.drain();
+    const grant = (await h.store.getRequest(created.record.request.id))?.grants[0];
+    if (grant?.state !== 'active' || !grant.principal) throw new Error(`no active grant for ${grantee} ${permission}`);
+    grants.push({ requestId: created.record.request.id, grantId: grant.id, principal: grant.principal });
+  }
+  return grants;
+}
+
+describe.each(['sqlite', 'postgres'] as const)('reconcile a page of grants at a time (%s store)', (dialect) => {
+  it('finds the drift spread over several pages as it would in one, and names a bounded number of missing principals', async () => {
+    harness = await createHarness(orgConfig(), { dialect });
+    const h = harness;
+    const [ended, gone, kept, alsoGone, alsoKept] = await fiveStagingGrants(h);
+    if (!ended || !gone || !kept || !alsoGone || !alsoKept) throw new Error('five grants expected');
+    await revokeAccess(h.ctx, h.as('alice@example.com'), ended.requestId);
+    await h.drain();
+    // The backend kept the ended one (a restore from backup) and lost two live ones.
+    h.provisioner.held.set(ended.grantId, { principal: ended.principal, grantId: ended.grantId, requestId: ended.requestId, permission: 'read', expiresAt: 0 });
+    h.provisioner.held.delete(gone.grantId);
+    h.provisioner.held.delete(alsoGone.grantId);
+    h.provisioner.plant('latch_ghost_abc123', 'AR-GONE0000');
+    const read = h.store.grantsWithPrincipalPage.bind(h.store);
+    const pages: number[] = [];
+    h.store.grantsWithPrincipalPage = async (integration, afterId, limit) => {
+      const page = await read(integration, afterId, limit);
+      pages.push(page.length);
+      return page;
+    };
+
+    const { reports, audit } = await reconcile(h.ctx, { pageSize: 2 });
+    expect(pages).toEqual([2, 2, 1]);
+    const [report] = reports;
+    expect(report).toMatchObject({ integration: 'orders', retained: [], requeued: [], unknown: [], missingCount: 2 });
+    expect([...(report?.removed ?? [])].sort()).toEqual([ended.principal, 'latch_ghost_abc123'].sort());
+    expect([...(report?.missing ?? [])].sort()).toEqual([gone.principal, alsoGone.principal].sort());
+    expect(audit).toMatchObject([{ type: 'reconcile.report', data: { missingCount: 2 } }]);
+    expect([...h.provisioner.held.values()].map((held) => held.principal).sort()).toEqual([kept.principal, alsoKept.principal].sort());
+
+    // What is left is the same whatever the page size, the last page full or not; past the named few, missing principals are counted.
+    for (const pageSize of [1, 2, 4, 5, 1000]) {
+      const again = (await reconcile(h.ctx, { pageSize, missingNamed: 1 })).reports[0];
+      expect(again).toMatchObject({ removed: [], retained: [], unknown: [], missingCount: 2 });
+      expect(again?.missing).toHaveLength(1);
+      expect([gone.principal, alsoGone.principal]).toContain(again?.missing[0]);
+    }
+    expect(MISSING_NAMED).toBeGreaterThan(1);
   });
 });
 
@@ -147,7 +205,7 @@ describe('reconcile and principals kept after their revoke (retainRevoked)', () 
     backend.retained.set(principal, h.ctx.now() + 7 * DAY);
 
     const before = await reconcile(h.ctx);
-    expect(before.reports).toEqual([{ integration: 'orders', removed: [], retained: [], requeued: [], unknown: [], missing: [] }]);
+    expect(before.reports).toEqual([{ integration: 'orders', removed: [], retained: [], requeued: [], unknown: [], missing: [], missingCount: 0 }]);
     expect(before.audit).toEqual([]);
     expect(backend.revokes).toEqual([]);
 
@@ -207,7 +265,7 @@ describe('reconcile and principals kept after their revoke (retainRevoked)', () 
     const id = await activeProdRead(h);
     const principal = (await h.store.getRequest(id))?.grants[0]?.principal ?? '';
     backend.retained.set(principal, h.ctx.now() + DAY);
-    expect((await reconcile(h.ctx)).reports[0]).toMatchObject({ removed: [], retained: [], missing: [principal] });
+    expect((await reconcile(h.ctx)).reports[0]).toMatchObject({ removed: [], retained: [], missing: [principal], missingCount: 1 });
     expect(backend.revokes).toEqual([]);
   });
 });
@@ -231,13 +289,15 @@ describe('integration health', () => {
   it('does not call an integration down when it is Latch\'s own store that failed (a dropped connection)', async () => {
     harness = await createHarness(orgConfig());
     const { store } = harness;
-    const read = store.grantsWithPrincipal.bind(store);
-    let failures = 1;
-    store.grantsWithPrincipal = async (integration) => {
-      if (failures-- > 0) throw new Error('Failed query: select "grants"."id" from "grants" — Connection terminated unexpectedly');
-      return read(integration);
+    await activeProdRead(harness, 'bob@example.com');
+    const read = store.grantsWithPrincipalPage.bind(store);
+    // The connection drops between two pages, after the first was read.
+    let pages = 0;
+    store.grantsWithPrincipalPage = async (integration, afterId, limit) => {
+      if (pages++ === 1) throw new Error('Failed query: select "grants"."id" from "grants" — Connection terminated unexpectedly');
+      return read(integration, afterId, limit);
     };
-    await expect(reconcile(harness.ctx)).rejects.toThrow("reading Latch's store failed: Failed query");
+    await expect(reconcile(harness.ctx, { pageSize: 1 })).rejects.toThrow("reading Latch's store failed: Failed query");
     const created = await requestAccess(harness.ctx, harness.as('alice@example.com'), { resource: 'orders-prod', permission: 'read', reason: 'INC-1' });
     expect(created).toMatchObject({ ok: true });
     expect((await reconcile(harness.ctx)).reports[0]).toMatchObject({ integration: 'orders' });

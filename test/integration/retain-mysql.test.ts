@@ -214,7 +214,7 @@ flows:
 
     h.advance(6 * DAY);
     const early = (await reconcile(h.ctx)).reports.find((report) => report.integration === 'my');
-    expect(early).toEqual({ integration: 'my', removed: [], retained: [], requeued: [], unknown: [], missing: [] });
+    expect(early).toEqual({ integration: 'my', removed: [], retained: [], requeued: [], unknown: [], missing: [], missingCount: 0 });
     expect((await account(principal)).create).toMatch(/ACCOUNT LOCK/);
 
     h.advance(DAY + 1);

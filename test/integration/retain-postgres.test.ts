@@ -231,7 +231,7 @@ flows:
 
     h.advance(6 * DAY);
     const early = (await reconcile(h.ctx)).reports.find((report) => report.integration === 'pg');
-    expect(early).toEqual({ integration: 'pg', removed: [], retained: [], requeued: [], unknown: [], missing: [] });
+    expect(early).toEqual({ integration: 'pg', removed: [], retained: [], requeued: [], unknown: [], missing: [], missingCount: 0 });
     expect(await db.role(principal)).toMatchObject({ canLogin: false, memberOf: [] });
     expect(await tableFacts('dana_results')).toMatchObject({ owner: principal, rows: 2 });
 
