@@ -212,11 +212,19 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   const alerts = new AdminAlerts(store, () => active, log);
   ctx.alertAdmins = (text) => alerts.alert(text);
   const closeRetired: (() => Promise<void>)[] = [];
+  // Backends of changed integrations are built anew; so are those RDS discovery moved between offered and retained.
+  const replaceBackends = (before: LatchConfig, after: LatchConfig): void => {
+    const changes = configChanges(before, after);
+    const moved = discoveries.retentionChanged(before, after);
+    const stale = { ...changes, integrations: { ...changes.integrations, changed: [...new Set([...changes.integrations.changed, ...moved])] } };
+    closeRetired.push(replaceStaleProvisioners(ctx, defaultProvisioners(env, after.settings.instance), before, stale));
+    discoveries.pinRetained(ctx.provisioners, after);
+  };
   const applyDiscovered = (merged: LatchConfig): void => {
     const before = active.config;
     active = { ...active, config: merged, directory: directoryFor(merged, directoryFromConfig(merged)) };
     discoveries.adopt(merged);
-    if (!options.provisioners) closeRetired.push(replaceStaleProvisioners(ctx, defaultProvisioners(env, merged.settings.instance), before, configChanges(before, merged)));
+    if (!options.provisioners) replaceBackends(before, merged);
   };
   const reloader = new ConfigReloader({
     file: options.configFile, store, log, now, current: () => active,
@@ -227,7 +235,6 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
       const before = active.config;
       // A discovery pass may have ended while the reload was checked: the new file merged with the latest listing.
       const next = { ...checked, config: discoveries.merge(discoveries.baseOf(checked.config)) };
-      const changes = configChanges(before, next.config);
       rememberConfigSecrets(next.config, env);
       active = { ...next, directory: directoryFor(next.config, next.directory) };
       discoveries.adopt(next.config);
@@ -249,7 +256,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
       }
       void auditStream.configure(next.config.auditSinks);
       // A registry handed in (tests, embedders) is kept as it is: its instances were chosen on purpose.
-      if (!options.provisioners) closeRetired.push(replaceStaleProvisioners(ctx, defaultProvisioners(env, next.config.settings.instance), before, changes));
+      if (!options.provisioners) replaceBackends(before, next.config);
     },
   });
   for (const integration of loaded.config.integrations) {

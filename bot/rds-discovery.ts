@@ -17,6 +17,8 @@ import { AwsClients } from '../provisioners/aws/clients.js';
 import { classifyInstances, listRdsInstances, type DiscoveryOptions, type DiscoveryProblem, type DiscoveryTagKeys } from '../provisioners/aws/rds-discovery.js';
 import type { RdsInstance } from '../provisioners/aws/rds-instance.js';
 import { AwsConnection } from '../provisioners/aws/settings.js';
+import type { Provisioner } from '../provisioners/provisioner.js';
+import type { ProvisionerRegistry } from '../provisioners/registry.js';
 import type { Store } from '../storage/store.js';
 
 /** Requests whose grants exist, or may come to exist, in a backend (as a config reload counts them). */
@@ -194,6 +196,34 @@ export class RdsDiscoveries {
     });
   }
 
+  /** Integrations a merged config keeps only for the grants on them (none for a config not merged here). */
+  retainedIn(config: LatchConfig): Integration[] {
+    return [...(this.outcomes.get(config)?.retained.values() ?? [])];
+  }
+
+  /**
+   * Names that moved between offered and retained from one merged config to the next: their
+   * backends must be built anew (a retained one is wrapped so that it grants nothing new).
+   */
+  retentionChanged(before: LatchConfig, after: LatchConfig): string[] {
+    const was = new Set(this.retainedIn(before).map((integration) => integration.name));
+    const is = new Set(this.retainedIn(after).map((integration) => integration.name));
+    const names = new Set(after.integrations.map((integration) => integration.name));
+    return [...new Set([...was, ...is])].filter((name) => names.has(name) && was.has(name) !== is.has(name));
+  }
+
+  /**
+   * Pins a revoke-only backend for every retained integration: an approval that was pending
+   * when the instance went away, or an activation click, cannot grant there any more.
+   */
+  pinRetained(registry: ProvisionerRegistry, config: LatchConfig): void {
+    for (const integration of this.retainedIn(config)) {
+      if (!registry.supports(integration)) continue;
+      const current = registry.for(integration);
+      if (!revokeOnlyBackends.has(current)) registry.use(integration.name, revokeOnly(current, integration.name));
+    }
+  }
+
   close(): void {
     for (const name of [...this.clients.keys()]) this.forget(name);
   }
@@ -305,4 +335,29 @@ export class RdsDiscoveries {
   private retainedBefore(config: LatchConfig, name: string): boolean {
     return this.outcomes.get(config)?.retained.has(name) ?? false;
   }
+}
+
+const revokeOnlyBackends = new WeakSet<Provisioner>();
+
+/** The backend of a retained integration: revokes, checks and lists as before, grants and extends nothing. */
+export function revokeOnly(inner: Provisioner, name: string): Provisioner {
+  const message = `integration ${name} is no longer offered: RDS discovery no longer finds the instance tagged for this Latch, and keeps it only until the access already granted there has ended`;
+  const refuse = (): Promise<never> => Promise.reject(new Error(message));
+  const wrapper: Provisioner = {
+    type: inner.type,
+    ...(inner.listsGrants !== undefined ? { listsGrants: inner.listsGrants } : {}),
+    grant: refuse,
+    extend: refuse,
+    revoke: (input) => inner.revoke(input),
+    ...(inner.revokeMany ? { revokeMany: inner.revokeMany.bind(inner) } : {}),
+    check: (input) => inner.check(input),
+    listManaged: (integration) => inner.listManaged(integration),
+    ...(inner.removeOrphan ? { removeOrphan: inner.removeOrphan.bind(inner) } : {}),
+    ...(inner.resetCredentials ? { resetCredentials: inner.resetCredentials.bind(inner) } : {}),
+    checkRequest: () => message,
+    ...(inner.checkHealth ? { checkHealth: inner.checkHealth.bind(inner) } : {}),
+    close: () => inner.close(),
+  };
+  revokeOnlyBackends.add(wrapper);
+  return wrapper;
 }

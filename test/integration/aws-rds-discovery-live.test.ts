@@ -13,7 +13,7 @@ import {
 import { eventually } from '../support/harness.js';
 import { asSuperuser, createTestDatabase, PG_HOST, PG_PORT, PG_SUPERUSER, type TestDatabase } from '../support/postgres.js';
 import { startSlackDouble, type SlackDouble } from '../support/slack-double.js';
-import { postToSlackEvents, slashCommandBody } from '../support/slack-signing.js';
+import { blockActionsBody, postToSlackEvents, slashCommandBody } from '../support/slack-signing.js';
 
 // RDS discovery inside a running Latch: the rds_discovery job lists a fake RDS in two
 // regions, the instances it finds become requestable through a signed /access request,
@@ -57,7 +57,7 @@ const central: FakeRdsInstance[] = [
 
 function config(accessDetails = ''): string {
   return `version: 1
-settings: { instance: ${db.instance}, admins: [admin@example.com], expiryWarning: 1m }
+settings: { instance: ${db.instance}, admins: [admin@example.com], expiryWarning: 1m, grantAttempts: 1 }
 groups:
   - { name: engineers, members: [alice@example.com] }
 rdsDiscovery:
@@ -72,11 +72,14 @@ rdsDiscovery:
       - name: app
         settings: { databases: [${db.database}] }
         permissions: { read: { roles: [${db.readRole}] } }
+      - name: audit
+        settings: { databases: [${db.database}] }
+        permissions: { read: { roles: [${db.readRole}] } }
 flows:
   - name: rds-read
     requesters: [group:engineers]
     access: [{ integration: rds, resources: any, permissions: [read] }]
-    approval: { autoApprove: true }
+    approval: { steps: [{ approvers: [admin@example.com] }] }
     duration: { default: 1h, max: 4h }
     justification: optional
 `;
@@ -89,6 +92,12 @@ async function command(text: string): Promise<string> {
   await postToSlackEvents(`http://127.0.0.1:${latch.port}`, slashCommandBody({ userId: ALICE, text, triggerId: slack.issueTrigger(), responseUrl }), SIGNING_SECRET);
   const reply = await slack.waitFor('response_url', (call: Call) => call.args.url === responseUrl);
   return String(reply.args.text);
+}
+
+/** The admin clicks Approve on a request's card. */
+async function approve(id: string): Promise<void> {
+  const answer = await postToSlackEvents(`http://127.0.0.1:${latch.port}`, blockActionsBody({ userId: ADMIN, actionId: 'latch.approve', value: id, triggerId: slack.issueTrigger(), responseUrl: slack.responseUrl() }), SIGNING_SECRET);
+  expect(answer.status).toBe(200);
 }
 
 /** The request modal's choices, as Slack would show them to Alice. */
@@ -194,6 +203,7 @@ describe('RDS discovery in a running Latch', () => {
     const answer = await command('request rds-orders-prod/app read for 10m');
     const id = /AR-[0-9A-Z]{8}/.exec(answer)?.[0] ?? '';
     if (!id) throw new Error(`no request id in: ${answer}`);
+    await approve(id);
     await eventually(async () => (await latch.store.getRequest(id))?.request.state === 'active', 'the grant on the discovered instance');
     const principal = (await latch.store.getRequest(id))?.grants[0]?.principal ?? '';
     expect((await db.role(principal))?.memberOf).toEqual([db.readRole, 'rds_iam'].sort());
@@ -205,6 +215,10 @@ describe('RDS discovery in a running Latch', () => {
     const reloaded = await latch.reload('api');
     expect(reloaded).toMatchObject({ ok: true, changes: { integrations: { added: [], removed: [], changed: ['rds-orders-prod', 'rds-search-prod', 'rds-reports-prod'] } } });
     expect(latch.ctx.current().config.integrations.find((integration) => integration.name === 'rds-orders-prod')?.accessDetails).toBe('psql host={{host}} user={{username}}');
+
+    // Another request waits for approval when the instance goes away (under the same file, so approving it does not check the flows again).
+    const waitingId = /AR-[0-9A-Z]{8}/.exec(await command('request rds-orders-prod/audit read for 10m'))?.[0] ?? '';
+    expect((await latch.store.getRequest(waitingId))?.request.state).toBe('pending');
 
     // orders-prod loses its tags, search-prod is deleted, and eu-central-1 can no longer be read.
     const orders = west[0] as FakeRdsInstance;
@@ -226,12 +240,18 @@ describe('RDS discovery in a running Latch', () => {
     expect(choices).not.toContain('rds-search-prod');
     expect(choices).toContain('item:rds-reports-prod/app/read');
     expect(await command('request rds-orders-prod/app read for 10m')).toContain('No access flow offers read on rds-orders-prod/app');
+    // What was waiting for approval cannot be granted there any more: the backend kept for the live grant grants nothing new.
+    await approve(waitingId);
+    await eventually(async () => (await latch.store.getRequest(waitingId))?.request.state === 'failed', 'the approval on the vanished instance to fail');
+    expect((await latch.store.getRequest(waitingId))?.request.outcome).toContain('integration rds-orders-prod is no longer offered: RDS discovery no longer finds the instance tagged for this Latch');
+    expect(await db.rolesStartingWith(`${db.instance}_alice`)).toEqual([principal]);
 
     // The grant on the vanished instance still ends at its expiry, in the database.
     await advance(10 * 60_000);
     await eventually(async () => (await latch.store.getRequest(id))?.request.state === 'expired', 'the grant on the vanished instance to expire');
     expect(await db.role(principal)).toBeNull();
-    expect(iam.of('PutRolePolicy').map((call) => call.params.RoleName)).toEqual(['latch-rds-connect']);
+    // The revocation policy (revoke older sessions) on the connect role: for the expired grant, and for the cleanup of the failed one.
+    expect([...new Set(iam.of('PutRolePolicy').map((call) => call.params.RoleName))]).toEqual(['latch-rds-connect']);
 
     // With no live grant left, the next pass lets it go; the problems did not change, so the admins hear nothing new.
     await advance(61_000);
