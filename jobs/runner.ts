@@ -1,6 +1,6 @@
 import { schedule, type ScheduledTask } from 'node-cron';
 import type { LatchContext, Logger } from '../handlers/context.js';
-import type { Job, JobKind } from '../storage/store.js';
+import { JOB_KINDS, type Job, type JobKind } from '../storage/store.js';
 import { backoffDelay } from './backoff.js';
 import { errorText, type JobHandler } from './job-handler.js';
 import { isDeadLocalOwner } from './job-owner.js';
@@ -10,8 +10,14 @@ export interface RunnerOptions {
   owner: string;
   leaseMs?: number;
   batchSize?: number;
-  /** Jobs running at once; bounds the load a mass expiry puts on backends. */
+  /** Jobs other than revokes running at once. */
   concurrency?: number;
+  /**
+   * Revoke jobs running at once, in lanes of their own: a mass expiry's revokes meet in the
+   * revoke batcher (one backend call for many) and in the store's group commit, so more
+   * at once is cheaper per revoke; backends stay bounded by their connection pools.
+   */
+  revokeConcurrency?: number;
   /** The safety-net sweep, in node-cron syntax with seconds. */
   sweep?: string;
 }
@@ -44,6 +50,23 @@ const busyKey = (job: Job): string => (job.requestId === null ? `job:${job.id}` 
 // setTimeout cannot wait longer than 2^31-1 ms (24.8 days); the timer is re-armed long before.
 const MAX_TIMER_MS = 60 * 60 * 1000;
 
+/** Lanes for some job kinds, claiming only those: claimed, not yet started jobs wait in `queue`. */
+interface Pool {
+  readonly name: string;
+  readonly kinds: readonly JobKind[];
+  readonly concurrency: number;
+  readonly batchSize: number;
+  queue: Job[];
+  readonly lanes: Set<Promise<void>>;
+  /** Lanes running a job now (the others are claiming). */
+  running: number;
+  claiming: Promise<number> | null;
+}
+
+function pool(name: string, kinds: readonly JobKind[], concurrency: number, batchSize: number): Pool {
+  return { name, kinds, concurrency: Math.max(1, concurrency), batchSize: Math.max(1, batchSize), queue: [], lanes: new Set(), running: 0, claiming: null };
+}
+
 /**
  * Runs the outbox. One timer is armed for the next due job and re-armed after every
  * change; a cron sweep every few seconds picks up anything the timer missed. No per-grant
@@ -51,8 +74,8 @@ const MAX_TIMER_MS = 60 * 60 * 1000;
  */
 export class JobRunner {
   private readonly leaseMs: number;
-  private readonly batchSize: number;
-  private readonly concurrency: number;
+  /** Revokes apart: a mass expiry neither waits behind nor holds back grants and notifications. */
+  private readonly pools: readonly Pool[];
   private timer: NodeJS.Timeout | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   private sweepTask: ScheduledTask | null = null;
@@ -66,16 +89,18 @@ export class JobRunner {
    * act on the backend at once. Jobs of other kinds (a grant and its notifications) run side by side.
    */
   private readonly busy = new Set<string>();
-  /** Claimed, not yet started: the lanes take from here and claim more when it runs dry. */
-  private queue: Job[] = [];
-  private readonly lanes = new Set<Promise<void>>();
-  private claiming: Promise<number> | null = null;
   private drainEvenWhenStopped = false;
+  /** A job of this drain made other jobs due: the drain claims once more before it ends. */
+  private madeDue = false;
 
   constructor(private readonly ctx: LatchContext, private readonly handlers: Record<JobKind, JobHandler>, private readonly options: RunnerOptions) {
     this.leaseMs = options.leaseMs ?? 30_000;
-    this.batchSize = options.batchSize ?? 100;
-    this.concurrency = options.concurrency ?? 16;
+    const batchSize = options.batchSize ?? 100;
+    const revokes = options.revokeConcurrency ?? 200;
+    this.pools = [
+      pool('revoke', ['revoke'], revokes, Math.max(batchSize, revokes)),
+      pool('other', JOB_KINDS.filter((kind) => kind !== 'revoke'), options.concurrency ?? 16, batchSize),
+    ];
   }
 
   start(): void {
@@ -105,7 +130,7 @@ export class JobRunner {
     if (this.draining) {
       this.again = true;
       // A lane to spare picks the new work up now instead of after the busy ones finish.
-      if (this.lanes.size < this.concurrency) this.startLane();
+      for (const each of this.pools) if (each.lanes.size < each.concurrency) this.startLane(each);
       return;
     }
     this.draining = this.drain().catch((error: unknown) => {
@@ -139,7 +164,7 @@ export class JobRunner {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const finished = await settlesWithin(this.idle(), withinMs);
-    this.queue = [];
+    for (const each of this.pools) each.queue = [];
     if (!finished) this.ctx.log.warn({ running: [...this.inFlight] }, `job runner: ${this.inFlight.size} job(s) still running at the shutdown deadline; they run again after the restart`);
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;
@@ -171,61 +196,76 @@ export class JobRunner {
   }
 
   /**
-   * Works off what is due with up to `concurrency` lanes. A lane that finds nothing claimed
-   * claims the next batch itself, so one slow job never holds back the jobs that fell due
-   * meanwhile (a grant behind a batch of notifications); the drain ends when a claim finds
-   * nothing due and every lane is done, which also covers the jobs the last ones made due.
+   * Works off what is due with up to `concurrency` lanes per pool. A lane that finds nothing
+   * claimed claims the next batch of its pool itself, so one slow job never holds back the
+   * jobs that fell due meanwhile (a grant behind a batch of notifications); the drain ends
+   * when every pool's claim finds nothing due and every lane is done, which also covers the
+   * jobs the last ones made due (a revoke's notification, claimed by the other pool).
    */
   private async drain(evenWhenStopped = false): Promise<void> {
     this.drainEvenWhenStopped = evenWhenStopped;
-    this.startLane();
-    while (this.lanes.size > 0) await Promise.all([...this.lanes]);
+    do {
+      this.madeDue = false;
+      for (const each of this.pools) this.startLane(each);
+      for (;;) {
+        const lanes = this.pools.flatMap((each) => [...each.lanes]);
+        if (lanes.length === 0) break;
+        await Promise.all(lanes);
+      }
+    } while (this.madeDue && (!this.stopped || this.drainEvenWhenStopped));
   }
 
-  private startLane(): void {
-    const lane: Promise<void> = this.lane().finally(() => this.lanes.delete(lane));
-    this.lanes.add(lane);
+  private startLane(into: Pool): void {
+    const lane: Promise<void> = this.lane(into).finally(() => into.lanes.delete(lane));
+    into.lanes.add(lane);
   }
 
-  private async lane(): Promise<void> {
+  private async lane(from: Pool): Promise<void> {
     for (;;) {
       // Once stopping, no further claimed job starts: stop() gives the rest back.
       if (this.stopped && !this.drainEvenWhenStopped) return;
-      const next = this.queue.findIndex((candidate) => !this.busy.has(busyKey(candidate)));
+      const next = from.queue.findIndex((candidate) => !this.busy.has(busyKey(candidate)));
       if (next < 0) {
         // What is left waits for a job of its kind and request; that job's lane takes it when it finishes.
-        if (this.queue.length > 0) return;
-        if ((await this.claim()) === 0 && this.queue.length === 0) return;
+        if (from.queue.length > 0) return;
+        if ((await this.claim(from)) === 0 && from.queue.length === 0) return;
         continue;
       }
-      const [job] = this.queue.splice(next, 1) as [Job];
+      const [job] = from.queue.splice(next, 1) as [Job];
       this.inFlight.add(job.id);
       this.busy.add(busyKey(job));
+      from.running += 1;
+      let enqueued = false;
       try {
-        await this.runOne(job);
+        enqueued = await this.runOne(job);
       } finally {
+        from.running -= 1;
         this.inFlight.delete(job.id);
         this.busy.delete(busyKey(job));
       }
+      if (enqueued) this.madeDue = true;
+      // A pool gone quiet takes up what this job made due (a revoke's notification) now, not after the drain.
+      if (enqueued) for (const each of this.pools) if (each.lanes.size === 0) this.startLane(each);
     }
   }
 
-  /** One claim at a time; lanes that run dry meanwhile wait for it. New work gets lanes up to `concurrency`. */
-  private claim(): Promise<number> {
-    this.claiming ??= this.ctx.store.claimJobs({ now: this.ctx.now(), limit: this.batchSize, owner: this.options.owner, leaseMs: this.leaseMs })
+  /** One claim at a time per pool; lanes that run dry meanwhile wait for it. New work gets lanes up to the pool's `concurrency`. */
+  private claim(from: Pool): Promise<number> {
+    from.claiming ??= this.ctx.store.claimJobs({ now: this.ctx.now(), limit: from.batchSize, owner: this.options.owner, leaseMs: this.leaseMs, kinds: from.kinds })
       .then((jobs) => {
-        this.queue.push(...jobs);
+        from.queue.push(...jobs);
         // Lanes waiting on this claim take one job each; start more until the batch is covered.
-        while (this.lanes.size < this.concurrency && this.lanes.size < this.inFlight.size + this.queue.length) this.startLane();
+        while (from.lanes.size < from.concurrency && from.lanes.size < from.running + from.queue.length) this.startLane(from);
         return jobs.length;
       })
       .finally(() => {
-        this.claiming = null;
+        from.claiming = null;
       });
-    return this.claiming;
+    return from.claiming;
   }
 
-  private async runOne(job: Job): Promise<void> {
+  /** Runs one claimed job to its end; true when what it committed enqueued other jobs. */
+  private async runOne(job: Job): Promise<boolean> {
     const { store } = this.ctx;
     const owner = this.options.owner;
     const handler = this.handlers[job.kind];
@@ -248,22 +288,25 @@ export class JobRunner {
         // The request moved under us (a person acted meanwhile): run the job again against the new state.
         await store.retryJob(job.id, owner, this.ctx.now(), 'request changed while the job ran');
         this.again = true;
-      } else if (!committed.ok) {
-        log.warn({ conflict: committed.conflict }, 'job result dropped: another worker holds the job now');
-      } else {
-        log.info({ ms: Date.now() - started }, `job ${job.kind} done`);
+        return true;
       }
-      return;
+      if (!committed.ok) {
+        log.warn({ conflict: committed.conflict }, 'job result dropped: another worker holds the job now');
+        return false;
+      }
+      log.info({ ms: Date.now() - started }, `job ${job.kind} done`);
+      return (outcome.change?.enqueue?.length ?? 0) > 0;
     }
     if (outcome.status === 'retry') {
-      if (outcome.change) await store.commit(outcome.change);
+      const committed = outcome.change ? await store.commit(outcome.change) : null;
       const delay = outcome.delayMs ?? backoffDelay(job.attempts);
       log.warn({ retryInMs: delay, err: outcome.error }, 'job will be retried');
       await store.retryJob(job.id, owner, this.ctx.now() + delay, outcome.error);
-      return;
+      return delay <= 0 || (committed?.ok === true && (outcome.change?.enqueue?.length ?? 0) > 0);
     }
     log.error({ err: outcome.error }, 'job abandoned');
     await store.buryJob(job.id, owner, outcome.error, this.ctx.now());
+    return false;
   }
 
   private async renewLeases(): Promise<void> {

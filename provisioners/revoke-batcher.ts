@@ -13,7 +13,9 @@ interface Waiting {
   reject: (error: Error) => void;
 }
 
-const DEFAULT_MAX_BATCH = 25;
+// The runner's revoke lanes (jobs/runner.ts) hand over up to 200 revokes at once: batches of
+// 100 cost PostgreSQL one cut-off statement each and keep two of them in flight.
+const DEFAULT_MAX_BATCH = 100;
 const DEFAULT_WINDOW_MS = 5;
 
 /**
