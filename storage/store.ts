@@ -203,8 +203,6 @@ export interface Store {
   commit(change: Change): Promise<CommitResult>;
 
   getRequest(id: string): Promise<RequestRecord | null>;
-  /** Every grant of an integration that was given a backend principal, with its request. */
-  grantsWithPrincipal(integration: string): Promise<{ grant: Grant; request: AccessRequest }[]>;
   listRequests(query: RequestQuery): Promise<RequestRecord[]>;
 
   /** Claims due jobs (and jobs whose lease ran out) for `owner` until the lease ends. */
@@ -275,9 +273,10 @@ export interface Store {
   close(): Promise<void>;
 
   /**
-   * `grantsWithPrincipal` a page at a time, in grant id order: at most `limit` grants whose id
-   * comes after `afterId` (null: from the first). Reconcile walks a backend's grants this way,
-   * so what it holds does not grow with the number of grants in the store.
+   * The grants of an integration that were given a backend principal, with their requests, a
+   * page at a time in grant id order: at most `limit` grants whose id comes after `afterId`
+   * (null: from the first). Only pages, so that what a reader (reconcile) holds does not grow
+   * with the number of grants in the store.
    */
   grantsWithPrincipalPage(integration: string, afterId: string | null, limit: number): Promise<{ grant: Grant; request: AccessRequest }[]>;
 }

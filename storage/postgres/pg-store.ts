@@ -190,13 +190,6 @@ export class PgStore implements Store {
     return row ? ((await this.records([row]))[0] ?? null) : null;
   }
 
-  async grantsWithPrincipal(integration: string): Promise<{ grant: Grant; request: AccessRequest }[]> {
-    const rows = await this.db.select({ grant: schema.grants, request: schema.requests }).from(schema.grants)
-      .innerJoin(schema.requests, eq(schema.grants.requestId, schema.requests.id))
-      .where(and(eq(schema.grants.integration, integration), isNotNull(schema.grants.principal)));
-    return rows.map((row) => ({ grant: toGrant(row.grant), request: toRequest(row.request) }));
-  }
-
   async listRequests(query: RequestQuery): Promise<RequestRecord[]> {
     const conditions: (SQL | undefined)[] = [];
     if (query.involving) conditions.push(or(eq(schema.requests.requester, query.involving), eq(schema.requests.grantee, query.involving)));

@@ -305,13 +305,6 @@ export class SqliteStore implements Store {
     return { request: toRequest(row), grants: reads.grantsOfOne.all({ id }).map(toGrant), decisions: reads.decisionsOfOne.all({ id }).map(toDecision) };
   }
 
-  async grantsWithPrincipal(integration: string): Promise<{ grant: Grant; request: AccessRequest }[]> {
-    return this.db.select({ grant: schema.grants, request: schema.requests }).from(schema.grants)
-      .innerJoin(schema.requests, eq(schema.grants.requestId, schema.requests.id))
-      .where(and(eq(schema.grants.integration, integration), isNotNull(schema.grants.principal))).all()
-      .map((row) => ({ grant: toGrant(row.grant), request: toRequest(row.request) }));
-  }
-
   async listRequests(query: RequestQuery): Promise<RequestRecord[]> {
     const shape: ListingShape = { involving: Boolean(query.involving), states: query.states !== undefined, kinds: query.kinds !== undefined, parentId: Boolean(query.parentId) };
     const rows = readsOf(this.db).listing(shape).all({
