@@ -39,7 +39,12 @@ export interface ReconcileReport {
   error?: string;
 }
 
-/** Grants read from the store at once: reconcile holds a page of them, never the whole store. */
+/**
+ * Grants read from the store at once: reconcile holds a page of them, never the whole store.
+ * Small on purpose: a page still in use when the young generation is scavenged moves to the
+ * old one, and with 1,000 a page that garbage kept the RSS 10 to 60 MB higher after a
+ * reconcile of 100,000 grants, varying from run to run.
+ */
 export const RECONCILE_PAGE_SIZE = 200;
 
 /**
