@@ -1,4 +1,4 @@
-import { App, LogLevel, type BlockAction, type ButtonAction, type RespondFn, type ViewSubmitAction } from '@slack/bolt';
+import { App, LogLevel, type BlockAction, type ButtonAction, type ViewSubmitAction } from '@slack/bolt';
 import type { Logger as SlackLogger } from '@slack/logger';
 import { WebClient } from '@slack/web-api';
 import type { FastifyInstance } from 'fastify';
@@ -24,7 +24,7 @@ import { registerReviewActions } from './review-actions.js';
 import { registerDiscoveryActions } from './discovery-actions.js';
 import { discoveryDetailMessage, discoveryListMessage } from '../../cards/slack/discovery.js';
 import { FastifySlackReceiver, type SlackReceiver } from './receiver.js';
-import { answer } from './respond.js';
+import { responder, type Respond } from './respond.js';
 import { SocketModeSlackReceiver, type SlackTokenRefused } from './socket-receiver.js';
 
 /**
@@ -99,12 +99,12 @@ export function createSlackApp(options: SlackOptions): { app: App; receiver: Sla
   }
 
   /** An ephemeral answer where Slack gave a response URL (messages), a DM otherwise (App Home, modals). */
-  async function tell(respond: RespondFn | undefined, userId: string, text: string): Promise<void> {
-    if (respond) await answer(respond, { response_type: 'ephemeral', replace_original: false, text });
+  async function tell(respond: Respond | undefined, userId: string, text: string): Promise<void> {
+    if (respond) await respond({ response_type: 'ephemeral', replace_original: false, text });
     else await client.chat.postMessage({ channel: userId, text });
   }
 
-  async function openRequestModal(triggerId: string, actor: Actor, prefill: Extract<ChatCommand, { kind: 'request' }>, respond: RespondFn): Promise<void> {
+  async function openRequestModal(triggerId: string, actor: Actor, prefill: Extract<ChatCommand, { kind: 'request' }>, respond: Respond): Promise<void> {
     const form = formOptions(ctx, actor.email, prefill.durationMs);
     if (form.choices.length === 0) return tell(respond, '', 'No access flow lets you request anything yet. Ask an admin to add you to one.');
     const typed = prefill.durationMs !== undefined ? form.durations.find((text) => parseDuration(text) === prefill.durationMs) : undefined;
@@ -119,25 +119,26 @@ export function createSlackApp(options: SlackOptions): { app: App; receiver: Sla
     });
   }
 
-  async function render(reply: CommandReply, respond: RespondFn, userId: string): Promise<void> {
+  async function render(reply: CommandReply, respond: Respond, userId: string): Promise<void> {
     switch (reply.kind) {
       case 'silent': return;
       case 'text': return tell(respond, userId, reply.text);
-      case 'list': return answer(respond, { response_type: 'ephemeral', ...listMessage(reply.views) });
+      case 'list': return respond({ response_type: 'ephemeral', ...listMessage(reply.views) });
       case 'approvals': {
         if (reply.views.length === 0) return tell(respond, userId, 'Nothing is waiting for your decision.');
         const blocks = reply.views.slice(0, 8).flatMap((view) => approvalCard(view, true).blocks).slice(0, 50);
-        return answer(respond, { response_type: 'ephemeral', text: `${reply.views.length} request(s) wait for you.`, blocks });
+        return respond({ response_type: 'ephemeral', text: `${reply.views.length} request(s) wait for you.`, blocks });
       }
-      case 'overlap': return answer(respond, { response_type: 'ephemeral', replace_original: false, ...overlapMessage(reply.text, reply.extendable) });
+      case 'overlap': return respond({ response_type: 'ephemeral', replace_original: false, ...overlapMessage(reply.text, reply.extendable) });
       case 'form': return; // opened by the caller, which holds the trigger id
-      case 'discovery': return answer(respond, { response_type: 'ephemeral', ...discoveryListMessage(reply.view) });
-      case 'discovery_detail': return answer(respond, { response_type: 'ephemeral', replace_original: false, ...discoveryDetailMessage(reply.view) });
+      case 'discovery': return respond({ response_type: 'ephemeral', ...discoveryListMessage(reply.view) });
+      case 'discovery_detail': return respond({ response_type: 'ephemeral', replace_original: false, ...discoveryDetailMessage(reply.view) });
     }
   }
 
-  app.command('/access', async ({ command, ack, respond }) => {
+  app.command('/access', async ({ command, ack }) => {
     await ack();
+    const respond = responder(command.response_url);
     const actor = await actorFor(command.user_id, `slack:command:${command.trigger_id}`);
     if ('refusal' in actor) return tell(respond, command.user_id, actor.refusal);
     try {
@@ -152,11 +153,11 @@ export function createSlackApp(options: SlackOptions): { app: App; receiver: Sla
     }
   });
 
-  app.action<BlockAction<ButtonAction>>(/^latch\.(approve|deny|cancel|revoke|extend|activate)$/, async ({ ack, body, action, respond }) => {
+  app.action<BlockAction<ButtonAction>>(/^latch\.(approve|deny|cancel|revoke|extend|activate)$/, async ({ ack, body, action }) => {
     await ack();
     const requestId = action.value ?? '';
     const userId = body.user.id;
-    const reply = body.response_url ? respond : undefined;
+    const reply = body.response_url ? responder(body.response_url) : undefined;
     const actor = await actorFor(userId, `slack:action:${body.trigger_id}:${action.action_ts}`);
     if ('refusal' in actor) return tell(reply, userId, actor.refusal);
     try {

@@ -9,7 +9,7 @@ import type { SlackMessage } from '../../cards/slack/messages.js';
 import type { Actor } from '../../core/types.js';
 import type { LatchContext } from '../../handlers/context.js';
 import { runDiscoveryDetail, runDiscoveryRemediate } from '../command-runner.js';
-import { answer } from './respond.js';
+import { responder } from './respond.js';
 
 export interface DiscoveryActionDeps {
   client: WebClient;
@@ -18,10 +18,10 @@ export interface DiscoveryActionDeps {
 }
 
 export function registerDiscoveryActions(app: App, deps: DiscoveryActionDeps): void {
-  app.action<BlockAction<ButtonAction>>(new RegExp(`^(${DISCOVERY_ACTION.detail}|${DISCOVERY_ACTION.remediate})$`), async ({ ack, body, action, respond }) => {
+  app.action<BlockAction<ButtonAction>>(new RegExp(`^(${DISCOVERY_ACTION.detail}|${DISCOVERY_ACTION.remediate})$`), async ({ ack, body, action }) => {
     await ack();
     const say = async (message: SlackMessage | { text: string }): Promise<void> => {
-      if (body.response_url) await answer(respond, { response_type: 'ephemeral', replace_original: false, ...message });
+      if (body.response_url) await responder(body.response_url)({ response_type: 'ephemeral', replace_original: false, ...message });
       else await deps.client.chat.postMessage({ channel: body.user.id, ...message });
     };
     const actor = await deps.actorFor(body.user.id, `slack:action:${body.trigger_id}:${action.action_ts}`);
