@@ -252,7 +252,7 @@ export class RdsDiscoveries {
     const block = this.options.current().config.rdsDiscovery.find((candidate) => candidate.name === name);
     if (!block) return;
     let clients: AwsClients;
-    const state = this.blocks.get(name) ?? { regions: new Map(), listingProblems: [], lastPassAt: null, toldKey: '' };
+    const state: BlockState = this.blocks.get(name) ?? { regions: new Map(), listingProblems: [], lastPassAt: null, toldKey: '' };
     try {
       clients = this.clientsFor(block);
     } catch (error) {
@@ -264,7 +264,11 @@ export class RdsDiscoveries {
     const listings = await listRdsInstances(clients, block.regions);
     const at = now();
     for (const listing of listings) {
-      if (listing.instances) state.regions.set(listing.region, { instances: listing.instances, at });
+      if (!listing.instances) continue;
+      // An instance whose tags could not be read this time (throttled, denied) is kept as last listed, like a failed region.
+      const unreadable = new Set(listing.problems.filter((problem) => problem.instance !== null && (problem.code === 'ACCESS_DENIED' || problem.code === 'REGION_FAILED')).map((problem) => problem.instance));
+      const kept = (state.regions.get(listing.region)?.instances ?? []).filter((instance) => unreadable.has(instance.identifier) && !listing.instances?.some((listed) => listed.identifier === instance.identifier));
+      state.regions.set(listing.region, { instances: [...listing.instances, ...kept], at });
     }
     for (const region of [...state.regions.keys()]) if (!block.regions.includes(region)) state.regions.delete(region);
     state.listingProblems = listings.flatMap((listing) => listing.problems);

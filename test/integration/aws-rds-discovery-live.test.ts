@@ -42,6 +42,7 @@ const sts = new QueryLog();
 const iam = new QueryLog();
 const rolePolicies = new FakeRolePolicies();
 let centralFails = false;
+let tagsDenied = false;
 
 const west: FakeRdsInstance[] = [
   { identifier: 'orders-prod', engine: 'postgres', resourceId: 'db-ORDERSPRODRESOURCEID00001', iamAuth: true, tags: { ...TAGGED, team: 'orders' } },
@@ -49,6 +50,7 @@ const west: FakeRdsInstance[] = [
   { identifier: 'search-prod', engine: 'postgres', resourceId: 'db-SEARCHPRODRESOURCEID00002', iamAuth: true },
   { identifier: 'billing-prod', engine: 'postgres', resourceId: 'db-BILLINGPRODRESOURCEID0003', iamAuth: true, tags: { auth_type: 'kerberos', 'latch-connector-id': 'eu-prod' } },
   { identifier: 'scratch', engine: 'postgres', resourceId: 'db-SCRATCHRESOURCEID00000004', iamAuth: false, tags: { owner: 'someone' } },
+  { identifier: 'cache-prod', engine: 'postgres', resourceId: 'db-CACHEPRODRESOURCEID000006', iamAuth: true, tags: TAGGED },
 ];
 const listedTags: Record<string, Record<string, string>> = { 'search-prod': TAGGED };
 const central: FakeRdsInstance[] = [
@@ -133,7 +135,10 @@ beforeAll(async () => {
   nock.disableNetConnect();
   nock.enableNetConnect(/^(127\.0\.0\.1|localhost)(:\d+)?$/);
   fakeQueryService('https://rds.eu-west-1.amazonaws.com', rdsWest, (call: QueryCall) => {
-    if (call.action === 'ListTagsForResource') return [200, listTagsResult(listedTags[(call.params.ResourceName ?? '').split(':').pop() ?? ''] ?? {})];
+    if (call.action === 'ListTagsForResource') {
+      if (tagsDenied) return [403, queryError(RDS_NS, 'AccessDenied', `User: ${CONNECTOR} is not authorized to perform: rds:ListTagsForResource on resource: ${call.params.ResourceName ?? ''}`)];
+      return [200, listTagsResult(listedTags[(call.params.ResourceName ?? '').split(':').pop() ?? ''] ?? {})];
+    }
     // The provisioner asks for its one instance; discovery for all of them.
     const wanted = call.params.DBInstanceIdentifier;
     if (!wanted) return [200, describeDbInstancesResult(west)];
@@ -182,7 +187,7 @@ describe('RDS discovery in a running Latch', () => {
     // The first pass runs at start-up.
     await eventually(async () => (await discoveredEvents()).length > 0, 'the first discovery pass');
     const [first] = await discoveredEvents();
-    expect(first?.data).toMatchObject({ discovery: 'rds', added: ['rds-orders-prod', 'rds-search-prod', 'rds-reports-prod'], removed: [], changed: [], retained: [] });
+    expect(first?.data).toMatchObject({ discovery: 'rds', added: ['rds-orders-prod', 'rds-search-prod', 'rds-cache-prod', 'rds-reports-prod'], removed: [], changed: [], retained: [] });
     const firstProblems = (first?.data.problems ?? []) as { code: string; instance: string; message: string }[];
     expect(firstProblems.map((problem) => `${problem.code} ${problem.instance}`)).toEqual(['TAG_INVALID billing-prod']);
     expect(firstProblems[0]?.message).toBe('billing-prod (eu-west-1): tag auth_type is "kerberos"; expected iam-auth or user-password');
@@ -194,7 +199,7 @@ describe('RDS discovery in a running Latch', () => {
       integrations: { integration: string; type: string; ok: boolean; discovered?: string[]; checks: { name: string; ok: boolean; detail: string }[] }[];
     };
     const block = health.integrations.find((entry) => entry.integration === 'rds');
-    expect(block).toMatchObject({ type: 'rds-discovery', ok: false, discovered: ['rds-orders-prod', 'rds-search-prod', 'rds-reports-prod'] });
+    expect(block).toMatchObject({ type: 'rds-discovery', ok: false, discovered: ['rds-orders-prod', 'rds-search-prod', 'rds-cache-prod', 'rds-reports-prod'] });
     expect(block?.checks).toContainEqual({ name: 'TAG_INVALID', ok: false, detail: 'billing-prod (eu-west-1): tag auth_type is "kerberos"; expected iam-auth or user-password' });
     expect(health.integrations.map((entry) => entry.integration)).toEqual(expect.arrayContaining(['rds-orders-prod', 'rds-search-prod', 'rds-reports-prod']));
 
@@ -213,32 +218,35 @@ describe('RDS discovery in a running Latch', () => {
     // A reload keeps what was found, merged with the new template, and does not count the live grant as orphaned.
     writeFileSync(join(dir, 'latch.yaml'), config('psql host={{host}} user={{username}}'));
     const reloaded = await latch.reload('api');
-    expect(reloaded).toMatchObject({ ok: true, changes: { integrations: { added: [], removed: [], changed: ['rds-orders-prod', 'rds-search-prod', 'rds-reports-prod'] } } });
+    expect(reloaded).toMatchObject({ ok: true, changes: { integrations: { added: [], removed: [], changed: ['rds-orders-prod', 'rds-search-prod', 'rds-cache-prod', 'rds-reports-prod'] } } });
     expect(latch.ctx.current().config.integrations.find((integration) => integration.name === 'rds-orders-prod')?.accessDetails).toBe('psql host={{host}} user={{username}}');
 
     // Another request waits for approval when the instance goes away (under the same file, so approving it does not check the flows again).
     const waitingId = /AR-[0-9A-Z]{8}/.exec(await command('request rds-orders-prod/audit read for 10m'))?.[0] ?? '';
     expect((await latch.store.getRequest(waitingId))?.request.state).toBe('pending');
 
-    // orders-prod loses its tags, search-prod is deleted, and eu-central-1 can no longer be read.
+    // orders-prod loses its tags, cache-prod is deleted, search-prod's tags and eu-central-1 can no longer be read.
     const orders = west[0] as FakeRdsInstance;
     orders.tags = { team: 'orders' };
-    west.splice(1, 1);
+    west.splice(west.findIndex((instance) => instance.identifier === 'cache-prod'), 1);
+    tagsDenied = true;
     centralFails = true;
     const seen = (await discoveredEvents()).length;
     await advance(61_000);
     await eventually(async () => (await discoveredEvents()).length > seen, 'the second pass');
     const second = (await discoveredEvents()).at(-1);
-    expect(second?.data).toMatchObject({ added: [], removed: ['rds-search-prod'], changed: [], retained: ['rds-orders-prod'], offered: ['rds-reports-prod'] });
-    expect(((second?.data.problems ?? []) as { code: string; region: string }[]).map((problem) => `${problem.code} ${problem.region}`).sort()).toEqual(['ACCESS_DENIED eu-central-1', 'TAG_INVALID eu-west-1']);
+    expect(second?.data).toMatchObject({ added: [], removed: ['rds-cache-prod'], changed: [], retained: ['rds-orders-prod'], offered: ['rds-search-prod', 'rds-reports-prod'] });
+    expect(((second?.data.problems ?? []) as { code: string; region: string; instance: string | null }[]).map((problem) => `${problem.code} ${problem.region} ${problem.instance ?? '-'}`).sort())
+      .toEqual(['ACCESS_DENIED eu-central-1 -', 'ACCESS_DENIED eu-west-1 search-prod', 'TAG_INVALID eu-west-1 billing-prod']);
     await eventually(() => adminDms().length === 2, 'the admins to be told the problems changed');
     expect(adminDms()[1]).toContain('ACCESS_DENIED: eu-central-1: rds:DescribeDBInstances failed');
 
-    // No longer offered, in the modal or by name; reports-prod stays, from its region's last listing.
+    // No longer offered, in the modal or by name; reports-prod and search-prod stay, from their last listing.
     const choices = await modalChoices();
     expect(choices).not.toContain('rds-orders-prod');
-    expect(choices).not.toContain('rds-search-prod');
+    expect(choices).not.toContain('rds-cache-prod');
     expect(choices).toContain('item:rds-reports-prod/app/read');
+    expect(choices).toContain('item:rds-search-prod/app/read');
     expect(await command('request rds-orders-prod/app read for 10m')).toContain('No access flow offers read on rds-orders-prod/app');
     // What was waiting for approval cannot be granted there any more: the backend kept for the live grant grants nothing new.
     await approve(waitingId);
@@ -257,7 +265,7 @@ describe('RDS discovery in a running Latch', () => {
     await advance(61_000);
     await eventually(async () => (await discoveredEvents()).some((event) => (event.data.removed as string[]).includes('rds-orders-prod')), 'the pass that lets the vanished instance go');
     expect((await discoveredEvents()).at(-1)?.data).toMatchObject({ added: [], removed: ['rds-orders-prod'], retained: [] });
-    expect(latch.ctx.current().config.integrations.map((integration) => integration.name)).toEqual(['rds-reports-prod']);
+    expect(latch.ctx.current().config.integrations.map((integration) => integration.name)).toEqual(['rds-search-prod', 'rds-reports-prod']);
     const settled = (await discoveredEvents()).length;
     await advance(61_000);
     expect((await discoveredEvents()).length).toBe(settled);
