@@ -238,6 +238,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
       rememberConfigSecrets(next.config, env);
       active = { ...next, directory: directoryFor(next.config, next.directory) };
       discoveries.adopt(next.config);
+      void discoveries.prune().catch((error: unknown) => log.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not let go of the RDS instances of a discovery the reload removed'));
       const addedDiscoveries = next.config.rdsDiscovery.filter((block) => !before.rdsDiscovery.some((old) => old.name === block.name));
       if (addedDiscoveries.length > 0) {
         void store.commit({ enqueue: rdsDiscoveryJobs({ rdsDiscovery: addedDiscoveries }, now()) }).then(

@@ -171,6 +171,17 @@ export class RdsDiscoveries {
     return next;
   }
 
+  /**
+   * Lets go of every retained integration no live grant needs any more. A block's own pass
+   * does this for its instances; this is for those of a block a reload removed, which no
+   * pass will look at again.
+   */
+  prune(): Promise<void> {
+    const next = this.queue.then(() => this.pruneNow());
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
   health(): RdsDiscoveryHealth[] {
     const { config } = this.options.current();
     const outcome = this.outcomes.get(config);
@@ -278,6 +289,29 @@ export class RdsDiscoveries {
     return this.settle(block, state);
   }
 
+  private async pruneNow(): Promise<void> {
+    const { store, log, now, current } = this.options;
+    const before = current().config;
+    const blocks = this.baseOf(before).rdsDiscovery;
+    const orphans = this.retainedIn(before).map((integration) => integration.name).filter((name) => !blocks.some((block) => this.ownedBy(block, name)));
+    if (orphans.length === 0) return;
+    const live = await this.liveIntegrations();
+    const removed = orphans.filter((name) => !live.has(name));
+    if (removed.length === 0) return;
+    for (const name of removed) {
+      this.retained.delete(name);
+      this.inForce.delete(name);
+    }
+    await store.commit({ audit: [{ type: 'integrations.discovered', requestId: null, actor: 'latch', at: now(), data: { discovery: null, added: [], removed, changed: [], retained: [], offered: [], problems: [] } }] });
+    log.info({ removed }, `RDS discovery: removed ${removed.join(', ')}, whose discovery is no longer in the config and on which no grant is live`);
+    this.options.apply(this.merge(this.baseOf(current().config)));
+  }
+
+  private async liveIntegrations(): Promise<Set<string>> {
+    const records = await this.options.store.listRequests({ states: LIVE, limit: Number.MAX_SAFE_INTEGER });
+    return new Set(records.flatMap((record) => record.grants.filter((grant) => grant.state !== 'revoked').map((grant) => grant.integration)));
+  }
+
   /** Merges, records what changed (before it takes effect), applies, and tells the admins when the problems changed. */
   private async settle(block: RdsDiscovery, state: BlockState): Promise<void> {
     const { store, log, now, current } = this.options;
@@ -286,7 +320,7 @@ export class RdsDiscoveries {
     // What this block no longer offers stays only while a grant on it is live (its revoke needs it).
     const leaving = [...(this.outcomes.get(merged)?.retained.keys() ?? [])].filter((name) => this.ownedBy(block, name));
     if (leaving.length > 0) {
-      const live = new Set((await store.listRequests({ states: LIVE, limit: Number.MAX_SAFE_INTEGER })).flatMap((record) => record.grants.filter((grant) => grant.state !== 'revoked').map((grant) => grant.integration)));
+      const live = await this.liveIntegrations();
       const done = leaving.filter((name) => !live.has(name));
       for (const name of done) {
         this.retained.delete(name);

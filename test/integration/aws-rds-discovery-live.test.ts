@@ -270,5 +270,11 @@ describe('RDS discovery in a running Latch', () => {
     await advance(61_000);
     expect((await discoveredEvents()).length).toBe(settled);
     expect(adminDms()).toHaveLength(2);
+
+    // A reload that drops the discovery: what it found, with no grant live on it, goes too.
+    writeFileSync(join(dir, 'latch.yaml'), `version: 1\nsettings: { instance: ${db.instance}, admins: [admin@example.com] }\n`);
+    expect(await latch.reload('api')).toMatchObject({ ok: true });
+    await eventually(() => latch.ctx.current().config.integrations.length === 0, 'the discovered integrations to leave with their discovery');
+    expect((await discoveredEvents()).at(-1)?.data).toMatchObject({ discovery: null, removed: ['rds-search-prod', 'rds-reports-prod'] });
   });
 });
