@@ -30,8 +30,7 @@ export async function decide(ctx: LatchContext, actor: Actor, requestIdText: str
   const note = comment?.trim() || null;
   if (note && note.length > MAX_COMMENT) return fail('comment_too_long', `The comment is too long (${note.length} characters; at most ${MAX_COMMENT}).`);
 
-  // A shift approver is whoever is on call now, not when the card was sent.
-  await refreshOnCall(ctx, flowSchedules(ctx.current().config));
+  let onCallRead = false;
   for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt += 1) {
     const record = await ctx.store.getRequest(requestId);
     if (!record) return fail('not_found', `There is no request ${requestId}.`);
@@ -43,6 +42,14 @@ export async function decide(ctx: LatchContext, actor: Actor, requestIdText: str
       return fail(reason, message);
     };
     if (request.state !== 'pending') return refuse('already_decided', alreadyDecided(record));
+    // A shift approver is whoever is on call now, not when the card was sent. Asked only for a
+    // request still to decide (a click on a decided one needs no PagerDuty call), then the
+    // request is read again, since the schedules may have taken a while to answer.
+    if (!onCallRead && ctx.oncall) {
+      onCallRead = true;
+      await refreshOnCall(ctx, flowSchedules(ctx.current().config));
+      continue;
+    }
 
     const active = ctx.current();
     const { config, directory } = active;
