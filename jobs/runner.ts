@@ -50,6 +50,9 @@ const busyKey = (job: Job): string => (job.requestId === null ? `job:${job.id}` 
 // setTimeout cannot wait longer than 2^31-1 ms (24.8 days); the timer is re-armed long before.
 const MAX_TIMER_MS = 60 * 60 * 1000;
 
+/** Revokes running or claimed at once from which on notifications wait for them (see kindsToClaim). */
+const MASS_EXPIRY_REVOKES = 50;
+
 /** Lanes for some job kinds, claiming only those: claimed, not yet started jobs wait in `queue`. */
 interface Pool {
   readonly name: string;
@@ -249,9 +252,20 @@ export class JobRunner {
     }
   }
 
+  /**
+   * During a mass expiry notifications wait until the revokes are done: thousands of Slack
+   * posts on the same event loop would slow every revoke's round trips, and access ending on
+   * time matters more than hearing of it a few seconds sooner. Grants and the rest go on.
+   */
+  private kindsToClaim(from: Pool): readonly JobKind[] {
+    const revokes = this.pools[0];
+    if (!revokes || from === revokes || revokes.running + revokes.queue.length < MASS_EXPIRY_REVOKES) return from.kinds;
+    return from.kinds.filter((kind) => kind !== 'notify');
+  }
+
   /** One claim at a time per pool; lanes that run dry meanwhile wait for it. New work gets lanes up to the pool's `concurrency`. */
   private claim(from: Pool): Promise<number> {
-    from.claiming ??= this.ctx.store.claimJobs({ now: this.ctx.now(), limit: from.batchSize, owner: this.options.owner, leaseMs: this.leaseMs, kinds: from.kinds })
+    from.claiming ??= this.ctx.store.claimJobs({ now: this.ctx.now(), limit: from.batchSize, owner: this.options.owner, leaseMs: this.leaseMs, kinds: this.kindsToClaim(from) })
       .then((jobs) => {
         from.queue.push(...jobs);
         // Lanes waiting on this claim take one job each; start more until the batch is covered.
