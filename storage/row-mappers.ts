@@ -4,7 +4,7 @@
 import type { RequestState } from '../core/lifecycle.js';
 import type { AccessRequest, Decision, Grant, RequestContext } from '../core/types.js';
 import type * as schema from './sqlite/schema.js';
-import type { AuditEvent, IdentityBinding, IdentityState, Job, JobKind } from './store.js';
+import type { AuditEvent, IdentityBinding, IdentityState, Job, JobKind, RdsDiscoveryListing } from './store.js';
 
 export function toRequest(row: typeof schema.requests.$inferSelect): AccessRequest {
   return { ...row, kind: row.kind as AccessRequest['kind'], state: row.state as RequestState, context: row.context ? (JSON.parse(row.context) as RequestContext) : null };
@@ -37,4 +37,22 @@ export function toAudit(row: typeof schema.auditEvents.$inferSelect): AuditEvent
 
 export function toIdentity(row: typeof schema.identities.$inferSelect): IdentityBinding {
   return { ...row, state: row.state as IdentityState };
+}
+
+type JsonRows = Record<string, unknown>[];
+
+export function toRdsDiscoveryListing(row: typeof schema.rdsDiscoveryListings.$inferSelect): RdsDiscoveryListing {
+  return {
+    discovery: row.discovery, region: row.region, listedAt: row.listedAt,
+    instances: row.instances === null ? null : (JSON.parse(row.instances) as JsonRows),
+    problems: JSON.parse(row.problems) as JsonRows, offered: JSON.parse(row.offered) as JsonRows, retained: JSON.parse(row.retained) as JsonRows,
+  };
+}
+
+export function fromRdsDiscoveryListing(listing: RdsDiscoveryListing): typeof schema.rdsDiscoveryListings.$inferInsert {
+  return {
+    discovery: listing.discovery, region: listing.region, listedAt: listing.listedAt,
+    instances: listing.instances === null ? null : JSON.stringify(listing.instances),
+    problems: JSON.stringify(listing.problems), offered: JSON.stringify(listing.offered), retained: JSON.stringify(listing.retained),
+  };
 }

@@ -51,6 +51,7 @@ const TABLES: readonly TablePair[] = [
   pair('discovery_samples', sqliteSchema.discoverySamples, pgSchema.discoverySamples, (row) => row),
   pair('discovery_remediations', sqliteSchema.discoveryRemediations, pgSchema.discoveryRemediations, (row) => row),
   pair('discovery_scans', sqliteSchema.discoveryScans, pgSchema.discoveryScans, (row) => row, 'id'),
+  pair('rds_discovery_listings', sqliteSchema.rdsDiscoveryListings, pgSchema.rdsDiscoveryListings, (row) => row),
 ];
 
 /** Rows per INSERT: well under PostgreSQL's 65535 bind parameters for the widest table. */

@@ -194,6 +194,24 @@ export interface ClaimOptions {
   kinds?: readonly JobKind[];
 }
 
+/**
+ * What RDS discovery knew of one block's region after its last pass (bot/rds-discovery.ts
+ * gives the shapes; the store keeps them as JSON). Nothing in it is a secret: instances carry
+ * only the tags discovery reads, integrations are config sources, whose secrets are references.
+ */
+export interface RdsDiscoveryListing {
+  discovery: string;
+  region: string;
+  /** When the instances were listed; null when the region never was. */
+  listedAt: Instant | null;
+  instances: Record<string, unknown>[] | null;
+  /** The listing's own problems (the region, or an instance's tags, could not be read). */
+  problems: Record<string, unknown>[];
+  /** The integrations in force found in this region, as config sources: offered, and kept only for live grants. */
+  offered: Record<string, unknown>[];
+  retained: Record<string, unknown>[];
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   /** Identity sources' snapshots (storage/identity-store.ts); without it identity sources are off. */
@@ -279,4 +297,9 @@ export interface Store {
    * with the number of grants in the store.
    */
   grantsWithPrincipalPage(integration: string, afterId: string | null, limit: number): Promise<{ grant: Grant; request: AccessRequest }[]>;
+
+  /** RDS discovery's last listings, every block's, in discovery and region order (read at start-up). */
+  rdsDiscoveryListings(): Promise<RdsDiscoveryListing[]>;
+  /** Replaces every RDS discovery listing with `listings`, with the audit events of what changed, in one transaction. */
+  replaceRdsDiscoveryListings(listings: readonly RdsDiscoveryListing[], audit: readonly AuditInput[]): Promise<void>;
 }

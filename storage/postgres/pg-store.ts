@@ -3,10 +3,10 @@ import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import type { AccessRequest, Grant, RequestRecord } from '../../core/types.js';
 import { auditHash, GENESIS_HASH } from '../audit-hash.js';
-import { toAudit, toDecision, toGrant, toIdentity, toJob, toRequest, withoutContext } from '../row-mappers.js';
+import { fromRdsDiscoveryListing, toAudit, toDecision, toGrant, toIdentity, toJob, toRdsDiscoveryListing, toRequest, withoutContext } from '../row-mappers.js';
 import type {
   AuditBacklog, AuditEvent, AuditInput, AuditSinkCursor, ChatMessage, ClaimOptions, CommitResult, Change, IdentityBinding, IdentityRebind, IdentitySighting, IdentityState, Job,
-  RequestQuery, SightingOutcome, Store, StoreStats,
+  RdsDiscoveryListing, RequestQuery, SightingOutcome, Store, StoreStats,
 } from '../store.js';
 import { PgIdentitySnapshots } from './pg-identity-snapshots.js';
 import { PgDiscoveryRecords } from './pg-discovery-records.js';
@@ -486,5 +486,19 @@ export class PgStore implements Store {
       .where(and(eq(schema.grants.integration, integration), isNotNull(schema.grants.principal), afterId === null ? undefined : gt(schema.grants.id, afterId)))
       .orderBy(asc(schema.grants.id)).limit(limit);
     return rows.map((row) => ({ grant: toGrant(row.grant), request: toRequest(row.request) }));
+  }
+
+  async rdsDiscoveryListings(): Promise<RdsDiscoveryListing[]> {
+    const l = schema.rdsDiscoveryListings;
+    // Byte order, as SQLite compares text.
+    return (await this.db.select().from(l).orderBy(sql`${l.discovery} COLLATE "C"`, sql`${l.region} COLLATE "C"`)).map(toRdsDiscoveryListing);
+  }
+
+  async replaceRdsDiscoveryListings(listings: readonly RdsDiscoveryListing[], audit: readonly AuditInput[]): Promise<void> {
+    await this.write(async (tx) => {
+      await tx.delete(schema.rdsDiscoveryListings);
+      if (listings.length > 0) await tx.insert(schema.rdsDiscoveryListings).values(listings.map(fromRdsDiscoveryListing));
+      if (audit.length > 0) await this.appendAudit(tx, audit);
+    });
   }
 }

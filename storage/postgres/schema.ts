@@ -216,3 +216,14 @@ export const discoveryScans = pgTable('discovery_scans', {
   scannedAt: bigint('scanned_at', { mode: 'number' }).notNull(),
   summary: text('summary').notNull(),
 });
+
+/** RDS discovery's last listing of each block and region (storage/sqlite/schema.ts). */
+export const rdsDiscoveryListings = pgTable('rds_discovery_listings', {
+  discovery: text('discovery').notNull(),
+  region: text('region').notNull(),
+  listedAt: instant('listed_at'),
+  instances: text('instances'),
+  problems: text('problems').notNull(),
+  offered: text('offered').notNull(),
+  retained: text('retained').notNull(),
+}, (table) => [primaryKey({ columns: [table.discovery, table.region] })]);

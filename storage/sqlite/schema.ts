@@ -243,3 +243,22 @@ export const discoveryScans = sqliteTable('discovery_scans', {
   /** JSON: [{ integration, principal, score, level, usage }]. */
   summary: text('summary').notNull(),
 });
+
+/**
+ * RDS discovery's last listing of each block and region, so a restart starts from the
+ * running config it stopped with: the instances listed (only the tags Latch reads), the
+ * listing's own problems, and the integrations in force from that region as their config
+ * sources, offered or kept only for their live grants. Rewritten whole after every pass.
+ */
+export const rdsDiscoveryListings = sqliteTable('rds_discovery_listings', {
+  discovery: text('discovery').notNull(),
+  region: text('region').notNull(),
+  /** When the instances were listed; null when the region never was (the row keeps only integrations found there before). */
+  listedAt: integer('listed_at'),
+  /** JSON array of the instances listed, or null. */
+  instances: text('instances'),
+  /** JSON arrays: the listing's problems, and the offered and retained integrations' config sources. */
+  problems: text('problems').notNull(),
+  offered: text('offered').notNull(),
+  retained: text('retained').notNull(),
+}, (table) => [primaryKey({ columns: [table.discovery, table.region] })]);

@@ -8,10 +8,10 @@ import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import type { AccessRequest, Grant, RequestRecord } from '../../core/types.js';
 import { auditHash, GENESIS_HASH } from '../audit-hash.js';
-import { toAudit, toDecision, toGrant, toIdentity, toJob, toRequest, withoutContext } from '../row-mappers.js';
+import { fromRdsDiscoveryListing, toAudit, toDecision, toGrant, toIdentity, toJob, toRdsDiscoveryListing, toRequest, withoutContext } from '../row-mappers.js';
 import type {
   AuditBacklog, AuditEvent, AuditInput, AuditSinkCursor, ChatMessage, ClaimOptions, CommitResult, Change, IdentityBinding, IdentityRebind, IdentitySighting, IdentityState, Job,
-  RequestQuery, SightingOutcome, Store, StoreStats,
+  RdsDiscoveryListing, RequestQuery, SightingOutcome, Store, StoreStats,
 } from '../store.js';
 import { SqliteIdentitySnapshots } from './identity-snapshots.js';
 import { SqliteDiscoveryRecords } from './discovery-records.js';
@@ -563,6 +563,19 @@ export class SqliteStore implements Store {
       .where(and(eq(schema.grants.integration, integration), isNotNull(schema.grants.principal), afterId === null ? undefined : gt(schema.grants.id, afterId)))
       .orderBy(asc(schema.grants.id)).limit(limit).all()
       .map((row) => ({ grant: toGrant(row.grant), request: toRequest(row.request) }));
+  }
+
+  async rdsDiscoveryListings(): Promise<RdsDiscoveryListing[]> {
+    const l = schema.rdsDiscoveryListings;
+    return this.db.select().from(l).orderBy(asc(l.discovery), asc(l.region)).all().map(toRdsDiscoveryListing);
+  }
+
+  async replaceRdsDiscoveryListings(listings: readonly RdsDiscoveryListing[], audit: readonly AuditInput[]): Promise<void> {
+    this.write((tx) => {
+      tx.delete(schema.rdsDiscoveryListings).run();
+      if (listings.length > 0) tx.insert(schema.rdsDiscoveryListings).values(listings.map(fromRdsDiscoveryListing)).run();
+      if (audit.length > 0) this.appendAudit(tx, [...audit]);
+    });
   }
 }
 
