@@ -155,11 +155,12 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   const work = new InFlight();
   const store = await openStore(options.databaseUrl);
   const now = options.now ?? Date.now;
-  // The running config is the file's merged with what RDS discovery found (nothing before its first pass).
+  // The running config is the file's merged with what RDS discovery found.
   const discoveries = new RdsDiscoveries({
     store, log, now, env, current: () => active, alertAdmins: (text) => alerts.alert(text), apply: (merged) => applyDiscovered(merged),
   });
-  let active: ActiveConfig = { config: discoveries.merge(loaded.config), directory: directoryFromConfig(loaded.config), hash: loaded.hash, file: loaded.file };
+  // What the last passes before this start found, so revokes and the request modal have it before the first pass ends.
+  let active: ActiveConfig = { config: await discoveries.load(loaded.config), directory: directoryFromConfig(loaded.config), hash: loaded.hash, file: loaded.file };
   discoveries.adopt(active.config);
   const oncall = new OnCallSchedules({ env, config: () => active.config, now, log });
   const identities = store.identitySnapshots ? new IdentitySources({
@@ -186,6 +187,8 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   const directoryFor = (config: LatchConfig, base: Directory): Directory => withOnCall(identities ? withIdentitySources(base, config, identities.lookup) : base, oncall);
   active.directory = directoryFor(active.config, active.directory);
   const provisioners = options.provisioners ?? defaultProvisioners(env, loaded.config.settings.instance);
+  // An integration kept only for its live grants revokes after a restart, and grants nothing.
+  if (!options.provisioners) discoveries.pinRetained(provisioners, active.config);
   let runner: JobRunner | null = null;
   const auditStream = new AuditStreamer({
     store, log, now, env, instance: () => active.config.settings.instance, alertAdmins: (text) => alerts.alert(text), ...options.auditStream,
@@ -317,6 +320,8 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   runner = new JobRunner(ctx, jobHandlers, { owner: localOwnerId(), ...options.runner });
   void auditStream.configure(loaded.config.auditSinks);
   runner.start();
+  // A discovery removed while Latch was down leaves the integrations it found once no grant on them is live.
+  void discoveries.prune().catch((error: unknown) => log.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not let go of the RDS instances of a discovery no longer in the config'));
   ready = true;
   if (options.watchConfig !== false) reloader.watch();
   log.info({ port, config: loaded.file, store: store.dialect }, `Latch is ready on port ${port}`);

@@ -9,17 +9,25 @@
 // integration stays in the running config (retained, offered by no flow) while any grant
 // on it is live: its revoke needs the integration and its provisioner. It leaves with the
 // first pass after the last such grant has ended.
+//
+// What a pass leaves (each region's listing, the integrations in force with their config
+// sources) is written to the store with the pass's audit event and read back at start-up,
+// before the job runner or the HTTP server start: a restart begins with the running config
+// it stopped with, so a revoke due before the first pass finds its integration, and so does
+// the request modal. The listing is kept rather than only what it became, so a file edited
+// while Latch was down is merged as a reload would merge it; the integrations are kept too,
+// since those a block no longer makes (renamed, removed) must stay while grants on them live.
 import { isDeepStrictEqual } from 'node:util';
-import type { Integration, LatchConfig, RdsDiscovery } from '../config/schema.js';
+import { Integration as IntegrationSchema, type Integration, type LatchConfig, type RdsDiscovery } from '../config/schema.js';
 import type { RequestState } from '../core/lifecycle.js';
 import type { ActiveConfig, Logger } from '../handlers/context.js';
 import { AwsClients } from '../provisioners/aws/clients.js';
-import { classifyInstances, listRdsInstances, type DiscoveryOptions, type DiscoveryProblem, type DiscoveryTagKeys } from '../provisioners/aws/rds-discovery.js';
+import { classifyInstances, DEFAULT_TAG_KEYS, listRdsInstances, type DiscoveryOptions, type DiscoveryProblem, type DiscoveryTagKeys } from '../provisioners/aws/rds-discovery.js';
 import type { RdsInstance } from '../provisioners/aws/rds-instance.js';
 import { AwsConnection } from '../provisioners/aws/settings.js';
 import type { Provisioner } from '../provisioners/provisioner.js';
 import type { ProvisionerRegistry } from '../provisioners/registry.js';
-import type { Store } from '../storage/store.js';
+import type { AuditInput, RdsDiscoveryListing, Store } from '../storage/store.js';
 
 /** Requests whose grants exist, or may come to exist, in a backend (as a config reload counts them). */
 const LIVE: readonly RequestState[] = ['approved', 'granting', 'active', 'revoking', 'revoke_failed'];
@@ -68,6 +76,8 @@ interface MergeOutcome {
   base: LatchConfig;
   /** Offered integrations, by block. */
   offered: Map<string, Integration[]>;
+  /** The config source of each offered integration, by name. */
+  sources: Map<string, Record<string, unknown>>;
   retained: Map<string, Integration>;
   problems: Map<string, DiscoveryProblem[]>;
 }
@@ -85,11 +95,22 @@ export function discoveryOptions(block: RdsDiscovery): DiscoveryOptions {
 
 const problemKey = (problems: readonly DiscoveryProblem[]): string => problems.map((problem) => `${problem.code} ${problem.message}`).sort().join('\n');
 
+/** An integration's region, as its row in the store is keyed. */
+const regionOf = (integration: Integration): string => String(integration.connection.region ?? '');
+
+/** An instance as the store keeps it: with only the tags this block reads, which alone decide what it becomes. */
+function kept(instance: RdsInstance, block: RdsDiscovery): RdsInstance {
+  const keys = new Set(Object.values({ ...DEFAULT_TAG_KEYS, ...discoveryOptions(block).tagKeys }).flat());
+  return { ...instance, tags: Object.fromEntries(Object.entries(instance.tags).filter(([key]) => keys.has(key))) };
+}
+
 export class RdsDiscoveries {
   private readonly blocks = new Map<string, BlockState>();
   /** Discovered integrations in force, offered or retained, as the last merge put them. */
   private inForce = new Map<string, Integration>();
   private retained = new Map<string, Integration>();
+  /** The block that found each integration in force, and its config source: what the store keeps of it. */
+  private origins = new Map<string, { discovery: string; source: Record<string, unknown> }>();
   private readonly outcomes = new WeakMap<LatchConfig, MergeOutcome>();
   private readonly clients = new Map<string, { key: string; clients: AwsClients }>();
   private queue: Promise<unknown> = Promise.resolve();
@@ -104,6 +125,7 @@ export class RdsDiscoveries {
   merge(base: LatchConfig): LatchConfig {
     const declared = new Set(base.integrations.map((integration) => integration.name));
     const offered = new Map<string, Integration[]>();
+    const sources = new Map<string, Record<string, unknown>>();
     const problems = new Map<string, DiscoveryProblem[]>();
     const taken = new Set(declared);
     for (const block of base.rdsDiscovery) {
@@ -112,7 +134,7 @@ export class RdsDiscoveries {
       const result = classifyInstances(listings, discoveryOptions(block), this.options.now());
       const own: Integration[] = [];
       const blockProblems = [...(state?.listingProblems.filter((problem) => block.regions.includes(problem.region)) ?? []), ...result.problems];
-      for (const integration of result.integrations) {
+      for (const [index, integration] of result.integrations.entries()) {
         if (taken.has(integration.name)) {
           const region = String(integration.connection.region ?? '?');
           blockProblems.push({
@@ -123,6 +145,7 @@ export class RdsDiscoveries {
         }
         taken.add(integration.name);
         own.push(integration);
+        sources.set(integration.name, result.sources[index] ?? {});
       }
       offered.set(block.name, own);
       problems.set(block.name, blockProblems);
@@ -144,7 +167,7 @@ export class RdsDiscoveries {
         ? { ...base.settings, routing: base.settings.routing.map((route) => (route.when.integrations ? { ...route, when: { ...route.when, integrations: expand(route.when.integrations) } } : route)) }
         : base.settings,
     };
-    this.outcomes.set(merged, { base, offered, retained, problems });
+    this.outcomes.set(merged, { base, offered, sources, retained, problems });
     return merged;
   }
 
@@ -159,9 +182,58 @@ export class RdsDiscoveries {
     if (!outcome) return;
     this.inForce = new Map([...[...outcome.offered.values()].flat(), ...outcome.retained.values()].map((integration) => [integration.name, integration]));
     this.retained = outcome.retained;
+    const origins = new Map<string, { discovery: string; source: Record<string, unknown> }>();
+    for (const [discovery, integrations] of outcome.offered) {
+      for (const integration of integrations) origins.set(integration.name, { discovery, source: outcome.sources.get(integration.name) ?? {} });
+    }
+    for (const name of outcome.retained.keys()) {
+      const origin = this.origins.get(name);
+      if (origin) origins.set(name, origin);
+    }
+    this.origins = origins;
     for (const name of this.blocks.keys()) {
       if (!outcome.base.rdsDiscovery.some((block) => block.name === name)) this.forget(name);
     }
+  }
+
+  /**
+   * Takes up what the last passes before a restart left in the store, and returns the file's
+   * config merged with it: the running config Latch stopped with (a file edited meanwhile is
+   * merged as a reload would). Call once, before anything reads the running config.
+   */
+  async load(base: LatchConfig): Promise<LatchConfig> {
+    const { store, log } = this.options;
+    for (const row of await store.rdsDiscoveryListings()) {
+      const block = base.rdsDiscovery.find((candidate) => candidate.name === row.discovery);
+      if (block && block.regions.includes(row.region)) {
+        const state: BlockState = this.blocks.get(block.name) ?? { regions: new Map(), listingProblems: [], lastPassAt: null, toldKey: '' };
+        // A region that failed before it was ever listed has its problems and no instances.
+        if (row.instances && row.listedAt !== null) {
+          state.regions.set(row.region, { instances: row.instances as unknown as RdsInstance[], at: row.listedAt });
+          state.lastPassAt = Math.max(state.lastPassAt ?? 0, row.listedAt);
+        }
+        state.listingProblems.push(...(row.problems as unknown as DiscoveryProblem[]));
+        this.blocks.set(block.name, state);
+      }
+      for (const [source, retained] of [...row.offered.map((each) => [each, false] as const), ...row.retained.map((each) => [each, true] as const)]) {
+        const parsed = IntegrationSchema.safeParse(source);
+        if (!parsed.success) {
+          // Only an upgrade that changed what an integration may say gets here; its grants' revokes will say so.
+          log.warn({ discovery: row.discovery, integration: source.name, issues: parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`) }, `RDS discovery ${row.discovery}: the stored integration ${String(source.name)} is no longer valid and is left out`);
+          continue;
+        }
+        this.inForce.set(parsed.data.name, parsed.data);
+        if (retained) this.retained.set(parsed.data.name, parsed.data);
+        this.origins.set(parsed.data.name, { discovery: row.discovery, source });
+      }
+    }
+    const merged = this.merge(base);
+    // The admins were told of the problems as they stood at the last pass: the same ones are not news after a restart.
+    for (const [name, problems] of this.outcomes.get(merged)?.problems ?? []) {
+      const state = this.blocks.get(name);
+      if (state) state.toldKey = problemKey(problems);
+    }
+    return merged;
   }
 
   /** One pass of a block: list its regions, merge, record and apply what changed. Passes run one at a time. */
@@ -286,7 +358,9 @@ export class RdsDiscoveries {
     state.lastPassAt = at;
     this.blocks.set(name, state);
     log.info({ discovery: name, regions: listings.map((listing) => `${listing.region}:${listing.instances ? listing.instances.length : 'failed'}`) }, `RDS discovery ${name}: listed ${listings.filter((listing) => listing.instances).length}/${listings.length} region(s)`);
-    return this.settle(block, state);
+    await this.settle(block, state);
+    // What a removed block left for live grants goes once they end, not only at the next reload.
+    await this.pruneNow();
   }
 
   private async pruneNow(): Promise<void> {
@@ -302,9 +376,10 @@ export class RdsDiscoveries {
       this.retained.delete(name);
       this.inForce.delete(name);
     }
-    await store.commit({ audit: [{ type: 'integrations.discovered', requestId: null, actor: 'latch', at: now(), data: { discovery: null, added: [], removed, changed: [], retained: [], offered: [], problems: [] } }] });
+    const merged = this.merge(this.baseOf(current().config));
+    await store.replaceRdsDiscoveryListings(this.listingsOf(merged), [{ type: 'integrations.discovered', requestId: null, actor: 'latch', at: now(), data: { discovery: null, added: [], removed, changed: [], retained: [], offered: [], problems: [] } }]);
     log.info({ removed }, `RDS discovery: removed ${removed.join(', ')}, whose discovery is no longer in the config and on which no grant is live`);
-    this.options.apply(this.merge(this.baseOf(current().config)));
+    this.options.apply(current().config === before ? merged : this.merge(this.baseOf(current().config)));
   }
 
   private async liveIntegrations(): Promise<Set<string>> {
@@ -342,18 +417,21 @@ export class RdsDiscoveries {
     const problems = outcome.problems.get(block.name) ?? [];
     const key = problemKey(problems);
     const problemsChanged = key !== state.toldKey;
+    const audit: AuditInput[] = [];
     if (added.length + changed.length + removed.length + retired.length > 0 || problemsChanged) {
       const data = {
         discovery: block.name, added, removed, changed, retained: retired,
         offered: offeredNow.map((integration) => integration.name),
         problems: problems.map(({ region, instance, code, message }) => ({ region, instance, code, message })),
       };
-      await store.commit({ audit: [{ type: 'integrations.discovered', requestId: null, actor: 'latch', at: now(), data }] });
+      audit.push({ type: 'integrations.discovered', requestId: null, actor: 'latch', at: now(), data });
       log[problems.length > 0 ? 'warn' : 'info']({ ...data, problems: problems.map((problem) => `${problem.code} ${problem.message}`) }, `RDS discovery ${block.name}: ${[
         added.length > 0 ? `added ${added.join(', ')}` : '', changed.length > 0 ? `changed ${changed.join(', ')}` : '', removed.length > 0 ? `removed ${removed.join(', ')}` : '',
         retired.length > 0 ? `no longer offered, kept for live grants: ${retired.join(', ')}` : '', problems.length > 0 ? `${problems.length} problem(s)` : '',
       ].filter(Boolean).join('; ') || 'problems resolved'}`);
     }
+    // Written at every pass, changed or not: the listing's time is part of what a restart resumes from.
+    await store.replaceRdsDiscoveryListings(this.listingsOf(merged), audit);
     // A reload may have put another file in force while the event was written: merged again with that one.
     this.options.apply(current().config === before ? merged : this.merge(this.baseOf(current().config)));
     if (problemsChanged) {
@@ -363,6 +441,35 @@ export class RdsDiscoveries {
         : `RDS discovery ${block.name}: every problem reported before is resolved.`;
       await this.options.alertAdmins(text).catch((error: unknown) => log.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not tell the admins about the RDS discovery problems'));
     }
+  }
+
+  /** What the store keeps of a merged config: every block's listing by region, with the integrations in force found there. */
+  private listingsOf(merged: LatchConfig): RdsDiscoveryListing[] {
+    const outcome = this.outcomes.get(merged);
+    const rows = new Map<string, RdsDiscoveryListing>();
+    const row = (discovery: string, region: string): RdsDiscoveryListing => {
+      const key = JSON.stringify([discovery, region]);
+      let found = rows.get(key);
+      if (!found) rows.set(key, (found = { discovery, region, listedAt: null, instances: null, problems: [], offered: [], retained: [] }));
+      return found;
+    };
+    for (const block of outcome?.base.rdsDiscovery ?? []) {
+      const state = this.blocks.get(block.name);
+      for (const [region, listing] of state?.regions ?? []) {
+        const entry = row(block.name, region);
+        entry.listedAt = listing.at;
+        entry.instances = listing.instances.map((instance) => kept(instance, block)) as unknown as Record<string, unknown>[];
+        entry.problems = (state?.listingProblems ?? []).filter((problem) => problem.region === region).map(({ region: at, instance, code, message }) => ({ region: at, instance, code, message }));
+      }
+    }
+    for (const [discovery, integrations] of outcome?.offered ?? []) {
+      for (const integration of integrations) row(discovery, regionOf(integration)).offered.push(outcome?.sources.get(integration.name) ?? {});
+    }
+    for (const [name, integration] of outcome?.retained ?? []) {
+      const origin = this.origins.get(name);
+      if (origin) row(origin.discovery, regionOf(integration)).retained.push(origin.source);
+    }
+    return [...rows.values()];
   }
 
   /** A name a block's template would give (its prefix), so a removal is told by the block that made it. */

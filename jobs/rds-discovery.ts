@@ -11,7 +11,7 @@ export function rdsDiscoveryJob(name: string, at: number, everyMs: number): NewJ
   return { kind: 'rds_discovery', requestId: null, runAt: at, payload: { discovery: name }, dedupeKey: `rds_discovery:${name}:${Math.floor(at / everyMs)}` };
 }
 
-/** A pass of every block now: at start-up (discovered integrations live in memory) and for blocks a reload adds. */
+/** A pass of every block now: at start-up (the listing read back from the store may be old) and for blocks a reload adds. */
 export function rdsDiscoveryJobs(config: Pick<LatchConfig, 'rdsDiscovery'>, now: number): NewJob[] {
   return config.rdsDiscovery.map((block) => ({ ...rdsDiscoveryJob(block.name, now, block.interval), dedupeKey: `rds_discovery:${block.name}:start:${now}` }));
 }
