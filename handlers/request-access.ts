@@ -134,10 +134,12 @@ export async function requestAccess(ctx: LatchContext, actor: Actor, input: Requ
   const distinct = accepted.ok ? await withoutOverlap(ctx, accepted, now) : accepted;
   const checked = distinct.ok ? await notHeldElsewhere(ctx, distinct) : distinct;
   if (!checked.ok) {
-    await ctx.store.commit({
+    const refused = await ctx.store.commit({
       deliveryId: actor.deliveryId,
       audit: [{ type: 'request.refused', requestId: null, actor: actor.email, at: now, data: { via: actor.via, reason: checked.reason, message: checked.message, input: { ...input } } }],
     });
+    // A redelivery can be checked after its first copy was stored, and then overlaps it: it is the same request, not a second one.
+    if (!refused.ok && refused.conflict === 'duplicate_delivery') return duplicateDelivery();
     return checked;
   }
 
