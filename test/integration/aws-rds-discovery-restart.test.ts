@@ -220,3 +220,66 @@ describe.each(STORE_DIALECTS)('RDS discovery across a restart on the %s store', 
     expect(slack.callsTo('chat.postMessage').filter((call: Call) => call.args.channel === ADMIN && String(call.args.text).includes('RDS discovery'))).toEqual([]);
   });
 });
+
+describe('RDS discovery removed from the file while Latch was down', () => {
+  let latch: RunningLatch | undefined;
+  let location: TestStoreLocation;
+  let here: string;
+
+  beforeAll(async () => {
+    location = await createStoreLocation('sqlite');
+    here = mkdtempSync(join(tmpdir(), 'latch-rds-removed-'));
+    writeFileSync(join(here, 'latch.yaml'), config());
+    west = [
+      { identifier: 'orders-prod', engine: 'postgres', resourceId: 'db-ORDERSPRODRESOURCEID00001', iamAuth: true, tags: { ...TAGGED } },
+      { identifier: 'reports-prod', engine: 'postgres', resourceId: 'db-REPORTSPRODRESOURCEID0002', iamAuth: true, tags: { ...TAGGED, team: 'reports' } },
+    ];
+    held = null;
+  });
+
+  afterAll(async () => {
+    await latch?.stop({ timeoutMs: 5_000 });
+    await location?.cleanup();
+    if (here) rmSync(here, { recursive: true, force: true });
+  });
+
+  const start = async (): Promise<RunningLatch> => startLatch({
+    configFile: join(here, 'latch.yaml'), databaseUrl: location.url, port: 0, host: '127.0.0.1',
+    logger: pino({ level: 'silent' }), now: () => Date.now() + offset, watchConfig: false,
+    env: { SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_BOT_TOKEN: 'xoxb-rds-restart', SLACK_API_URL: slack.apiUrl },
+    runner: { sweep: '*/1 * * * * *' },
+  });
+
+  it('keeps what it found only for the live grant, which is still revoked at expiry, and lets the rest go at start-up', async () => {
+    latch = await start();
+    const first = latch;
+    await eventually(async () => (await first.store.auditEvents({ limit: 1000 })).some((event) => event.type === 'integrations.discovered'), 'the first discovery pass');
+    const responseUrl = slack.responseUrl();
+    await postToSlackEvents(`http://127.0.0.1:${first.port}`, slashCommandBody({ userId: ALICE, text: 'request rds-orders-prod/app read for 10m', triggerId: slack.issueTrigger(), responseUrl }), SIGNING_SECRET);
+    const reply = await slack.waitFor('response_url', (call: Call) => call.args.url === responseUrl);
+    const id = /AR-[0-9A-Z]{8}/.exec(String(reply.args.text))?.[0] ?? '';
+    await postToSlackEvents(`http://127.0.0.1:${first.port}`, blockActionsBody({ userId: ADMIN, actionId: 'latch.approve', value: id, triggerId: slack.issueTrigger(), responseUrl: slack.responseUrl() }), SIGNING_SECRET);
+    await eventually(async () => (await first.store.getRequest(id))?.request.state === 'active', 'the grant on the discovered instance');
+    const principal = (await first.store.getRequest(id))?.grants[0]?.principal ?? '';
+    expect(await db.role(principal)).not.toBeNull();
+    await first.stop({ timeoutMs: 5_000 });
+
+    // The discovery (and the flow naming it) is taken out of the file while Latch is down.
+    writeFileSync(join(here, 'latch.yaml'), `version: 1\nsettings: { instance: ${db.instance}, admins: [admin@example.com] }\n`);
+    latch = await start();
+    const second = latch;
+    const names = (): string[] => second.ctx.current().config.integrations.map((integration) => integration.name);
+    await eventually(() => names().length === 1, 'what the removed discovery found, with no live grant, to go');
+    expect(names()).toEqual(['rds-orders-prod']);
+    const removal = (await second.store.auditEvents({ limit: 1000 })).filter((event) => event.type === 'integrations.discovered').at(-1);
+    expect(removal?.data).toMatchObject({ discovery: null, removed: ['rds-reports-prod'] });
+    // What is kept for the grant is written back too, so yet another restart keeps it.
+    expect((await second.store.rdsDiscoveryListings()).map((listing) => [listing.discovery, listing.region, listing.offered.length, listing.retained.map((source) => source.name)]))
+      .toEqual([['rds', 'eu-west-1', 0, ['rds-orders-prod']]]);
+
+    offset += 10 * 60_000;
+    second.runner.wake();
+    await eventually(async () => (await second.store.getRequest(id))?.request.state === 'expired', 'the grant to expire after the restart', 20_000);
+    expect(await db.role(principal)).toBeNull();
+  });
+});
