@@ -5,6 +5,8 @@ export interface RevokeBatcherOptions {
   maxBatch?: number;
   /** How long the first revoke of a batch waits for others to join it. */
   windowMs?: number;
+  /** Revokes one at a time (no `revokeMany`, or kept principals) running at once at most. */
+  maxSingle?: number;
 }
 
 interface Waiting {
@@ -17,6 +19,12 @@ interface Waiting {
 // 100 cost PostgreSQL one cut-off statement each and keep two of them in flight.
 const DEFAULT_MAX_BATCH = 100;
 const DEFAULT_WINDOW_MS = 5;
+/**
+ * The job runner starts hundreds of revokes at once in a mass expiry; a backend without
+ * batches (a command spawning a process per revoke, a webhook, a cloud API with rate limits)
+ * gets them this many at a time instead of all together.
+ */
+const DEFAULT_MAX_SINGLE = 16;
 
 /**
  * Lets revokes that arrive together share one backend call. When many grants expire in the
@@ -33,19 +41,36 @@ export class RevokeBatcher {
   private readonly windowMs: number;
   private waiting: Waiting[] = [];
   private timer: NodeJS.Timeout | null = null;
+  private readonly maxSingle: number;
+  private singleRunning = 0;
+  private readonly singleWaiting: (() => void)[] = [];
 
   constructor(private readonly provisioner: Provisioner, options: RevokeBatcherOptions = {}) {
     this.maxBatch = Math.max(1, Math.floor(options.maxBatch ?? DEFAULT_MAX_BATCH));
     this.windowMs = Math.max(0, options.windowMs ?? DEFAULT_WINDOW_MS);
+    this.maxSingle = Math.max(1, Math.floor(options.maxSingle ?? DEFAULT_MAX_SINGLE));
   }
 
   revoke(input: RevokeInput): Promise<void> {
-    if (!this.provisioner.revokeMany || input.retainUntil !== undefined) return this.provisioner.revoke(input);
+    if (!this.provisioner.revokeMany || input.retainUntil !== undefined) return this.single(input);
     return new Promise<void>((resolve, reject) => {
       this.waiting.push({ input, resolve, reject });
       if (this.waiting.length >= this.maxBatch) this.flush();
       else this.timer ??= setTimeout(() => this.flush(), this.windowMs);
     });
+  }
+
+  private async single(input: RevokeInput): Promise<void> {
+    // A finished revoke hands its place straight to the next in line, so none slips in between.
+    if (this.singleRunning >= this.maxSingle) await new Promise<void>((turn) => this.singleWaiting.push(turn));
+    else this.singleRunning += 1;
+    try {
+      await this.provisioner.revoke(input);
+    } finally {
+      const next = this.singleWaiting.shift();
+      if (next) next();
+      else this.singleRunning -= 1;
+    }
   }
 
   private flush(): void {
