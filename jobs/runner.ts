@@ -219,7 +219,11 @@ export class JobRunner {
   }
 
   private startLane(into: Pool): void {
-    const lane: Promise<void> = this.lane(into).finally(() => into.lanes.delete(lane));
+    // A lane ends on a store failure (a dropped connection): its jobs stay claimed until their
+    // lease ends and the sweep claims again. Not every lane is awaited by a drain, so none may reject.
+    const lane: Promise<void> = this.lane(into)
+      .catch((error: unknown) => this.ctx.log.error({ err: errorText(error), pool: into.name }, 'job runner: a lane stopped on an error; its jobs run again when their lease ends'))
+      .finally(() => into.lanes.delete(lane));
     into.lanes.add(lane);
   }
 
