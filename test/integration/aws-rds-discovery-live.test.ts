@@ -11,7 +11,8 @@ import {
   listTagsResult, QueryLog, queryError, RDS_NS, trustPolicy, useFakeAwsEnvironment, type FakeRdsInstance, type QueryCall,
 } from '../support/aws.js';
 import { eventually } from '../support/harness.js';
-import { asSuperuser, createTestDatabase, PG_HOST, PG_PORT, PG_SUPERUSER, type TestDatabase } from '../support/postgres.js';
+import { createTestDatabase, PG_HOST, PG_PORT, PG_SUPERUSER, type TestDatabase } from '../support/postgres.js';
+import { useRdsIamStandIn, type RdsIamStandIn } from '../support/rds-iam-stand-in.js';
 import { startSlackDouble, type SlackDouble } from '../support/slack-double.js';
 import { blockActionsBody, postToSlackEvents, slashCommandBody } from '../support/slack-signing.js';
 
@@ -31,7 +32,7 @@ const TAGGED = { auth_type: 'iam-auth', 'latch-connector-id': 'eu-prod' };
 
 let restoreEnv: () => void;
 let db: TestDatabase;
-let createdRdsIam = false;
+let rdsIam: RdsIamStandIn | undefined;
 let slack: SlackDouble;
 let latch: RunningLatch;
 let dir: string;
@@ -126,12 +127,7 @@ async function advance(ms: number): Promise<void> {
 beforeAll(async () => {
   restoreEnv = useFakeAwsEnvironment();
   db = await createTestDatabase();
-  createdRdsIam = await asSuperuser(async (client) => {
-    const { rows } = await client.query("SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam'");
-    if (rows.length > 0) return false;
-    await client.query('CREATE ROLE rds_iam NOLOGIN');
-    return true;
-  });
+  rdsIam = await useRdsIamStandIn();
   nock.disableNetConnect();
   nock.enableNetConnect(/^(127\.0\.0\.1|localhost)(:\d+)?$/);
   fakeQueryService('https://rds.eu-west-1.amazonaws.com', rdsWest, (call: QueryCall) => {
@@ -177,7 +173,7 @@ afterAll(async () => {
   nock.cleanAll();
   nock.enableNetConnect();
   await db?.cleanup();
-  if (createdRdsIam) await asSuperuser((client) => client.query('DROP ROLE IF EXISTS rds_iam'));
+  await rdsIam?.release();
   if (dir) rmSync(dir, { recursive: true, force: true });
   restoreEnv();
 });

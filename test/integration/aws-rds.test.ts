@@ -12,6 +12,7 @@ import {
 import { asRoot, createTestDatabase as createMysqlDatabase, type TestDatabase as MysqlDatabase } from '../support/mysql.js';
 import { startLoginGate } from '../support/pg-login-gate.js';
 import { asSuperuser, createTestDatabase, PG_HOST, PG_PORT, PG_SUPERUSER, type TestDatabase } from '../support/postgres.js';
+import { useRdsIamStandIn, type RdsIamStandIn } from '../support/rds-iam-stand-in.js';
 
 // RDS through the database provisioners, against the local PostgreSQL and MariaDB (standing
 // in for the instance, reached through the connection's host override) and a fake RDS, STS,
@@ -32,7 +33,7 @@ const SECRET_ARN = `arn:aws:secretsmanager:eu-west-1:${ACCOUNT}:secret:rds/order
 let restoreEnv: () => void;
 let db: TestDatabase;
 let mysqlDb: MysqlDatabase;
-let createdRdsIam = false;
+let rdsIam: RdsIamStandIn | undefined;
 let sts: QueryLog;
 let iam: QueryLog;
 let rolePolicies: FakeRolePolicies;
@@ -72,12 +73,7 @@ beforeAll(async () => {
   restoreEnv = useFakeAwsEnvironment();
   db = await createTestDatabase();
   mysqlDb = await createMysqlDatabase();
-  createdRdsIam = await asSuperuser(async (client) => {
-    const { rows } = await client.query("SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam'");
-    if (rows.length > 0) return false;
-    await client.query('CREATE ROLE rds_iam NOLOGIN');
-    return true;
-  });
+  rdsIam = await useRdsIamStandIn();
   nock.disableNetConnect();
   nock.enableNetConnect(/^(127\.0\.0\.1|localhost)(:\d+)?$/);
 });
@@ -117,7 +113,7 @@ afterAll(async () => {
   nock.enableNetConnect();
   await db?.cleanup();
   await mysqlDb?.cleanup();
-  if (createdRdsIam) await asSuperuser((client) => client.query('DROP ROLE IF EXISTS rds_iam'));
+  await rdsIam?.release();
   restoreEnv();
 });
 
@@ -226,15 +222,18 @@ describe('aws-rds with IAM database authentication (PostgreSQL)', () => {
     expect(() => provisioner(integration({ authType: 'iam-auth' }))).toThrow("connection.roleArn: iam-auth needs roleArn: the role whose sessions get rds-db:connect for the grantee's database user");
   });
 
-  it('says the server has no rds_iam when it is not RDS', async () => {
-    await asSuperuser((client) => client.query('ALTER ROLE rds_iam RENAME TO rds_iam_away'));
-    try {
-      const config = integration(iamConnection());
-      await expect(provisioner(config).grant(input(config, 'read', `${db.instance}_carol_j1k2l3`))).rejects.toThrow(
-        'role rds_iam does not exist, so this server has no RDS IAM database authentication (only Amazon RDS and Aurora PostgreSQL do)');
-    } finally {
-      await asSuperuser((client) => client.query('ALTER ROLE rds_iam_away RENAME TO rds_iam'));
-    }
+  // Waits for the other files that use rds_iam to finish: the role is renamed away for a moment.
+  it('says the server has no rds_iam when it is not RDS', { timeout: 600_000 }, async () => {
+    await (rdsIam as RdsIamStandIn).alone(async () => {
+      await asSuperuser((client) => client.query('ALTER ROLE rds_iam RENAME TO rds_iam_away'));
+      try {
+        const config = integration(iamConnection());
+        await expect(provisioner(config).grant(input(config, 'read', `${db.instance}_carol_j1k2l3`))).rejects.toThrow(
+          'role rds_iam does not exist, so this server has no RDS IAM database authentication (only Amazon RDS and Aurora PostgreSQL do)');
+      } finally {
+        await asSuperuser((client) => client.query('ALTER ROLE rds_iam_away RENAME TO rds_iam'));
+      }
+    });
   });
 });
 
