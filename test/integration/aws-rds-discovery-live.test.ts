@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLatch, type RunningLatch } from '../../bot/latch.js';
 import type { AuditEvent } from '../../storage/store.js';
 import {
-  ACCOUNT, assumeRoleResult, callerIdentityResult, CONNECTOR_ACCOUNT, describeDbInstancesResult, FakeRolePolicies, fakeQueryService, fakeSessionToken, getRoleResult, iamEmptyResponse,
-  listTagsResult, QueryLog, queryError, RDS_NS, trustPolicy, useFakeAwsEnvironment, type FakeRdsInstance, type QueryCall,
+  ACCOUNT, CONNECTOR_ACCOUNT, fakeConnectRole, describeDbInstancesResult, FakeRolePolicies, fakeQueryService,
+  listTagsResult, QueryLog, queryError, RDS_NS, useFakeAwsEnvironment, type FakeRdsInstance, type QueryCall,
 } from '../support/aws.js';
 import { eventually } from '../support/harness.js';
 import { createTestDatabase, PG_HOST, PG_PORT, PG_SUPERUSER, type TestDatabase } from '../support/postgres.js';
@@ -144,15 +144,7 @@ beforeAll(async () => {
   fakeQueryService('https://rds.eu-central-1.amazonaws.com', rdsCentral, () => (centralFails
     ? [403, queryError(RDS_NS, 'AccessDenied', `User: ${CONNECTOR} is not authorized to perform: rds:DescribeDBInstances with an explicit deny in a service control policy`)]
     : [200, describeDbInstancesResult(central)]));
-  fakeQueryService('https://sts.eu-west-1.amazonaws.com', sts, (call: QueryCall) => {
-    if (call.action === 'GetCallerIdentity') return [200, callerIdentityResult(CONNECTOR)];
-    return [200, assumeRoleResult(call.params.RoleArn ?? '', call.params.RoleSessionName ?? '', {
-      accessKeyId: 'ASIAQ3EGRTYLDISC0001', secretAccessKey: 'discSeCrEt/K7MDENG/bPxRfiCYEXAMPLEKEY', sessionToken: fakeSessionToken('disc'),
-    }, new Date(Date.now() + offset + Number(call.params.DurationSeconds) * 1000))];
-  });
-  fakeQueryService('https://iam.amazonaws.com', iam, (call: QueryCall) => (call.action === 'GetRole'
-    ? [200, getRoleResult(CONNECT_ROLE, 3600, trustPolicy(CONNECTOR, ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity']))]
-    : rolePolicies.answer(call) ?? [200, iamEmptyResponse(call.action)]));
+  fakeConnectRole({ region: 'eu-west-1', connectRole: CONNECT_ROLE, connector: CONNECTOR, sts: sts, iam, rolePolicies, keyTag: 'disc', now: () => Date.now() + offset });
 
   slack = await startSlackDouble();
   slack.addUser({ id: ALICE, name: 'alice', email: 'alice@example.com' });

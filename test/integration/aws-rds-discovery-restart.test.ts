@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLatch, type RunningLatch } from '../../bot/latch.js';
 import type { AuditEvent } from '../../storage/store.js';
 import {
-  ACCOUNT, assumeRoleResult, callerIdentityResult, CONNECTOR_ACCOUNT, describeDbInstancesResult, FakeRolePolicies, fakeQueryService, fakeSessionToken, getRoleResult, iamEmptyResponse,
-  QueryLog, queryError, RDS_NS, trustPolicy, useFakeAwsEnvironment, type FakeRdsInstance,
+  ACCOUNT, CONNECTOR_ACCOUNT, fakeConnectRole, describeDbInstancesResult, FakeRolePolicies,
+  QueryLog, queryError, RDS_NS, useFakeAwsEnvironment, type FakeRdsInstance,
 } from '../support/aws.js';
 import { eventually } from '../support/harness.js';
 import { createTestDatabase, PG_HOST, PG_PORT, PG_SUPERUSER, type TestDatabase } from '../support/postgres.js';
@@ -88,15 +88,7 @@ beforeAll(async () => {
     if (!wanted && held) held.push(answer);
     else answer();
   });
-  fakeQueryService('https://sts.eu-west-1.amazonaws.com', new QueryLog(), (call) => {
-    if (call.action === 'GetCallerIdentity') return [200, callerIdentityResult(CONNECTOR)];
-    return [200, assumeRoleResult(call.params.RoleArn ?? '', call.params.RoleSessionName ?? '', {
-      accessKeyId: 'ASIAQ3EGRTYLRSTA0001', secretAccessKey: 'rstaSeCrEt/K7MDENG/bPxRfiCYEXAMPLEKEY', sessionToken: fakeSessionToken('rsta'),
-    }, new Date(Date.now() + offset + Number(call.params.DurationSeconds) * 1000))];
-  });
-  fakeQueryService('https://iam.amazonaws.com', iam, (call) => (call.action === 'GetRole'
-    ? [200, getRoleResult(CONNECT_ROLE, 3600, trustPolicy(CONNECTOR, ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity']))]
-    : rolePolicies.answer(call) ?? [200, iamEmptyResponse(call.action)]));
+  fakeConnectRole({ region: 'eu-west-1', connectRole: CONNECT_ROLE, connector: CONNECTOR, sts: new QueryLog(), iam, rolePolicies, keyTag: 'rsta', now: () => Date.now() + offset });
   slack = await startSlackDouble();
   slack.addUser({ id: ALICE, name: 'alice', email: 'alice@example.com' });
   slack.addUser({ id: ADMIN, name: 'admin', email: 'admin@example.com' });

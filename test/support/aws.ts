@@ -258,3 +258,34 @@ export class FakeRolePolicies {
     return document ? (JSON.parse(document) as { Statement: { Sid: string; Effect: string; Condition: Record<string, Record<string, string>> }[] }).Statement : [];
   }
 }
+
+export interface FakeConnectRoleOptions {
+  region: string;
+  /** The role whose sessions get rds-db:connect, and the connector that assumes it. */
+  connectRole: string;
+  connector: string;
+  sts: QueryLog;
+  iam: QueryLog;
+  rolePolicies: FakeRolePolicies;
+  /** Four letters that mark this test's session keys. */
+  keyTag: string;
+  now: () => number;
+}
+
+/**
+ * STS issuing sessions of the connect role (for as long as asked, on the test's clock), and
+ * IAM showing that role trusting the connector with session tags and source identity and
+ * keeping the inline policies written to it: what every aws-rds grant talks to.
+ */
+export function fakeConnectRole(options: FakeConnectRoleOptions): void {
+  const tag = options.keyTag;
+  fakeQueryService(`https://sts.${options.region}.amazonaws.com`, options.sts, (call) => {
+    if (call.action === 'GetCallerIdentity') return [200, callerIdentityResult(options.connector)];
+    return [200, assumeRoleResult(call.params.RoleArn ?? '', call.params.RoleSessionName ?? '', {
+      accessKeyId: `ASIAQ3EGRTYL${tag.toUpperCase()}0001`, secretAccessKey: `${tag}SeCrEt/K7MDENG/bPxRfiCYEXAMPLEKEY`, sessionToken: fakeSessionToken(tag),
+    }, new Date(options.now() + Number(call.params.DurationSeconds) * 1000))];
+  });
+  fakeQueryService('https://iam.amazonaws.com', options.iam, (call) => (call.action === 'GetRole'
+    ? [200, getRoleResult(options.connectRole, 3600, trustPolicy(options.connector, ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity']))]
+    : options.rolePolicies.answer(call) ?? [200, iamEmptyResponse(call.action)]));
+}
