@@ -112,9 +112,13 @@ export type CommitResult =
 export interface RequestQuery {
   /** Requests this person asked for or receives. */
   involving?: string;
+  /** Requests any of these people receive. */
+  grantees?: readonly string[];
   states?: readonly RequestState[];
   kinds?: readonly RequestKind[];
   parentId?: string;
+  /** Requests extending any of these. */
+  parentIds?: readonly string[];
   limit?: number;
 }
 
@@ -219,8 +223,16 @@ export interface Store {
   /** Access discovery's samples, scans and remediations (storage/discovery-store.ts); without it discovery keeps nothing. */
   readonly discovery?: DiscoveryStore;
   commit(change: Change): Promise<CommitResult>;
+  /**
+   * `commit` of each change, one promise per change that settles as `commit(change)` would
+   * (a change commits whole or not at all, whatever becomes of the others), but in as few
+   * transactions as the store can: a batch of jobs' results share one commit.
+   */
+  commitEach(changes: readonly Change[]): Promise<CommitResult>[];
 
   getRequest(id: string): Promise<RequestRecord | null>;
+  /** The requests of these ids that exist, in no particular order. */
+  getRequests(ids: readonly string[]): Promise<RequestRecord[]>;
   listRequests(query: RequestQuery): Promise<RequestRecord[]>;
 
   /** Claims due jobs (and jobs whose lease ran out) for `owner` until the lease ends. */

@@ -8,6 +8,7 @@ import type {
   AuditBacklog, AuditEvent, AuditInput, AuditSinkCursor, ChatMessage, ClaimOptions, CommitResult, Change, IdentityBinding, IdentityRebind, IdentitySighting, IdentityState, Job,
   RdsDiscoveryListing, RequestQuery, SightingOutcome, Store, StoreStats,
 } from '../store.js';
+import { applyInBulk, appliesInBulk, BulkRefused } from './pg-bulk-apply.js';
 import { PgIdentitySnapshots } from './pg-identity-snapshots.js';
 import { PgDiscoveryRecords } from './pg-discovery-records.js';
 import { isRetryableConflict, isUniqueViolation } from './pg-errors.js';
@@ -26,6 +27,9 @@ const AUDIT_CHAIN_LOCK_KEY = 0x6c61746361;
 
 /** How often a transaction that hit a deadlock or serialization failure is run again. */
 const CONFLICT_ATTEMPTS = 5;
+
+/** What became of one change of a shared transaction: its result, or the error it alone failed with. */
+type SharedOutcome = { ok: true; result: CommitResult } | { ok: false; error: unknown };
 
 /** Thrown inside a transaction to roll it back and report why; never escapes the store. */
 class Rollback extends Error {
@@ -98,6 +102,60 @@ export class PgStore implements Store {
       if (error instanceof Rollback) return error.result;
       throw error;
     }
+  }
+
+  /**
+   * The changes in one transaction. A batch of jobs' results goes set-based (a few statements
+   * for all of them, storage/postgres/pg-bulk-apply.ts); when one of its conditions does not
+   * hold, or the batch holds other kinds of writes, each change gets a savepoint of its own
+   * instead: one that is refused or fails rolls back alone. The audit events of all of them
+   * are appended together at the end, so the chain lock is still the last lock taken and is
+   * taken once. No promise settles before the COMMIT; a transaction lost as a whole (after the
+   * deadlock retries, or at COMMIT) runs each change alone instead.
+   */
+  commitEach(changes: readonly Change[]): Promise<CommitResult>[] {
+    if (changes.length <= 1) return changes.map((change) => this.commit(change));
+    const together = appliesInBulk(changes)
+      ? this.inBulk(changes).catch((error: unknown) => (error instanceof BulkRefused ? this.withSavepoints(changes) : Promise.reject(error)))
+      : this.withSavepoints(changes);
+    const fallback = together.catch(() => null);
+    return changes.map(async (change, index) => {
+      const outcomes = await fallback;
+      if (!outcomes) return this.commit(change);
+      const outcome = outcomes[index];
+      if (!outcome) throw new Error('the shared commit lost a change');
+      if (!outcome.ok) throw outcome.error;
+      return outcome.result;
+    });
+  }
+
+  private inBulk(changes: readonly Change[]): Promise<SharedOutcome[]> {
+    return this.write(async (tx) => {
+      await applyInBulk((query) => tx.execute(query), changes, Date.now());
+      const audit = changes.flatMap((change) => change.audit ?? []);
+      if (audit.length > 0) await this.appendAudit(tx, audit);
+      return changes.map((): SharedOutcome => ({ ok: true, result: { ok: true } }));
+    });
+  }
+
+  private withSavepoints(changes: readonly Change[]): Promise<SharedOutcome[]> {
+    return this.write(async (tx) => {
+      const outcomes: SharedOutcome[] = [];
+      const audit: AuditInput[] = [];
+      for (const change of changes) {
+        try {
+          await tx.transaction((savepoint) => this.apply(savepoint, { ...change, audit: [] }));
+          outcomes.push({ ok: true, result: { ok: true } });
+          audit.push(...(change.audit ?? []));
+        } catch (error) {
+          // A deadlock or serialization failure runs the whole transaction again, as it would one change.
+          if (isRetryableConflict(error)) throw error;
+          outcomes.push(error instanceof Rollback ? { ok: true, result: error.result } : { ok: false, error });
+        }
+      }
+      if (audit.length > 0) await this.appendAudit(tx, audit);
+      return outcomes;
+    });
   }
 
   private async apply(tx: Tx, change: Change): Promise<void> {
@@ -190,9 +248,16 @@ export class PgStore implements Store {
     return row ? ((await this.records([row]))[0] ?? null) : null;
   }
 
+  async getRequests(ids: readonly string[]): Promise<RequestRecord[]> {
+    if (ids.length === 0) return [];
+    return this.records(await this.db.select().from(schema.requests).where(inArray(schema.requests.id, [...ids])));
+  }
+
   async listRequests(query: RequestQuery): Promise<RequestRecord[]> {
     const conditions: (SQL | undefined)[] = [];
     if (query.involving) conditions.push(or(eq(schema.requests.requester, query.involving), eq(schema.requests.grantee, query.involving)));
+    if (query.grantees) conditions.push(inArray(schema.requests.grantee, [...query.grantees]));
+    if (query.parentIds) conditions.push(inArray(schema.requests.parentId, [...query.parentIds]));
     if (query.states) conditions.push(inArray(schema.requests.state, [...query.states]));
     if (query.kinds) conditions.push(inArray(schema.requests.kind, [...query.kinds]));
     if (query.parentId) conditions.push(eq(schema.requests.parentId, query.parentId));

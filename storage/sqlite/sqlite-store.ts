@@ -222,6 +222,11 @@ export class SqliteStore implements Store {
     }
   }
 
+  /** The changes of one call are in one event-loop turn, so they share one group commit. */
+  commitEach(changes: readonly Change[]): Promise<CommitResult>[] {
+    return changes.map((change) => this.commit(change));
+  }
+
   private apply(tx: Tx, change: Change): void {
     const w = this.writes;
     const now = Date.now();
@@ -305,10 +310,19 @@ export class SqliteStore implements Store {
     return { request: toRequest(row), grants: reads.grantsOfOne.all({ id }).map(toGrant), decisions: reads.decisionsOfOne.all({ id }).map(toDecision) };
   }
 
+  async getRequests(ids: readonly string[]): Promise<RequestRecord[]> {
+    if (ids.length === 0) return [];
+    return this.records(readsOf(this.db).requests.all({ ids: JSON.stringify(ids) }));
+  }
+
   async listRequests(query: RequestQuery): Promise<RequestRecord[]> {
-    const shape: ListingShape = { involving: Boolean(query.involving), states: query.states !== undefined, kinds: query.kinds !== undefined, parentId: Boolean(query.parentId) };
+    const shape: ListingShape = {
+      involving: Boolean(query.involving), grantees: query.grantees !== undefined, states: query.states !== undefined, kinds: query.kinds !== undefined,
+      parentId: Boolean(query.parentId), parentIds: query.parentIds !== undefined,
+    };
     const rows = readsOf(this.db).listing(shape).all({
-      involving: query.involving ?? null, states: JSON.stringify(query.states ?? []), kinds: JSON.stringify(query.kinds ?? []), parentId: query.parentId ?? null, limit: query.limit ?? 500,
+      involving: query.involving ?? null, grantees: JSON.stringify(query.grantees ?? []), states: JSON.stringify(query.states ?? []), kinds: JSON.stringify(query.kinds ?? []),
+      parentId: query.parentId ?? null, parentIds: JSON.stringify(query.parentIds ?? []), limit: query.limit ?? 500,
     });
     return this.records(rows);
   }
@@ -593,19 +607,22 @@ function prepareReads(db: Db) {
   function listing(shape: ListingShape) {
     return db.select().from(requests).where(and(
       shape.involving ? or(eq(requests.requester, sql.placeholder('involving')), eq(requests.grantee, sql.placeholder('involving'))) : undefined,
+      shape.grantees ? inJson(requests.grantee, 'grantees') : undefined,
       shape.states ? inJson(requests.state, 'states') : undefined,
       shape.kinds ? inJson(requests.kind, 'kinds') : undefined,
       shape.parentId ? eq(requests.parentId, sql.placeholder('parentId')) : undefined,
+      shape.parentIds ? inJson(requests.parentId, 'parentIds') : undefined,
     )).orderBy(desc(requests.createdAt)).limit(sql.placeholder('limit')).prepare();
   }
   return {
     request: db.select().from(requests).where(eq(requests.id, sql.placeholder('id'))).prepare(),
+    requests: db.select().from(requests).where(inJson(requests.id, 'ids')).prepare(),
     grantsOfOne: db.select().from(grants).where(eq(grants.requestId, sql.placeholder('id'))).orderBy(asc(grants.id)).prepare(),
     decisionsOfOne: db.select().from(decisions).where(eq(decisions.requestId, sql.placeholder('id'))).orderBy(asc(decisions.at)).prepare(),
     grantsOf: db.select().from(grants).where(inJson(grants.requestId, 'ids')).orderBy(asc(grants.id)).prepare(),
     decisionsOf: db.select().from(decisions).where(inJson(decisions.requestId, 'ids')).orderBy(asc(decisions.at)).prepare(),
     listing(shape: ListingShape) {
-      const key = `${+shape.involving}${+shape.states}${+shape.kinds}${+shape.parentId}`;
+      const key = `${+shape.involving}${+shape.grantees}${+shape.states}${+shape.kinds}${+shape.parentId}${+shape.parentIds}`;
       let prepared = listings.get(key);
       if (!prepared) listings.set(key, (prepared = listing(shape)));
       return prepared;
@@ -622,7 +639,7 @@ function prepareReads(db: Db) {
 }
 
 /** Which filters a request listing has; one prepared statement per shape. */
-interface ListingShape { involving: boolean; states: boolean; kinds: boolean; parentId: boolean }
+interface ListingShape { involving: boolean; grantees: boolean; states: boolean; kinds: boolean; parentId: boolean; parentIds: boolean }
 
 const preparedReads = new WeakMap<Db, ReturnType<typeof prepareReads>>();
 

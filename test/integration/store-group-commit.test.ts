@@ -1,6 +1,7 @@
 // Many writes at once, as a mass expiry makes them: on SQLite the writes of one event-loop
-// turn share one transaction (group commit), on PostgreSQL each is its own. Either way every
-// caller gets the result of its own change, and one change that fails takes no other with it.
+// turn share one transaction (group commit), on PostgreSQL each commit is its own and a batch
+// handed to commitEach shares one. Either way every caller gets the result of its own change,
+// and one change that fails takes no other with it.
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -98,6 +99,97 @@ describe.each(STORE_DIALECTS)('writes side by side on %s', (dialect: StoreDialec
     expect(await verifyStoreAudit(reader)).toMatchObject({ ok: true, count: 10 });
     // The job was finished by its owner; the other worker's finish changed nothing.
     expect((await store.stats()).jobsRunning).toBe(0);
+  });
+
+  it('commits a batch with commitEach in one transaction, each change whole or not at all with its own result', async () => {
+    const { store, another } = await open();
+    const requests = await seed(store, 30);
+    await store.commit({ enqueue: [{ kind: 'revoke', requestId: null, runAt: T0 }, { kind: 'revoke', requestId: null, runAt: T0 }] });
+    const [mine, lost] = await store.claimJobs({ now: T0, limit: 2, owner: 'me', leaseMs: 60_000 });
+    if (!mine || !lost) throw new Error('nothing claimed');
+    const contested = requests[5] as (typeof requests)[number];
+    const duplicate = requests[9] as (typeof requests)[number];
+    // A person ended one of them first: the batch's change for it must find the request moved on.
+    expect(await store.commit(expire(contested, 'bob@example.com'))).toEqual({ ok: true });
+    const changes: Change[] = [
+      ...requests.map((created, index) => (index === 0 ? { ...expire(created), finishJob: { id: mine.id, claimedBy: 'me' } } : expire(created))),
+      // Another worker's job: the lease conflict refuses this change whole, its request untouched.
+      { ...expire(newRequest()), finishJob: { id: lost.id, claimedBy: 'someone-else' } },
+      // A unique key broken: an error for this change alone.
+      { insertRequest: duplicate, audit: [{ type: 'request.created', requestId: duplicate.request.id, actor: 'latch', at: T0, data: {} }] },
+    ];
+    const outcomes = await Promise.allSettled(store.commitEach(changes));
+    expect(outcomes).toHaveLength(changes.length);
+    const values = outcomes.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value : 'rejected'));
+    expect(values[5]).toEqual({ ok: false, conflict: 'version', requestId: contested.request.id });
+    expect(values[30]).toEqual({ ok: false, conflict: 'lease', jobId: lost.id });
+    expect(values[31]).toBe('rejected');
+    expect(values.filter((value) => typeof value === 'object' && value.ok)).toHaveLength(29);
+
+    const reader = await another();
+    for (const { request } of requests) expect((await reader.getRequest(request.id))?.request).toMatchObject({ state: 'expired', version: 2 });
+    expect((await reader.getRequest(contested.request.id))?.request.endedBy).toBe('bob@example.com');
+    // Only what committed is in the audit chain: one ending per request (bob's for the contested one), nothing of the refused changes.
+    const events = await reader.auditEvents({});
+    expect(events.map((event) => event.type)).toEqual(Array.from({ length: 30 }, () => 'request.expired'));
+    expect(events.filter((event) => event.requestId === contested.request.id).map((event) => event.actor)).toEqual(['bob@example.com']);
+    expect(await verifyStoreAudit(reader)).toMatchObject({ ok: true, count: 30 });
+    expect((await reader.jobsFor(contested.request.id)).filter((job) => job.kind === 'notify')).toHaveLength(1);
+    expect((await reader.stats()).jobsRunning).toBe(1);
+
+  });
+
+  it('commits a batch of job results with commitEach, and still checks every condition of each', async () => {
+    const { store, another } = await open();
+    const requests = await seed(store, 12);
+    const ids = requests.map(({ request }) => request.id);
+    // Each request has its revoke job claimed, and a warning job the ending cancels.
+    await store.commit({ enqueue: ids.flatMap((id) => [{ kind: 'revoke' as const, requestId: id, runAt: T0 }, { kind: 'expiry_warning' as const, requestId: id, runAt: T0 + 60_000 }]) });
+    const claimed = await store.claimJobs({ now: T0, limit: 100, owner: 'me', leaseMs: 60_000, kinds: ['revoke'] });
+    expect(claimed).toHaveLength(12);
+    const jobOf = new Map(claimed.map((job) => [job.requestId, job.id]));
+    const result = (created: (typeof requests)[number], owner = 'me'): Change => ({
+      ...expire(created),
+      cancelJobs: [{ requestId: created.request.id, kinds: ['expiry_warning', 'extend'] }],
+      finishJob: { id: jobOf.get(created.request.id) as number, claimedBy: owner },
+    });
+
+    // All hold: every result commits.
+    const first = requests.slice(0, 6);
+    expect(await Promise.all(store.commitEach(first.map((created) => result(created))))).toEqual(first.map(() => ({ ok: true })));
+
+    // One request moved on meanwhile and one job went to another worker: those two are refused, the rest commit.
+    const second = requests.slice(6);
+    const [moved, lost] = second as [(typeof requests)[number], (typeof requests)[number]];
+    expect(await store.commit(expire(moved, 'bob@example.com'))).toEqual({ ok: true });
+    const results = await Promise.all(store.commitEach(second.map((created) => result(created, created === lost ? 'someone-else' : 'me'))));
+    expect(results[0]).toEqual({ ok: false, conflict: 'version', requestId: moved.request.id });
+    expect(results[1]).toEqual({ ok: false, conflict: 'lease', jobId: jobOf.get(lost.request.id) });
+    expect(results.slice(2)).toEqual(second.slice(2).map(() => ({ ok: true })));
+
+    const reader = await another();
+    for (const created of requests) {
+      const id = created.request.id;
+      const record = await reader.getRequest(id);
+      const jobs = await reader.jobsFor(id);
+      const stateOf = (kind: string) => jobs.filter((job) => job.kind === kind).map((job) => job.state);
+      if (created === lost) {
+        expect(record?.request).toMatchObject({ state: 'active', version: 1 });
+        expect(record?.grants[0]?.state).toBe('active');
+        expect(stateOf('revoke')).toEqual(['running']);
+        expect(stateOf('expiry_warning')).toEqual(['pending']);
+        expect(stateOf('notify')).toEqual([]);
+        continue;
+      }
+      expect(record?.request).toMatchObject({ state: 'expired', version: 2, endedBy: created === moved ? 'bob@example.com' : 'latch' });
+      expect(record?.grants[0]).toMatchObject({ state: 'revoked', revokedAt: T0 + 1000 });
+      expect(stateOf('notify')).toEqual(['pending']);
+      expect(stateOf('revoke')).toEqual([created === moved ? 'running' : 'done']);
+      expect(stateOf('expiry_warning')).toEqual([created === moved ? 'pending' : 'cancelled']);
+    }
+    const events = await reader.auditEvents({});
+    expect(events.map((event) => event.requestId).sort()).toEqual(ids.filter((id) => id !== lost.request.id).sort());
+    expect(await verifyStoreAudit(reader)).toMatchObject({ ok: true, count: 11 });
   });
 });
 
