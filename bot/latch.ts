@@ -18,7 +18,7 @@ import { formatConfigErrors } from '../config/parse.js';
 import { loadConfigFile } from '../config/load.js';
 import type { ActiveConfig, LatchContext } from '../handlers/context.js';
 import type { Notifier } from '../handlers/notifier.js';
-import { jobHandlers } from '../jobs/handlers.js';
+import { jobBatchHandlers, jobHandlers } from '../jobs/handlers.js';
 import { pruneAuditJob } from '../jobs/prune-audit.js';
 import { reconcileJob } from '../jobs/reconcile.js';
 import { JobRunner, type RunnerOptions } from '../jobs/runner.js';
@@ -317,7 +317,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : (options.port ?? 3000);
 
-  runner = new JobRunner(ctx, jobHandlers, { owner: localOwnerId(), ...options.runner });
+  runner = new JobRunner(ctx, jobHandlers, { owner: localOwnerId(), ...options.runner }, jobBatchHandlers);
   void auditStream.configure(loaded.config.auditSinks);
   runner.start();
   // A discovery removed while Latch was down leaves the integrations it found once no grant on them is live.

@@ -8,13 +8,13 @@ import { runDiscoverySample } from './discovery-sample.js';
 import { runEmergencyReview } from './emergency-review.js';
 import { runIncidentNote } from './incident-note.js';
 import { runOncallHandover } from './oncall-handover.js';
-import type { JobHandler } from './job-handler.js';
+import type { JobBatchHandler, JobHandler } from './job-handler.js';
 import { runExpiryWarning, runNotify } from './notify.js';
 import { runPruneAudit } from './prune-audit.js';
 import { runRdsDiscovery } from './rds-discovery.js';
 import { runReconcile } from './reconcile.js';
 import { runRemind } from './remind.js';
-import { runRevoke } from './revoke.js';
+import { runRevoke, runRevokes } from './revoke.js';
 import { runTimeout } from './timeout.js';
 
 export const jobHandlers: Record<JobKind, JobHandler> = {
@@ -36,4 +36,9 @@ export const jobHandlers: Record<JobKind, JobHandler> = {
   discovery_digest: runDiscoveryDigest,
   discovery_sample: runDiscoverySample,
   rds_discovery: runRdsDiscovery,
+};
+
+/** Kinds whose jobs, claimed together, run as one batch (jobs/runner.ts); the rest run one by one. */
+export const jobBatchHandlers: Partial<Record<JobKind, JobBatchHandler>> = {
+  revoke: runRevokes,
 };

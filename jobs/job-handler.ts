@@ -11,6 +11,13 @@ export type JobOutcome =
 
 export type JobHandler = (job: Job, ctx: LatchContext) => Promise<JobOutcome>;
 
+/**
+ * Runs jobs of one kind claimed together, sharing their reads and backend calls: one promise
+ * of an outcome per job, in order, each settling when that job is done, as the job's own
+ * handler would.
+ */
+export type JobBatchHandler = (jobs: readonly Job[], ctx: LatchContext) => Promise<JobOutcome>[];
+
 export function errorText(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return text.length > 500 ? `${text.slice(0, 500)}…` : text;

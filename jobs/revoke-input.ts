@@ -15,19 +15,27 @@ const KEEPS_ACCESS: readonly RequestState[] = ['approved', 'granting', 'active']
 export type RevokeReason = 'expired' | 'revoked' | 'cleanup';
 
 /**
- * Builds the provisioner input for each grant of a request that is ending: what the
- * grantee keeps in the same integration through other requests (a backend principal they
- * share must keep those memberships), and how long the integration retains the principal.
+ * Builds the provisioner input for each grant of requests that are ending: what the grantee
+ * keeps in the same integration through other requests (a backend principal they share must
+ * keep those memberships), and how long the integration retains the principal. One read for
+ * all the requests of a batch.
  */
-export async function revokeInputFactory(ctx: LatchContext, record: RequestRecord, reason: RevokeReason): Promise<(grant: Grant) => RevokeInput> {
-  const { grantee } = record.request;
-  const others = (await ctx.store.listRequests({ involving: grantee, states: KEEPS_ACCESS }))
-    .filter((other) => other.request.id !== record.request.id && other.request.grantee === grantee);
+export async function revokeInputsFor(ctx: LatchContext, endings: readonly { record: RequestRecord; reason: RevokeReason }[]): Promise<(record: RequestRecord, grant: Grant) => RevokeInput> {
+  const grantees = [...new Set(endings.map(({ record }) => record.request.grantee))];
+  const reasons = new Map(endings.map(({ record, reason }) => [record.request.id, reason]));
+  const keeping = grantees.length === 0 ? [] : await ctx.store.listRequests({ grantees, states: KEEPS_ACCESS, limit: 500 * grantees.length });
+  const othersOf = new Map<string, RequestRecord[]>();
+  for (const other of keeping) {
+    if (reasons.has(other.request.id)) continue;
+    const list = othersOf.get(other.request.grantee) ?? [];
+    list.push(other);
+    othersOf.set(other.request.grantee, list);
+  }
   const now = ctx.now();
-  return (grant) => {
+  return (record, grant) => {
     const input = grantInput(ctx, record, grant);
     const stillHeld: HeldPermission[] = [];
-    for (const other of others) {
+    for (const other of othersOf.get(record.request.grantee) ?? []) {
       for (const held of other.grants) {
         if (held.integration !== grant.integration || held.state === 'revoked') continue;
         try {
@@ -40,7 +48,7 @@ export async function revokeInputFactory(ctx: LatchContext, record: RequestRecor
     }
     const { retainRevoked } = input.integration;
     // A grant that failed half-way was never used: nothing of it is worth keeping.
-    const retain = retainRevoked !== undefined && reason !== 'cleanup';
+    const retain = retainRevoked !== undefined && reasons.get(record.request.id) !== 'cleanup';
     const { expiresAt: _expiresAt, ...rest } = input;
     return { ...rest, ...(stillHeld.length > 0 ? { stillHeld } : {}), ...(retain ? { retainUntil: now + retainRevoked } : {}) };
   };

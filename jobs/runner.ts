@@ -1,8 +1,9 @@
 import { schedule, type ScheduledTask } from 'node-cron';
 import type { LatchContext, Logger } from '../handlers/context.js';
-import { JOB_KINDS, type Job, type JobKind } from '../storage/store.js';
+import { JOB_KINDS, type Change, type CommitResult, type Job, type JobKind } from '../storage/store.js';
+import { CommitGatherer } from './commit-gatherer.js';
 import { backoffDelay } from './backoff.js';
-import { errorText, type JobHandler } from './job-handler.js';
+import { errorText, type JobBatchHandler, type JobHandler, type JobOutcome } from './job-handler.js';
 import { isDeadLocalOwner } from './job-owner.js';
 
 export interface RunnerOptions {
@@ -18,6 +19,8 @@ export interface RunnerOptions {
    * at once is cheaper per revoke; backends stay bounded by their connection pools.
    */
   revokeConcurrency?: number;
+  /** Revoke jobs a lane runs together, sharing their reads and commits (with a batch handler for revokes). */
+  revokeBatch?: number;
   /** The safety-net sweep, in node-cron syntax with seconds. */
   sweep?: string;
 }
@@ -57,17 +60,25 @@ const MASS_EXPIRY_REVOKES = 50;
 interface Pool {
   readonly name: string;
   readonly kinds: readonly JobKind[];
+  /** Jobs running at once at most, and so lanes. */
   readonly concurrency: number;
   readonly batchSize: number;
+  /** Jobs of a kind with a batch handler one lane takes at once. */
+  readonly together: number;
   queue: Job[];
   readonly lanes: Set<Promise<void>>;
-  /** Lanes running a job now (the others are claiming). */
+  /** Jobs running now. */
   running: number;
+  /** Lanes running jobs now (the others are claiming). */
+  busyLanes: number;
   claiming: Promise<number> | null;
 }
 
-function pool(name: string, kinds: readonly JobKind[], concurrency: number, batchSize: number): Pool {
-  return { name, kinds, concurrency: Math.max(1, concurrency), batchSize: Math.max(1, batchSize), queue: [], lanes: new Set(), running: 0, claiming: null };
+function pool(name: string, kinds: readonly JobKind[], concurrency: number, batchSize: number, together = 1): Pool {
+  return {
+    name, kinds, concurrency: Math.max(1, concurrency), batchSize: Math.max(1, batchSize), together: Math.max(1, Math.floor(together)),
+    queue: [], lanes: new Set(), running: 0, busyLanes: 0, claiming: null,
+  };
 }
 
 /**
@@ -96,12 +107,17 @@ export class JobRunner {
   /** A job of this drain made other jobs due: the drain claims once more before it ends. */
   private madeDue = false;
 
-  constructor(private readonly ctx: LatchContext, private readonly handlers: Record<JobKind, JobHandler>, private readonly options: RunnerOptions) {
+  constructor(
+    private readonly ctx: LatchContext,
+    private readonly handlers: Record<JobKind, JobHandler>,
+    private readonly options: RunnerOptions,
+    private readonly batchHandlers: Partial<Record<JobKind, JobBatchHandler>> = {},
+  ) {
     this.leaseMs = options.leaseMs ?? 30_000;
     const batchSize = options.batchSize ?? 100;
     const revokes = options.revokeConcurrency ?? 200;
     this.pools = [
-      pool('revoke', ['revoke'], revokes, Math.max(batchSize, revokes)),
+      pool('revoke', ['revoke'], revokes, Math.max(batchSize, revokes), options.revokeBatch ?? 50),
       pool('other', JOB_KINDS.filter((kind) => kind !== 'revoke'), options.concurrency ?? 16, batchSize),
     ];
   }
@@ -231,29 +247,69 @@ export class JobRunner {
     for (;;) {
       // Once stopping, no further claimed job starts: stop() gives the rest back.
       if (this.stopped && !this.drainEvenWhenStopped) return;
-      const next = from.queue.findIndex((candidate) => !this.busy.has(busyKey(candidate)));
-      if (next < 0) {
-        // What is left waits for a job of its kind and request; that job's lane takes it when it finishes.
+      const picked = this.pick(from);
+      if (picked.length === 0) {
+        // What is left waits for a job of its kind and request (that job's lane takes it when it
+        // finishes) or for running jobs to make room.
         if (from.queue.length > 0) return;
         if ((await this.claim(from)) === 0 && from.queue.length === 0) return;
         continue;
       }
-      const [job] = from.queue.splice(next, 1) as [Job];
-      this.inFlight.add(job.id);
-      this.busy.add(busyKey(job));
-      from.running += 1;
+      for (const job of picked) {
+        this.inFlight.add(job.id);
+        this.busy.add(busyKey(job));
+      }
+      from.running += picked.length;
+      from.busyLanes += 1;
       let enqueued = false;
       try {
-        enqueued = await this.runOne(job);
+        const batch = picked.length > 1 ? this.batchHandlers[picked[0]?.kind as JobKind] : undefined;
+        enqueued = batch ? await this.runBatch(from, picked, batch) : await this.runOne(picked[0] as Job).finally(() => this.release(from, picked[0] as Job));
       } finally {
-        from.running -= 1;
-        this.inFlight.delete(job.id);
-        this.busy.delete(busyKey(job));
+        from.busyLanes -= 1;
       }
       if (enqueued) this.madeDue = true;
       // A pool gone quiet takes up what this job made due (a revoke's notification) now, not after the drain.
       if (enqueued) for (const each of this.pools) if (each.lanes.size === 0) this.startLane(each);
     }
+  }
+
+  /**
+   * The next claimed jobs to run, none of them waiting for a running job of its kind and
+   * request: one, or up to the pool's `together` of one kind with a batch handler. A batch
+   * starts whole: while the pool has room for fewer jobs than it would hold, it waits for
+   * running jobs to make room rather than run in pieces (a mass expiry's batches would
+   * otherwise crumble into single jobs as the first ones finish one by one).
+   */
+  private pick(from: Pool): Job[] {
+    const room = from.concurrency - from.running;
+    if (room <= 0) return [];
+    const picked: number[] = [];
+    const keys = new Set<string>();
+    let kind: JobKind | null = null;
+    let size = 1;
+    for (let index = 0; index < from.queue.length && picked.length < size; index += 1) {
+      const candidate = from.queue[index] as Job;
+      const key = busyKey(candidate);
+      if (this.busy.has(key) || keys.has(key) || (kind !== null && candidate.kind !== kind)) continue;
+      if (kind === null) {
+        kind = candidate.kind;
+        if (this.batchHandlers[kind]) size = Math.min(from.together, from.concurrency);
+      }
+      picked.push(index);
+      keys.add(key);
+    }
+    if (picked.length > room) return [];
+    const jobs = picked.map((index) => from.queue[index] as Job);
+    for (const index of picked.reverse()) from.queue.splice(index, 1);
+    return jobs;
+  }
+
+  /** A job settled: it no longer takes room in its pool, nor holds back the next job of its kind and request. */
+  private release(from: Pool, job: Job): void {
+    from.running -= 1;
+    this.inFlight.delete(job.id);
+    this.busy.delete(busyKey(job));
   }
 
   /**
@@ -272,8 +328,7 @@ export class JobRunner {
     from.claiming ??= this.ctx.store.claimJobs({ now: this.ctx.now(), limit: from.batchSize, owner: this.options.owner, leaseMs: this.leaseMs, kinds: this.kindsToClaim(from) })
       .then((jobs) => {
         from.queue.push(...jobs);
-        // Lanes waiting on this claim take one job each; start more until the batch is covered.
-        while (from.lanes.size < from.concurrency && from.lanes.size < from.running + from.queue.length) this.startLane(from);
+        this.coverQueue(from);
         return jobs.length;
       })
       .finally(() => {
@@ -282,26 +337,92 @@ export class JobRunner {
     return from.claiming;
   }
 
+  /** Lanes waiting on a claim take one job (or one batch) each; start more until the queue is covered. */
+  private coverQueue(from: Pool): void {
+    const wanted = (): number => from.busyLanes + Math.ceil(from.queue.length / from.together);
+    while (from.lanes.size < from.concurrency && from.lanes.size < wanted() && from.running < from.concurrency) this.startLane(from);
+  }
+
+  /** The runner's context for a job: the config in force when it started, whatever a reload does meanwhile. */
+  private jobContext(log: Logger): LatchContext {
+    const active = this.ctx.current();
+    return { ...this.ctx, current: () => active, log };
+  }
+
   /** Runs one claimed job to its end; true when what it committed enqueued other jobs. */
   private async runOne(job: Job): Promise<boolean> {
-    const { store } = this.ctx;
-    const owner = this.options.owner;
     const handler = this.handlers[job.kind];
     const log = jobLogger(this.ctx.log, job);
-    // A job runs under the config in force when it started, whatever a reload does meanwhile.
-    const active = this.ctx.current();
-    const jobCtx: LatchContext = { ...this.ctx, current: () => active, log };
     const started = Date.now();
-    let outcome;
+    let outcome: JobOutcome;
     try {
-      outcome = handler ? await handler(job, jobCtx) : { status: 'bury' as const, error: `no handler for job kind ${job.kind}` };
+      outcome = handler ? await handler(job, this.jobContext(log)) : { status: 'bury' as const, error: `no handler for job kind ${job.kind}` };
     } catch (error) {
-      // A thrown error is a bug or an unexpected outage: log it with context and retry with backoff.
-      log.error({ err: errorText(error) }, 'job failed unexpectedly');
-      outcome = { status: 'retry' as const, error: errorText(error) };
+      outcome = this.thrown(log, error);
     }
+    const committed = outcome.status === 'done' ? this.ctx.store.commit(this.finishing(job, outcome)) : null;
+    const enqueued = await this.settle(job, outcome, committed, log);
+    if (outcome.status === 'done' && committed && (await committed).ok) log.info({ ms: Date.now() - started }, `job ${job.kind} done`);
+    return enqueued;
+  }
+
+  /**
+   * Runs claimed jobs of one kind together through their batch handler. Each job is settled as
+   * soon as its outcome comes; the results that come in the same moment (a backend batch's)
+   * are committed together, one transaction for many. One log line for the batch, and one
+   * for each job that did not end done.
+   */
+  private async runBatch(from: Pool, jobs: readonly Job[], handler: JobBatchHandler): Promise<boolean> {
+    const [first] = jobs;
+    const log = this.ctx.log;
+    const started = Date.now();
+    let outcomes: Promise<JobOutcome>[];
+    try {
+      outcomes = handler(jobs, this.jobContext(log));
+    } catch (error) {
+      outcomes = jobs.map(() => Promise.reject(error));
+    }
+    const finishes = new CommitGatherer(this.ctx.store);
+    let done = 0;
+    const enqueued = await Promise.all(jobs.map(async (job, index) => {
+      const jobLog = jobLogger(log, job);
+      try {
+        let outcome: JobOutcome;
+        try {
+          outcome = (await outcomes[index]) ?? { status: 'retry', error: 'the batch gave this job no outcome' };
+        } catch (error) {
+          outcome = this.thrown(jobLog, error);
+        }
+        const committed = outcome.status === 'done' ? finishes.commit(this.finishing(job, outcome)) : null;
+        const made = await this.settle(job, outcome, committed, jobLog);
+        if (outcome.status === 'done' && committed && (await committed).ok) done += 1;
+        return made;
+      } finally {
+        this.release(from, job);
+        // Room for another job: a lane of its own takes it while this batch's slow jobs run on.
+        if (from.queue.length > 0 && !this.stopped) this.coverQueue(from);
+      }
+    }));
+    log.info({ kind: first?.kind, jobs: jobs.length, done, requestIds: jobs.map((job) => job.requestId), ms: Date.now() - started }, `${done} of ${jobs.length} ${first?.kind ?? ''} jobs done together`);
+    return enqueued.some(Boolean);
+  }
+
+  /** A thrown error is a bug or an unexpected outage: logged with context, and retried with backoff. */
+  private thrown(log: Logger, error: unknown): JobOutcome {
+    log.error({ err: errorText(error) }, 'job failed unexpectedly');
+    return { status: 'retry', error: errorText(error) };
+  }
+
+  private finishing(job: Job, outcome: Extract<JobOutcome, { status: 'done' }>): Change {
+    return { ...outcome.change, finishJob: { id: job.id, claimedBy: this.options.owner } };
+  }
+
+  /** Records a job's outcome (a done job's `committed` commit is under way); true when it made other jobs due. */
+  private async settle(job: Job, outcome: JobOutcome, committing: Promise<CommitResult> | null, log: Logger): Promise<boolean> {
+    const { store } = this.ctx;
+    const owner = this.options.owner;
     if (outcome.status === 'done') {
-      const committed = await store.commit({ ...outcome.change, finishJob: { id: job.id, claimedBy: owner } });
+      const committed = await (committing ?? store.commit(this.finishing(job, outcome)));
       if (!committed.ok && committed.conflict === 'version') {
         // The request moved under us (a person acted meanwhile): run the job again against the new state.
         await store.retryJob(job.id, owner, this.ctx.now(), 'request changed while the job ran');
@@ -312,7 +433,6 @@ export class JobRunner {
         log.warn({ conflict: committed.conflict }, 'job result dropped: another worker holds the job now');
         return false;
       }
-      log.info({ ms: Date.now() - started }, `job ${job.kind} done`);
       return (outcome.change?.enqueue?.length ?? 0) > 0;
     }
     if (outcome.status === 'retry') {

@@ -6,7 +6,7 @@ import { directoryFromConfig } from '../../config/directory.js';
 import { formatConfigErrors, parseConfig } from '../../config/parse.js';
 import type { Actor } from '../../core/types.js';
 import type { LatchContext, Logger } from '../../handlers/context.js';
-import { jobHandlers } from '../../jobs/handlers.js';
+import { jobBatchHandlers, jobHandlers } from '../../jobs/handlers.js';
 import { JobRunner, type RunnerOptions } from '../../jobs/runner.js';
 import { ProvisionerRegistry } from '../../provisioners/registry.js';
 import { openStore } from '../../storage/open-store.js';
@@ -81,7 +81,7 @@ export async function createHarness(configYaml: string, options: HarnessOptions 
     store: contextStore, current: () => active, provisioners, notifier, log: quietLogger, now, wake: () => runner?.wake(),
   });
   const ctx = makeContext(store);
-  runner = new JobRunner(ctx, jobHandlers, { owner: `test-${randomUUID()}`, leaseMs: 5_000, sweep: '*/1 * * * * *', ...options.runner });
+  runner = new JobRunner(ctx, jobHandlers, { owner: `test-${randomUUID()}`, leaseMs: 5_000, sweep: '*/1 * * * * *', ...options.runner }, jobBatchHandlers);
   const extraStores: Store[] = [];
   if (options.startRunner) runner.start();
   const harness: Harness = {

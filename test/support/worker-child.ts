@@ -5,7 +5,7 @@ import { directoryFromConfig } from '../../config/directory.js';
 import { formatConfigErrors } from '../../config/parse.js';
 import { loadConfigFile } from '../../config/load.js';
 import type { LatchContext } from '../../handlers/context.js';
-import { jobHandlers } from '../../jobs/handlers.js';
+import { jobBatchHandlers, jobHandlers } from '../../jobs/handlers.js';
 import { JobRunner } from '../../jobs/runner.js';
 import { ProvisionerRegistry } from '../../provisioners/registry.js';
 import { SqliteStore } from '../../storage/sqlite/sqlite-store.js';
@@ -28,7 +28,7 @@ let runner: JobRunner | null = null;
 const ctx: LatchContext = {
   store, current: () => active, provisioners, notifier: new RecordingNotifier(), log: quietLogger, now: Date.now, wake: () => runner?.wake(),
 };
-runner = new JobRunner(ctx, jobHandlers, { owner: `child-${randomUUID()}`, leaseMs: 1_000, batchSize: 40, concurrency: 8, sweep: '*/1 * * * * *' });
+runner = new JobRunner(ctx, jobHandlers, { owner: `child-${randomUUID()}`, leaseMs: 1_000, batchSize: 40, concurrency: 8, sweep: '*/1 * * * * *' }, jobBatchHandlers);
 runner.start();
 process.stdout.write('ready\n');
 process.on('SIGTERM', () => {
