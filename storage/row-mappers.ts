@@ -15,6 +15,11 @@ export function withoutContext<T extends { context?: unknown }>(set: T): Omit<T,
   return rest;
 }
 
+/** A request update's fields as columns: `context`, when it is set, as its JSON text. */
+export function requestColumns<T extends { context?: unknown }>(set: T): Omit<T, 'context'> & { context?: string | null } {
+  return { ...withoutContext(set), ...(set.context !== undefined ? { context: set.context ? JSON.stringify(set.context) : null } : {}) };
+}
+
 export function toGrant(row: typeof schema.grants.$inferSelect): Grant {
   return { ...row, state: row.state as Grant['state'] };
 }

@@ -1,6 +1,6 @@
 import { getTableColumns, getTableName, type SQL, sql } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
-import { withoutContext } from '../row-mappers.js';
+import { requestColumns } from '../row-mappers.js';
 import type { Change } from '../store.js';
 import * as schema from './schema.js';
 
@@ -98,7 +98,7 @@ export async function applyInBulk(execute: Execute, changes: readonly Change[], 
 
   const requestUpdates = changes.flatMap((change) => change.updateRequests ?? []).map((update) => ({
     ...update,
-    set: { ...withoutContext(update.set), ...(update.set.context !== undefined ? { context: update.set.context ? JSON.stringify(update.set.context) : null } : {}) } as Record<string, unknown>,
+    set: requestColumns(update.set) as Record<string, unknown>,
   }));
   for (const { fields, updates } of byShape(requestUpdates).values()) {
     const rows = updates.map((update) => ({ id: update.id, expect_state: update.expectState, expect_version: update.expectVersion, ...(update.set as Row) }));

@@ -3,7 +3,7 @@ import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import type { AccessRequest, Grant, RequestRecord } from '../../core/types.js';
 import { auditHash, GENESIS_HASH } from '../audit-hash.js';
-import { fromRdsDiscoveryListing, toAudit, toDecision, toGrant, toIdentity, toJob, toRdsDiscoveryListing, toRequest, withoutContext } from '../row-mappers.js';
+import { fromRdsDiscoveryListing, toAudit, toDecision, toGrant, toIdentity, toJob, toRdsDiscoveryListing, toRequest, requestColumns } from '../row-mappers.js';
 import type {
   AuditBacklog, AuditEvent, AuditInput, AuditSinkCursor, ChatMessage, ClaimOptions, CommitResult, Change, IdentityBinding, IdentityRebind, IdentitySighting, IdentityState, Job,
   RdsDiscoveryListing, RequestQuery, SightingOutcome, Store, StoreStats,
@@ -178,7 +178,7 @@ export class PgStore implements Store {
     }
     for (const update of change.updateRequests ?? []) {
       const result = await tx.update(schema.requests)
-        .set({ ...withoutContext(update.set), ...(update.set.context !== undefined ? { context: update.set.context ? JSON.stringify(update.set.context) : null } : {}), version: update.expectVersion + 1 })
+        .set({ ...requestColumns(update.set), version: update.expectVersion + 1 })
         .where(and(eq(schema.requests.id, update.id), eq(schema.requests.state, update.expectState), eq(schema.requests.version, update.expectVersion)));
       if (result.rowCount !== 1) throw new Rollback({ ok: false, conflict: 'version', requestId: update.id });
     }

@@ -8,7 +8,7 @@ import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import type { AccessRequest, Grant, RequestRecord } from '../../core/types.js';
 import { auditHash, GENESIS_HASH } from '../audit-hash.js';
-import { fromRdsDiscoveryListing, toAudit, toDecision, toGrant, toIdentity, toJob, toRdsDiscoveryListing, toRequest, withoutContext } from '../row-mappers.js';
+import { fromRdsDiscoveryListing, toAudit, toDecision, toGrant, toIdentity, toJob, toRdsDiscoveryListing, toRequest, requestColumns } from '../row-mappers.js';
 import type {
   AuditBacklog, AuditEvent, AuditInput, AuditSinkCursor, ChatMessage, ClaimOptions, CommitResult, Change, IdentityBinding, IdentityRebind, IdentitySighting, IdentityState, Job,
   RdsDiscoveryListing, RequestQuery, SightingOutcome, Store, StoreStats,
@@ -246,7 +246,7 @@ export class SqliteStore implements Store {
       if (change.insertRequest.grants.length > 0) tx.insert(schema.grants).values(change.insertRequest.grants).run();
     }
     for (const update of change.updateRequests ?? []) {
-      const set = { ...withoutContext(update.set), ...(update.set.context !== undefined ? { context: update.set.context ? JSON.stringify(update.set.context) : null } : {}), version: update.expectVersion + 1 };
+      const set = { ...requestColumns(update.set), version: update.expectVersion + 1 };
       const changed = w.update(schema.requests, set, 'id = @id AND state = @expectState AND version = @expectVersion', { id: update.id, expectState: update.expectState, expectVersion: update.expectVersion });
       if (changed !== 1) throw new Rollback({ ok: false, conflict: 'version', requestId: update.id });
     }
