@@ -17,6 +17,17 @@ export interface NewJob {
   payload?: JobPayload;
   /** Enqueuing twice with the same key leaves one job. */
   dedupeKey?: string;
+  /**
+   * Inserted already claimed (running, its first attempt) for this owner and lease, so the
+   * runner can start it the moment the commit returns, without a claim of its own. A job the
+   * dedupe key already holds is not claimed.
+   */
+  claim?: JobClaim;
+}
+
+export interface JobClaim {
+  owner: string;
+  leaseUntil: Instant;
 }
 
 export interface Job {
@@ -103,7 +114,8 @@ export interface Change {
 }
 
 export type CommitResult =
-  | { ok: true }
+  /** `claimed`: the jobs this change inserted claimed (NewJob.claim); absent when there are none. */
+  | { ok: true; claimed?: Job[] }
   | { ok: false; conflict: 'version'; requestId: string }
   | { ok: false; conflict: 'lease'; jobId: number }
   | { ok: false; conflict: 'duplicate_decision'; requestId: string }

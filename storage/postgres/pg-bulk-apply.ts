@@ -24,6 +24,8 @@ export function appliesInBulk(changes: readonly Change[]): boolean {
   const jobs = new Set<number>();
   for (const change of changes) {
     if (change.insertRequest || change.insertDecisions?.length || change.deliveryId || change.rescheduleJobs?.length) return false;
+    // A job inserted claimed is handed back to its caller, which the set-based insert does not do.
+    if (change.enqueue?.some((job) => job.claim)) return false;
     for (const update of change.updateRequests ?? []) {
       if (requests.has(update.id)) return false;
       requests.add(update.id);

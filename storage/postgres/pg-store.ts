@@ -29,6 +29,11 @@ const AUDIT_CHAIN_LOCK_KEY = 0x6c61746361;
 const CONFLICT_ATTEMPTS = 5;
 
 /** What became of one change of a shared transaction: its result, or the error it alone failed with. */
+/** A commit's success, with the jobs it inserted claimed when there are any. */
+function committedWith(claimed: Job[]): CommitResult {
+  return claimed.length > 0 ? { ok: true, claimed } : { ok: true };
+}
+
 type SharedOutcome = { ok: true; result: CommitResult } | { ok: false; error: unknown };
 
 /** Thrown inside a transaction to roll it back and report why; never escapes the store. */
@@ -96,8 +101,7 @@ export class PgStore implements Store {
 
   async commit(change: Change): Promise<CommitResult> {
     try {
-      await this.write((tx) => this.apply(tx, change));
-      return { ok: true };
+      return committedWith(await this.write((tx) => this.apply(tx, change)));
     } catch (error) {
       if (error instanceof Rollback) return error.result;
       throw error;
@@ -144,8 +148,8 @@ export class PgStore implements Store {
       const audit: AuditInput[] = [];
       for (const change of changes) {
         try {
-          await tx.transaction((savepoint) => this.apply(savepoint, { ...change, audit: [] }));
-          outcomes.push({ ok: true, result: { ok: true } });
+          const claimed = await tx.transaction((savepoint) => this.apply(savepoint, { ...change, audit: [] }));
+          outcomes.push({ ok: true, result: committedWith(claimed) });
           audit.push(...(change.audit ?? []));
         } catch (error) {
           // A deadlock or serialization failure runs the whole transaction again, as it would one change.
@@ -158,7 +162,8 @@ export class PgStore implements Store {
     });
   }
 
-  private async apply(tx: Tx, change: Change): Promise<void> {
+  /** Applies one change; returns the jobs it inserted claimed. */
+  private async apply(tx: Tx, change: Change): Promise<Job[]> {
     if (change.deliveryId) {
       // Another instance inserting the same id waits for our commit, then inserts nothing.
       const seen = await tx.insert(schema.deliveries).values({ id: change.deliveryId, at: Date.now() }).onConflictDoNothing();
@@ -203,13 +208,22 @@ export class PgStore implements Store {
         .where(and(eq(schema.jobs.requestId, move.requestId), eq(schema.jobs.kind, move.kind), eq(schema.jobs.state, 'pending')));
     }
     const now = Date.now();
+    const claimed: Job[] = [];
     for (const job of change.enqueue ?? []) {
-      await tx.insert(schema.jobs).values({
+      const row = {
         kind: job.kind, requestId: job.requestId, runAt: job.runAt, payload: JSON.stringify(job.payload ?? {}),
         state: 'pending', dedupeKey: job.dedupeKey ?? null, createdAt: now,
-      }).onConflictDoNothing();
+      };
+      if (!job.claim) {
+        await tx.insert(schema.jobs).values(row).onConflictDoNothing();
+        continue;
+      }
+      const rows = await tx.insert(schema.jobs).values({ ...row, state: 'running', claimedBy: job.claim.owner, leaseUntil: job.claim.leaseUntil, attempts: 1 })
+        .onConflictDoNothing().returning();
+      claimed.push(...rows.map(toJob));
     }
     if (change.audit && change.audit.length > 0) await this.appendAudit(tx, change.audit);
+    return claimed;
   }
 
   /** Appends to the chain; call last in a transaction, so the chain lock is the last lock it takes and is held briefly. */

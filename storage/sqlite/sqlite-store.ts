@@ -120,6 +120,7 @@ export class SqliteStore implements Store {
   private readonly releaseSavepoint: Database.Statement;
   private readonly rollbackToSavepoint: Database.Statement;
   private readonly writes: PreparedWrites;
+  private readonly claims = new Map<string, ReturnType<SqliteStore['prepareClaim']>>();
 
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ':memory:') mkdirSync(dirname(resolve(options.path)), { recursive: true });
@@ -214,8 +215,8 @@ export class SqliteStore implements Store {
 
   async commit(change: Change): Promise<CommitResult> {
     try {
-      await this.grouped((tx) => this.apply(tx, change));
-      return { ok: true };
+      const claimed = await this.grouped((tx) => this.apply(tx, change));
+      return claimed.length > 0 ? { ok: true, claimed } : { ok: true };
     } catch (error) {
       if (error instanceof Rollback) return error.result;
       throw error;
@@ -227,7 +228,8 @@ export class SqliteStore implements Store {
     return changes.map((change) => this.commit(change));
   }
 
-  private apply(tx: Tx, change: Change): void {
+  /** Applies one change; returns the jobs it inserted claimed. */
+  private apply(tx: Tx, change: Change): Job[] {
     const w = this.writes;
     const now = Date.now();
     if (change.deliveryId) {
@@ -253,7 +255,7 @@ export class SqliteStore implements Store {
     for (const update of change.updateGrants ?? []) w.update(schema.grants, update.set, 'id = @id', { id: update.id });
     for (const decision of change.insertDecisions ?? []) {
       try {
-        tx.insert(schema.decisions).values(decision).run();
+        w.run('decision', 'INSERT INTO decisions (id, request_id, step, approver, verdict, comment, at) VALUES (@id, @requestId, @step, @approver, @verdict, @comment, @at)', { ...decision });
       } catch (error) {
         if (isUniqueViolation(error, 'decisions')) throw new Rollback({ ok: false, conflict: 'duplicate_decision', requestId: decision.requestId });
         throw error;
@@ -268,12 +270,27 @@ export class SqliteStore implements Store {
     for (const move of change.rescheduleJobs ?? []) {
       w.run('reschedule', "UPDATE jobs SET run_at = @runAt WHERE request_id = @requestId AND kind = @kind AND state = 'pending'", { runAt: move.runAt, requestId: move.requestId, kind: move.kind });
     }
+    const claimed: Job[] = [];
     for (const job of change.enqueue ?? []) {
+      if (job.claim) {
+        const payload = job.payload ?? {};
+        const inserted = w.get<{ id: number }>('enqueue claimed', "INSERT INTO jobs (kind, request_id, run_at, payload, state, attempts, claimed_by, lease_until, dedupe_key, created_at) VALUES (@kind, @requestId, @runAt, @payload, 'running', 1, @owner, @leaseUntil, @dedupeKey, @at) ON CONFLICT DO NOTHING RETURNING id", {
+          kind: job.kind, requestId: job.requestId, runAt: job.runAt, payload: JSON.stringify(payload), owner: job.claim.owner, leaseUntil: job.claim.leaseUntil, dedupeKey: job.dedupeKey ?? null, at: now,
+        });
+        if (inserted) {
+          claimed.push({
+            id: inserted.id, kind: job.kind, requestId: job.requestId, runAt: job.runAt, payload, state: 'running', attempts: 1,
+            claimedBy: job.claim.owner, leaseUntil: job.claim.leaseUntil, lastError: null, createdAt: now, finishedAt: null,
+          });
+        }
+        continue;
+      }
       w.run('enqueue', "INSERT INTO jobs (kind, request_id, run_at, payload, state, dedupe_key, created_at) VALUES (@kind, @requestId, @runAt, @payload, 'pending', @dedupeKey, @at) ON CONFLICT DO NOTHING", {
         kind: job.kind, requestId: job.requestId, runAt: job.runAt, payload: JSON.stringify(job.payload ?? {}), dedupeKey: job.dedupeKey ?? null, at: now,
       });
     }
     if (change.audit && change.audit.length > 0) this.appendAudit(tx, change.audit);
+    return claimed;
   }
 
   private appendAudit(_tx: Tx, events: NonNullable<Change['audit']>): void {
@@ -329,19 +346,37 @@ export class SqliteStore implements Store {
 
   async claimJobs(options: ClaimOptions): Promise<Job[]> {
     const { now, limit, owner, leaseMs, kinds } = options;
-    return this.grouped((tx) => {
-      const due = tx.select({ id: schema.jobs.id }).from(schema.jobs)
-        .where(and(
-          or(and(eq(schema.jobs.state, 'pending'), lte(schema.jobs.runAt, now)), and(eq(schema.jobs.state, 'running'), lte(schema.jobs.leaseUntil, now))),
-          kinds ? inArray(schema.jobs.kind, [...kinds]) : undefined,
-        ))
-        .orderBy(asc(schema.jobs.runAt), asc(schema.jobs.id)).limit(limit).all();
+    const claim = this.claimStatements(kinds);
+    return this.grouped(() => {
+      const due = claim.due.all({ now, limit });
       if (due.length === 0) return [];
-      return tx.update(schema.jobs)
-        .set({ state: 'running', claimedBy: owner, leaseUntil: now + leaseMs, attempts: sql`${schema.jobs.attempts} + 1` })
-        .where(inArray(schema.jobs.id, due.map((job) => job.id)))
-        .returning().all().map(toJob).sort((a, b) => a.runAt - b.runAt || a.id - b.id);
+      return claim.take.all({ owner, leaseUntil: now + leaseMs, ids: JSON.stringify(due.map((job) => job.id)) })
+        .map(toJob).sort((a, b) => a.runAt - b.runAt || a.id - b.id);
     });
+  }
+
+  /** The claim's two statements, prepared once per set of kinds (each runner pool asks with the same few). */
+  private claimStatements(kinds: ClaimOptions['kinds']): ReturnType<SqliteStore['prepareClaim']> {
+    const key = kinds ? [...kinds].sort().join(',') : '*';
+    let statements = this.claims.get(key);
+    if (!statements) this.claims.set(key, (statements = this.prepareClaim(kinds)));
+    return statements;
+  }
+
+  private prepareClaim(kinds: ClaimOptions['kinds']) {
+    const { jobs } = schema;
+    return {
+      due: this.db.select({ id: jobs.id }).from(jobs)
+        .where(and(
+          or(and(eq(jobs.state, 'pending'), lte(jobs.runAt, sql.placeholder('now'))), and(eq(jobs.state, 'running'), lte(jobs.leaseUntil, sql.placeholder('now')))),
+          kinds ? inArray(jobs.kind, [...kinds]) : undefined,
+        ))
+        .orderBy(asc(jobs.runAt), asc(jobs.id)).limit(sql.placeholder('limit')).prepare(),
+      take: this.db.update(jobs)
+        .set({ state: 'running', claimedBy: sql`${sql.placeholder('owner')}`, leaseUntil: sql`${sql.placeholder('leaseUntil')}`, attempts: sql`${jobs.attempts} + 1` })
+        .where(sql`${jobs.id} in (select value from json_each(${sql.placeholder('ids')}))`)
+        .returning().prepare(),
+    };
   }
 
   async renewLeases(ids: readonly number[], owner: string, until: number): Promise<void> {

@@ -130,6 +130,33 @@ describe.each(STORE_DIALECTS)('store contract on %s', (dialect) => {
     expect(stats).toMatchObject({ jobsPending: 89, jobsRunning: 1 });
   });
 
+  it('inserts a job already claimed when the change asks, returns it from the commit, and claims nothing the dedupe key already holds', async () => {
+    const { store, another } = await open();
+    const claim = { owner: 'approver-side', leaseUntil: T0 + 30_000 };
+    const committed = await store.commit({
+      enqueue: [{ kind: 'grant', requestId: 'r9', runAt: T0, dedupeKey: 'grant:r9', claim }, { kind: 'notify', requestId: 'r9', runAt: T0, payload: { event: 'approved' } }],
+    });
+    if (!committed.ok || !committed.claimed) throw new Error(`nothing claimed: ${JSON.stringify(committed)}`);
+    expect(committed.claimed).toHaveLength(1);
+    const [job] = committed.claimed;
+    expect(job).toMatchObject({ kind: 'grant', requestId: 'r9', runAt: T0, state: 'running', attempts: 1, claimedBy: 'approver-side', leaseUntil: T0 + 30_000, payload: {} });
+    const stored = (await store.jobsFor('r9')).find((each) => each.kind === 'grant');
+    expect(stored).toEqual(job);
+    // Another worker claims only the notification; the grant is held until its lease ends, then it is anyone's (attempt 2).
+    const other = await another();
+    expect((await other.claimJobs({ now: T0 + 1, limit: 10, owner: 'runner', leaseMs: 60_000 })).map((each) => each.kind)).toEqual(['notify']);
+    expect(await other.claimJobs({ now: T0 + 30_000, limit: 10, owner: 'heir', leaseMs: 1000 })).toMatchObject([{ id: job?.id, attempts: 2, claimedBy: 'heir' }]);
+    // The same key again: the job exists, so nothing is claimed and the commit says so.
+    expect(await store.commit({ enqueue: [{ kind: 'grant', requestId: 'r9', runAt: T0, dedupeKey: 'grant:r9', claim }] })).toEqual({ ok: true });
+    // commitEach hands back the claimed jobs of each change too.
+    const [first, second] = store.commitEach([
+      { enqueue: [{ kind: 'grant', requestId: 'r10', runAt: T0, dedupeKey: 'grant:r10', claim }] },
+      { enqueue: [{ kind: 'notify', requestId: 'r10', runAt: T0 }] },
+    ]);
+    expect(await first).toMatchObject({ ok: true, claimed: [{ kind: 'grant', requestId: 'r10', claimedBy: 'approver-side', state: 'running' }] });
+    expect(await second).toEqual({ ok: true });
+  });
+
   it('settles a claimed job only for its owner: retry, bury, finish', async () => {
     const { store } = await open();
     await store.commit({ enqueue: [1, 2, 3].map((n) => ({ kind: 'revoke' as const, requestId: 'r1', runAt: T0 + n })) });
