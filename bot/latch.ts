@@ -21,7 +21,7 @@ import type { Notifier } from '../handlers/notifier.js';
 import { jobBatchHandlers, jobHandlers } from '../jobs/handlers.js';
 import { pruneAuditJob } from '../jobs/prune-audit.js';
 import { reconcileJob } from '../jobs/reconcile.js';
-import { JobRunner, type RunnerOptions } from '../jobs/runner.js';
+import { JobRunner, jobsAtOnceVia, type RunnerOptions } from '../jobs/runner.js';
 import { AuditStreamer, type AuditStreamOptions } from '../jobs/audit-stream.js';
 import { registerAuditSinkMetrics } from '../jobs/audit-stream-metrics.js';
 import { localOwnerId } from '../jobs/job-owner.js';
@@ -204,6 +204,7 @@ export async function startLatch(options: LatchOptions): Promise<RunningLatch> {
       runner?.wake();
       auditStream.wake();
     },
+    jobsAtOnce: jobsAtOnceVia(() => runner),
     oncall,
     ...(identities ? { identities } : {}),
     rdsDiscovery: discoveries,

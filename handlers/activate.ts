@@ -5,6 +5,7 @@ import { formatInstant } from '../core/start-time.js';
 import { grantJob } from './jobs.js';
 import { isInvolved, loadRequest } from './load-request.js';
 import { CONFLICT_RETRIES, duplicateDelivery, fail, type Outcome } from './outcome.js';
+import { startCommitted, startGrantAtOnce } from './start-at-once.js';
 
 export type ActivateOutcome = Outcome<{ record: RequestRecord }, 'not_found' | 'not_allowed' | 'illegal_transition' | 'scheduled' | 'busy' | 'duplicate_delivery'>;
 
@@ -23,16 +24,16 @@ export async function activateAccess(ctx: LatchContext, actor: Actor, idText: st
     }
     const moved = transition(request.state, 'activate', ['requester']);
     if (!moved.ok) return fail(moved.reason, moved.message);
-    const committed = await ctx.store.commit({
+    const committed = await ctx.store.commit(startGrantAtOnce(ctx, {
       deliveryId: actor.deliveryId,
       updateRequests: [{ id: request.id, expectState: request.state, expectVersion: request.version, set: { state: moved.to, updatedAt: now } }],
       cancelJobs: [{ requestId: request.id, kinds: ['lapse'] }],
       enqueue: [grantJob(request.id, now)],
       audit: [{ type: 'request.activated', requestId: request.id, actor: actor.email, at: now, data: { via: actor.via } }],
-    });
+    }, loaded.record));
     if (!committed.ok && committed.conflict === 'duplicate_delivery') return duplicateDelivery();
     if (committed.ok) {
-      ctx.wake();
+      startCommitted(ctx, committed);
       return { ok: true, record: (await ctx.store.getRequest(request.id)) ?? loaded.record };
     }
   }

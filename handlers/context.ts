@@ -2,7 +2,7 @@ import type { LatchConfig } from '../config/schema.js';
 import type { Directory } from '../core/directory.js';
 import type { OnCall } from '../core/oncall.js';
 import type { ProvisionerRegistry } from '../provisioners/registry.js';
-import type { Store } from '../storage/store.js';
+import type { Job, JobClaim, JobKind, Store } from '../storage/store.js';
 import type { Notifier } from './notifier.js';
 
 export interface Logger {
@@ -34,6 +34,12 @@ export interface LatchContext {
   now(): number;
   /** Tells the scheduler that jobs were enqueued, so it re-arms its timer. */
   wake(): void;
+  /**
+   * The job runner's hand for jobs someone waits on (handlers/start-at-once.ts): `claim` gives
+   * the claim a job is enqueued with, or null when the runner cannot take it now; `start`
+   * runs the jobs a commit inserted claimed. Without it such jobs wait for the runner's claim.
+   */
+  jobsAtOnce?: { claim(kind: JobKind): JobClaim | null; start(jobs: readonly Job[]): void };
   /** On-call schedules (the config's rotas, PagerDuty, Opsgenie); without it nobody is on call. */
   oncall?: OnCall;
   /**

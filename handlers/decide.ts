@@ -10,6 +10,7 @@ import { notifyJob } from './jobs.js';
 import { approvalEffects } from './approval-effects.js';
 import { CONFLICT_RETRIES, duplicateDelivery, fail, type Outcome } from './outcome.js';
 import { flowSchedules, refreshOnCall } from './oncall-refresh.js';
+import { startCommitted, startGrantAtOnce } from './start-at-once.js';
 
 export type DecisionReason =
   | 'not_found' | 'already_decided' | 'not_an_approver' | 'self_approval' | 'already_approved_step'
@@ -108,9 +109,9 @@ export async function decide(ctx: LatchContext, actor: Actor, requestIdText: str
       change.enqueue?.push(...approval.enqueue, notifyJob(requestId, 'approved', now));
     }
 
-    const committed = await ctx.store.commit(change);
+    const committed = await ctx.store.commit(startGrantAtOnce(ctx, change, record));
     if (committed.ok) {
-      ctx.wake();
+      startCommitted(ctx, committed);
       const updated = await ctx.store.getRequest(requestId);
       const result = event === 'approve_step' ? 'step_approved' : event === 'approve' ? 'approved' : 'denied';
       ctx.log.info({ requestId, approver: actor.email, result }, `request ${requestId} ${result} by ${actor.email}`);

@@ -15,6 +15,7 @@ import { duplicateDelivery, fail, type Failure, type Outcome } from './outcome.j
 import { unavailableReason } from './integration-status.js';
 import { flowSchedules, refreshOnCall } from './oncall-refresh.js';
 import { handoverJob } from './handover-jobs.js';
+import { startCommitted, startGrantAtOnce } from './start-at-once.js';
 
 /** The open requests a refused duplicate points at, so the person can extend or wait instead. */
 export type OverlapFailure = Failure<'already_requested'> & { existing: { id: string; state: string; expiresAt: number | null }[] };
@@ -198,13 +199,14 @@ export async function requestAccess(ctx: LatchContext, actor: Actor, input: Requ
       change.enqueue?.push({ kind: 'remind', requestId: id, runAt: now + reminderInterval, payload: { round: 1 }, dedupeKey: `remind:${id}:1` });
     }
   }
-  const committed = await ctx.store.commit(change);
+  const stored = startGrantAtOnce(ctx, change, record);
+  const committed = await ctx.store.commit(stored);
   if (!committed.ok) {
     if (committed.conflict === 'duplicate_delivery') return duplicateDelivery();
     throw new Error(`storing request ${id} failed: ${committed.conflict}`);
   }
-  ctx.wake();
+  startCommitted(ctx, committed);
   ctx.log.info({ requestId: id, requester: actor.email, flow: request.flow, autoApproved, rule: automatic?.rule }, `request ${id}: ${describeAccess(record)}`);
-  return { ok: true, record, autoApproved, automatic };
+  return { ok: true, record: stored.insertRequest ? { ...record, ...stored.insertRequest } : record, autoApproved, automatic };
 }
 

@@ -6,7 +6,7 @@ import type { LatchContext } from '../handlers/context.js';
 import { describeItem } from '../handlers/describe.js';
 import { notifyJob, revokeJob } from '../handlers/jobs.js';
 import type { CredentialDelivery } from '../handlers/notifier.js';
-import { principalName } from '../provisioners/principal-name.js';
+import { grantingStart } from '../handlers/granting-start.js';
 import type { GrantInput, GrantOutput } from '../provisioners/provisioner.js';
 import type { Job } from '../storage/store.js';
 import { errorText, type JobHandler, type JobOutcome } from './job-handler.js';
@@ -30,23 +30,17 @@ export function credentialItem(input: GrantInput, grant: Grant, output: GrantOut
   return { grantId: grant.id, title: describeItem(grant), details, secrets: output.secrets ?? {} };
 }
 
-/** approved → granting: fix the expiry and the principal names before touching any backend, so retries reuse them. */
+/** approved → granting (handlers/granting-start.ts), committed before any backend is touched. */
 async function startGranting(ctx: LatchContext, record: RequestRecord): Promise<RequestRecord | 'conflict'> {
   const { request } = record;
-  const moved = transition(request.state, 'provision', ['system']);
-  if (!moved.ok) throw new Error(moved.message);
   const now = ctx.now();
-  const instance = ctx.current().config.settings.instance;
-  // A scheduled request ends when its window ends, even when granting starts late (a restart).
-  const startedAt = request.startAt !== null && request.startAt <= now ? request.startAt : now;
-  const expiresAt = startedAt + request.durationMs;
-  const named = record.grants.map((grant) => ({ ...grant, principal: grant.principal ?? principalName(instance, request.grantee) }));
+  const { state, expiresAt, grants } = grantingStart(request, record.grants, ctx.current().config.settings.instance, now);
   const committed = await ctx.store.commit({
-    updateRequests: [{ id: request.id, expectState: request.state, expectVersion: request.version, set: { state: moved.to, expiresAt, updatedAt: now } }],
-    updateGrants: named.map((grant) => ({ id: grant.id, set: { principal: grant.principal } })),
+    updateRequests: [{ id: request.id, expectState: request.state, expectVersion: request.version, set: { state, expiresAt, updatedAt: now } }],
+    updateGrants: grants.map((grant) => ({ id: grant.id, set: { principal: grant.principal } })),
   });
   if (!committed.ok) return 'conflict';
-  return { ...record, request: { ...request, state: moved.to, expiresAt, version: request.version + 1, updatedAt: now }, grants: named };
+  return { ...record, request: { ...request, state, expiresAt, version: request.version + 1, updatedAt: now }, grants };
 }
 
 async function giveUp(ctx: LatchContext, record: RequestRecord, error: string): Promise<JobOutcome> {

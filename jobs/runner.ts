@@ -1,6 +1,6 @@
 import { schedule, type ScheduledTask } from 'node-cron';
 import type { LatchContext, Logger } from '../handlers/context.js';
-import { JOB_KINDS, type Change, type CommitResult, type Job, type JobKind } from '../storage/store.js';
+import { JOB_KINDS, type Change, type CommitResult, type Job, type JobClaim, type JobKind } from '../storage/store.js';
 import { CommitGatherer } from './commit-gatherer.js';
 import { backoffDelay } from './backoff.js';
 import { errorText, type JobBatchHandler, type JobHandler, type JobOutcome } from './job-handler.js';
@@ -23,6 +23,8 @@ export interface RunnerOptions {
   revokeBatch?: number;
   /** The safety-net sweep, in node-cron syntax with seconds. */
   sweep?: string;
+  /** How long after its claim a notification waits at most for its request's grant to finish (see heldForGrant); default 1 s. */
+  holdForGrantMs?: number;
 }
 
 /** Every line about a job names it and its request, so one search follows a request from the chat through the workers. */
@@ -55,6 +57,11 @@ const MAX_TIMER_MS = 60 * 60 * 1000;
 
 /** Revokes running or claimed at once from which on notifications wait for them (see kindsToClaim). */
 const MASS_EXPIRY_REVOKES = 50;
+
+/** LatchContext.jobsAtOnce for a runner made after the context it runs with. */
+export function jobsAtOnceVia(runner: () => JobRunner | null): NonNullable<LatchContext['jobsAtOnce']> {
+  return { claim: (kind) => runner()?.claimAtOnce(kind) ?? null, start: (jobs) => runner()?.startClaimed(jobs) };
+}
 
 /** Lanes for some job kinds, claiming only those: claimed, not yet started jobs wait in `queue`. */
 interface Pool {
@@ -104,6 +111,8 @@ export class JobRunner {
    */
   private readonly busy = new Set<string>();
   private drainEvenWhenStopped = false;
+  /** Wakes the runner when a notification held for a grant may go (heldForGrant). */
+  private holdTimer: NodeJS.Timeout | null = null;
   /** A job of this drain made other jobs due: the drain claims once more before it ends. */
   private madeDue = false;
 
@@ -165,6 +174,34 @@ export class JobRunner {
     });
   }
 
+  /**
+   * A claim to put on a job a handler is about to commit and someone waits on (the grant an
+   * approval makes due), so the commit that enqueues it also claims it and startClaimed runs
+   * it at once: no claim of the runner's own (a commit) and no wait for one already under
+   * way. Null while stopping or when its pool is full; the job then waits its turn as usual.
+   */
+  claimAtOnce(kind: JobKind): JobClaim | null {
+    const into = this.poolFor(kind);
+    if (this.stopped || !into || into.running + into.queue.length >= into.concurrency) return null;
+    return { owner: this.options.owner, leaseUntil: this.ctx.now() + this.leaseMs };
+  }
+
+  /** Runs jobs a commit inserted claimed for this runner (claimAtOnce), ahead of what its pool has queued. */
+  startClaimed(jobs: readonly Job[]): void {
+    const ours = jobs.filter((job) => job.state === 'running' && job.claimedBy === this.options.owner);
+    if (this.stopped) {
+      // Stopping: given back at once rather than held until the lease ends.
+      for (const job of ours) void this.ctx.store.retryJob(job.id, this.options.owner, this.ctx.now(), 'Latch was stopping when the job was claimed').catch(() => undefined);
+      return;
+    }
+    for (const job of [...ours].reverse()) this.poolFor(job.kind)?.queue.unshift(job);
+    this.wake();
+  }
+
+  private poolFor(kind: JobKind): Pool | undefined {
+    return this.pools.find((each) => each.kinds.includes(kind));
+  }
+
   /** Resolves when nothing is running (tests, graceful shutdown). */
   async idle(): Promise<void> {
     while (this.draining) await this.draining;
@@ -182,6 +219,8 @@ export class JobRunner {
     this.sweepTask = null;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = null;
     const finished = await settlesWithin(this.idle(), withinMs);
     for (const each of this.pools) each.queue = [];
     if (!finished) this.ctx.log.warn({ running: [...this.inFlight] }, `job runner: ${this.inFlight.size} job(s) still running at the shutdown deadline; they run again after the restart`);
@@ -291,7 +330,7 @@ export class JobRunner {
     for (let index = 0; index < from.queue.length && picked.length < size; index += 1) {
       const candidate = from.queue[index] as Job;
       const key = busyKey(candidate);
-      if (this.busy.has(key) || keys.has(key) || (kind !== null && candidate.kind !== kind)) continue;
+      if (this.busy.has(key) || keys.has(key) || (kind !== null && candidate.kind !== kind) || this.heldForGrant(candidate)) continue;
       if (kind === null) {
         kind = candidate.kind;
         if (this.batchHandlers[kind]) size = Math.min(from.together, from.concurrency);
@@ -303,6 +342,27 @@ export class JobRunner {
     const jobs = picked.map((index) => from.queue[index] as Job);
     for (const index of picked.reverse()) from.queue.splice(index, 1);
     return jobs;
+  }
+
+  /**
+   * A request's notifications wait while its grant runs, for at most `holdForGrantMs` after
+   * their claim: the person waiting for credentials gets them before the event loop is spent
+   * on telling everyone of the approval (card updates, DMs, App Homes), which then follows.
+   * The grant's lane takes them up when it finishes; a timer, when it takes longer.
+   */
+  private heldForGrant(job: Job): boolean {
+    if (job.kind !== 'notify' || job.requestId === null || !this.busy.has(`grant:${job.requestId}`)) return false;
+    const until = (job.leaseUntil ?? 0) - this.leaseMs + (this.options.holdForGrantMs ?? 1_000);
+    const wait = until - this.ctx.now();
+    if (wait <= 0) return false;
+    if (!this.holdTimer) {
+      this.holdTimer = setTimeout(() => {
+        this.holdTimer = null;
+        this.wake();
+      }, wait);
+      this.holdTimer.unref();
+    }
+    return true;
   }
 
   /** A job settled: it no longer takes room in its pool, nor holds back the next job of its kind and request. */

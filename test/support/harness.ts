@@ -7,7 +7,7 @@ import { formatConfigErrors, parseConfig } from '../../config/parse.js';
 import type { Actor } from '../../core/types.js';
 import type { LatchContext, Logger } from '../../handlers/context.js';
 import { jobBatchHandlers, jobHandlers } from '../../jobs/handlers.js';
-import { JobRunner, type RunnerOptions } from '../../jobs/runner.js';
+import { JobRunner, jobsAtOnceVia, type RunnerOptions } from '../../jobs/runner.js';
 import { ProvisionerRegistry } from '../../provisioners/registry.js';
 import { openStore } from '../../storage/open-store.js';
 import { PgStore } from '../../storage/postgres/pg-store.js';
@@ -78,7 +78,7 @@ export async function createHarness(configYaml: string, options: HarnessOptions 
   let offset = 0;
   const now = (): number => Date.now() + offset;
   const makeContext = (contextStore: Store): LatchContext => ({
-    store: contextStore, current: () => active, provisioners, notifier, log: quietLogger, now, wake: () => runner?.wake(),
+    store: contextStore, current: () => active, provisioners, notifier, log: quietLogger, now, wake: () => runner?.wake(), jobsAtOnce: jobsAtOnceVia(() => runner),
   });
   const ctx = makeContext(store);
   runner = new JobRunner(ctx, jobHandlers, { owner: `test-${randomUUID()}`, leaseMs: 5_000, sweep: '*/1 * * * * *', ...options.runner }, jobBatchHandlers);

@@ -4,10 +4,13 @@ import type { CredentialDelivery, Notification, Notifier } from '../../handlers/
 export class RecordingNotifier implements Notifier {
   readonly notifications: Notification[] = [];
   readonly deliveries: CredentialDelivery[] = [];
+  /** Everything in the order it happened: `notify:<event>:<request>`, `credentials:<request>`. */
+  readonly sequence: string[] = [];
   failDeliveries = 0;
 
   async notify(notification: Notification): Promise<void> {
     this.notifications.push(notification);
+    this.sequence.push(`notify:${notification.event}:${notification.record.request.id}`);
   }
 
   async deliverCredentials(delivery: CredentialDelivery): Promise<{ delivered: boolean; where: string }> {
@@ -16,6 +19,7 @@ export class RecordingNotifier implements Notifier {
       throw new Error('chat platform unreachable (injected)');
     }
     this.deliveries.push(delivery);
+    this.sequence.push(`credentials:${delivery.record.request.id}`);
     return { delivered: true, where: 'dm' };
   }
 

@@ -6,7 +6,7 @@ import { formatConfigErrors } from '../../config/parse.js';
 import { loadConfigFile } from '../../config/load.js';
 import type { LatchContext } from '../../handlers/context.js';
 import { jobBatchHandlers, jobHandlers } from '../../jobs/handlers.js';
-import { JobRunner } from '../../jobs/runner.js';
+import { JobRunner, jobsAtOnceVia } from '../../jobs/runner.js';
 import { ProvisionerRegistry } from '../../provisioners/registry.js';
 import { SqliteStore } from '../../storage/sqlite/sqlite-store.js';
 import { quietLogger } from './harness.js';
@@ -26,7 +26,7 @@ for (const integration of loaded.config.integrations) provisioners.use(integrati
 const active = { config: loaded.config, directory: directoryFromConfig(loaded.config), hash: loaded.hash, file: loaded.file };
 let runner: JobRunner | null = null;
 const ctx: LatchContext = {
-  store, current: () => active, provisioners, notifier: new RecordingNotifier(), log: quietLogger, now: Date.now, wake: () => runner?.wake(),
+  store, current: () => active, provisioners, notifier: new RecordingNotifier(), log: quietLogger, now: Date.now, wake: () => runner?.wake(), jobsAtOnce: jobsAtOnceVia(() => runner),
 };
 runner = new JobRunner(ctx, jobHandlers, { owner: `child-${randomUUID()}`, leaseMs: 1_000, batchSize: 40, concurrency: 8, sweep: '*/1 * * * * *' }, jobBatchHandlers);
 runner.start();
