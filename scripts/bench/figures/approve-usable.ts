@@ -25,12 +25,17 @@ async function firstLogin(backend: Backend, user: string, password: string, data
   }
 }
 
-/** One approval, timed. The request is made and its approval card delivered before the clock starts. */
+/**
+ * One approval, timed. Before the clock starts the request is made, its approval card
+ * delivered and Latch idle again: a person reads the card before clicking, so the click is
+ * not timed against the request's own notifications still being sent.
+ */
 async function approveOnce(latch: LatchUnderTest, backends: BenchBackends, backend: Backend, requester: { slackId: string }): Promise<{ ms: number; requestId: string }> {
   const typed = backend === 'postgresql' ? REQUESTS.postgresApproved : REQUESTS.mysqlApproved;
   const asked = await latch.command(requester.slackId, typed);
   const requestId = await latch.requestIdFrom(asked.responseUrl);
   await latch.slack.waitFor('chat.postMessage', (call) => call.args.channel === APPROVER.slackId && JSON.stringify(call.args.blocks ?? '').includes(requestId), 30_000);
+  await latch.settle();
   const delivered = latch.credentialsDm(requester.slackId, requestId);
   const started = performance.now();
   const click = await latch.click(APPROVER.slackId, 'latch.approve', requestId);
