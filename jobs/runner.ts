@@ -507,10 +507,16 @@ export class JobRunner {
     return false;
   }
 
+  /**
+   * Claimed jobs still waiting in a pool's queue (behind a busy lane, a job of their request,
+   * or a batch that starts whole) hold their claims as well: a lapsed lease would let another
+   * Latch claim one this one is about to run, and both would run it.
+   */
   private async renewLeases(): Promise<void> {
-    if (this.inFlight.size === 0) return;
+    const ids = [...this.inFlight, ...this.pools.flatMap((each) => each.queue.map((job) => job.id))];
+    if (ids.length === 0) return;
     try {
-      await this.ctx.store.renewLeases([...this.inFlight], this.options.owner, this.ctx.now() + this.leaseMs);
+      await this.ctx.store.renewLeases(ids, this.options.owner, this.ctx.now() + this.leaseMs);
     } catch (error) {
       this.ctx.log.warn({ err: errorText(error) }, 'could not renew job leases');
     }
