@@ -38,8 +38,8 @@ export function startGrantAtOnce(ctx: LatchContext, change: Change, record: { re
   };
 }
 
-/** After a commit: starts the grant it claimed (startGrantAtOnce) and wakes the runner for the rest. */
+/** After a commit: starts the grant it claimed (startGrantAtOnce), and the runner then takes up the rest; otherwise wakes it. */
 export function startCommitted(ctx: LatchContext, committed: CommitResult): void {
-  if (committed.ok && committed.claimed) ctx.jobsAtOnce?.start(committed.claimed);
-  ctx.wake();
+  if (committed.ok && committed.claimed && committed.claimed.length > 0 && ctx.jobsAtOnce) ctx.jobsAtOnce.start(committed.claimed);
+  else ctx.wake();
 }

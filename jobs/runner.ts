@@ -113,6 +113,9 @@ export class JobRunner {
   private drainEvenWhenStopped = false;
   /** Wakes the runner when a notification held for a grant may go (heldForGrant). */
   private holdTimer: NodeJS.Timeout | null = null;
+  /** Jobs started at once (startClaimed) still running; the wake for the rest waits for them (see startClaimed). */
+  private readonly atOnce = new Set<number>();
+  private atOnceTimer: NodeJS.Timeout | null = null;
   /** A job of this drain made other jobs due: the drain claims once more before it ends. */
   private madeDue = false;
 
@@ -186,7 +189,13 @@ export class JobRunner {
     return { owner: this.options.owner, leaseUntil: this.ctx.now() + this.leaseMs };
   }
 
-  /** Runs jobs a commit inserted claimed for this runner (claimAtOnce), ahead of what its pool has queued. */
+  /**
+   * Runs jobs a commit inserted claimed for this runner (claimAtOnce), ahead of what its pool
+   * has queued, and stands in for the wake after that commit. Only lanes for these jobs start
+   * now: the claim of whatever else the commit made due (the approval's notifications) is a
+   * commit of its own, an fsync on SQLite that would stall the grant's round trips on the event
+   * loop, so it waits until they finish, or `holdForGrantMs` at most.
+   */
   startClaimed(jobs: readonly Job[]): void {
     const ours = jobs.filter((job) => job.state === 'running' && job.claimedBy === this.options.owner);
     if (this.stopped) {
@@ -194,7 +203,24 @@ export class JobRunner {
       for (const job of ours) void this.ctx.store.retryJob(job.id, this.options.owner, this.ctx.now(), 'Latch was stopping when the job was claimed').catch(() => undefined);
       return;
     }
-    for (const job of [...ours].reverse()) this.poolFor(job.kind)?.queue.unshift(job);
+    if (ours.length === 0) {
+      this.wake();
+      return;
+    }
+    for (const job of [...ours].reverse()) {
+      this.poolFor(job.kind)?.queue.unshift(job);
+      this.atOnce.add(job.id);
+    }
+    for (const each of new Set(ours.map((job) => this.poolFor(job.kind)))) if (each && each.lanes.size < each.concurrency) this.startLane(each);
+    this.atOnceTimer ??= setTimeout(() => this.atOnceDone(), this.options.holdForGrantMs ?? 1_000);
+    this.atOnceTimer.unref();
+  }
+
+  /** The jobs started at once have finished (or took longer than `holdForGrantMs`): the wake they held back. */
+  private atOnceDone(): void {
+    this.atOnce.clear();
+    if (this.atOnceTimer) clearTimeout(this.atOnceTimer);
+    this.atOnceTimer = null;
     this.wake();
   }
 
@@ -204,7 +230,16 @@ export class JobRunner {
 
   /** Resolves when nothing is running (tests, graceful shutdown). */
   async idle(): Promise<void> {
-    while (this.draining) await this.draining;
+    for (;;) {
+      if (this.draining) {
+        await this.draining;
+        continue;
+      }
+      // Lanes of jobs started at once (startClaimed) run outside a drain.
+      const lanes = this.pools.flatMap((each) => [...each.lanes]);
+      if (lanes.length === 0) return;
+      await Promise.all(lanes);
+    }
   }
 
   /**
@@ -221,6 +256,9 @@ export class JobRunner {
     this.timer = null;
     if (this.holdTimer) clearTimeout(this.holdTimer);
     this.holdTimer = null;
+    if (this.atOnceTimer) clearTimeout(this.atOnceTimer);
+    this.atOnceTimer = null;
+    this.atOnce.clear();
     const finished = await settlesWithin(this.idle(), withinMs);
     for (const each of this.pools) each.queue = [];
     if (!finished) this.ctx.log.warn({ running: [...this.inFlight] }, `job runner: ${this.inFlight.size} job(s) still running at the shutdown deadline; they run again after the restart`);
@@ -370,6 +408,7 @@ export class JobRunner {
     from.running -= 1;
     this.inFlight.delete(job.id);
     this.busy.delete(busyKey(job));
+    if (this.atOnce.delete(job.id) && this.atOnce.size === 0) this.atOnceDone();
   }
 
   /**
