@@ -223,6 +223,14 @@ export class MysqlProvisioner implements Provisioner {
           else await run(conn, `REVOKE ${mysql.escapeId(held.role, true)} FROM ?@?`, [principal, host]);
         }
         await run(conn, 'REVOKE ALL PRIVILEGES, GRANT OPTION FROM ?@?', [principal, host]);
+      } else if (server.flavour === 'mariadb' && this.defaultRoleForAccount === true && permission.roles.length === 1 && permission.grants.length === 0) {
+        // A new account for one role, on a server known to take SET DEFAULT ROLE ... FOR: all of
+        // it in one compound statement, one round trip where there were three. A statement in it
+        // that fails ends it with that statement's error, as on its own.
+        const role = mysql.escapeId(permission.roles[0] ?? '', true);
+        await run(conn, `BEGIN NOT ATOMIC CREATE USER IF NOT EXISTS ?@? ${identified.sql}; GRANT ${role} TO ?@?; SET DEFAULT ROLE ${role} FOR ?@?; END`,
+          [principal, host, ...identified.values, principal, host, principal, host]);
+        return;
       } else {
         await run(conn, `CREATE USER IF NOT EXISTS ?@? ${identified.sql}`, [principal, host, ...identified.values]);
       }

@@ -106,9 +106,12 @@ describe('MySQL/MariaDB provisioner: grant', () => {
   });
 
   it('grants the write role: INSERT works', async () => {
+    // The provisioner has seen SET DEFAULT ROLE ... FOR work: this account is made in one compound statement.
     const input = grantFor(config, { permission: 'write', grantee: 'bob@example.com' });
     const output = await provisioner.grant(input);
     const conn = await loginAs(input.principal, output.secrets?.password ?? '');
+    const [role] = await conn.query('SELECT CURRENT_ROLE() AS role');
+    expect(role).toEqual([{ role: db.writeRole }]);
     await conn.query("INSERT INTO items (note) VALUES ('from bob')");
     expect(await selectNotes(conn)).toContain('from bob');
     await provisioner.revoke(input);
