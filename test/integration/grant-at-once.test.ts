@@ -7,10 +7,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { activateAccess } from '../../handlers/activate.js';
 import { decide } from '../../handlers/decide.js';
 import { requestAccess } from '../../handlers/request-access.js';
-import type { GrantInput, GrantOutput, Provisioner } from '../../provisioners/provisioner.js';
 import { verifyStoreAudit } from '../../storage/audit-verify.js';
 import { createHarness, eventually, type Harness, type HarnessOptions } from '../support/harness.js';
-import { MemoryProvisioner } from '../support/memory-provisioner.js';
+import { HeldProvisioner } from '../support/held-provisioner.js';
 import { STORE_DIALECTS } from '../support/test-store.js';
 
 const HOUR = 3_600_000;
@@ -45,29 +44,12 @@ flows:
     justification: optional
 `;
 
-/** A backend whose grants wait until the test lets them go. */
-class HeldGrants extends MemoryProvisioner implements Provisioner {
-  private release: (() => void) | null = null;
-  private readonly released = new Promise<void>((resolve) => { this.release = resolve; });
-  waiting = 0;
-
-  override async grant(input: GrantInput): Promise<GrantOutput> {
-    this.waiting += 1;
-    await this.released;
-    return super.grant(input);
-  }
-
-  letGo(): void {
-    this.release?.();
-  }
-}
-
 let harness: Harness;
 afterEach(async () => harness?.close());
 
-async function start(dialect: (typeof STORE_DIALECTS)[number], options: HarnessOptions = {}): Promise<{ h: Harness; backend: HeldGrants }> {
+async function start(dialect: (typeof STORE_DIALECTS)[number], options: HarnessOptions = {}): Promise<{ h: Harness; backend: HeldProvisioner }> {
   harness = await createHarness(config, { dialect, ...options });
-  const backend = new HeldGrants();
+  const backend = new HeldProvisioner('grant');
   harness.ctx.provisioners.use('db', backend);
   return { h: harness, backend };
 }

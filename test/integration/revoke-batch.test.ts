@@ -4,10 +4,9 @@
 // other, and a request extended just before its old expiry stays active.
 import { afterEach, describe, expect, it } from 'vitest';
 import { requestAccess } from '../../handlers/request-access.js';
-import type { Provisioner, RevokeInput } from '../../provisioners/provisioner.js';
 import { verifyStoreAudit } from '../../storage/audit-verify.js';
 import { createHarness, eventually, type Harness } from '../support/harness.js';
-import { MemoryProvisioner } from '../support/memory-provisioner.js';
+import { HeldProvisioner } from '../support/held-provisioner.js';
 import { STORE_DIALECTS } from '../support/test-store.js';
 
 const PEOPLE = Array.from({ length: 30 }, (_, index) => `dev${index}@example.com`);
@@ -41,23 +40,6 @@ flows:
     justification: optional
 `;
 
-/** A backend whose revokes wait until the test lets them go. */
-class HeldBackend extends MemoryProvisioner implements Provisioner {
-  private release: (() => void) | null = null;
-  private readonly released = new Promise<void>((resolve) => { this.release = resolve; });
-  waiting = 0;
-
-  override async revoke(input: RevokeInput): Promise<void> {
-    this.waiting += 1;
-    await this.released;
-    return super.revoke(input);
-  }
-
-  letGo(): void {
-    this.release?.();
-  }
-}
-
 let harness: Harness;
 afterEach(async () => harness?.close());
 
@@ -73,7 +55,7 @@ describe.each(STORE_DIALECTS)('revoke jobs run as a batch (%s store)', (dialect)
   it('ends each job of a batch on its own: the fast backend\'s requests expire while the slow one\'s revoke still runs', async () => {
     harness = await createHarness(config, { dialect, startRunner: true });
     const h = harness;
-    const slow = new HeldBackend();
+    const slow = new HeldProvisioner('revoke');
     h.ctx.provisioners.use('slow', slow);
     const fastIds: string[] = [];
     for (const person of PEOPLE.slice(0, 20)) fastIds.push(await active(h, person, 'fast-db'));
