@@ -152,6 +152,33 @@ describe('Slack: approving', () => {
     expect(textOf(secretMessages[0])).toContain(`psql -h memory.local -U ${record?.grants[0]?.principal ?? ''} orders`);
   });
 
+  it('starts the grant from the click\'s own commit: the credentials go out first, on the grant job\'s first attempt', async () => {
+    e2e = await startSlackE2E();
+    const id = await requestProdRead(e2e);
+    await e2e.settle();
+    const before = e2e.slack.calls.length;
+    const versionBefore = (await e2e.latch.store.getRequest(id))?.request.version ?? -1;
+    const posted = e2e.slack.messagesIn(U.lead)[0] as { channel: string; ts: string };
+    expect((await e2e.click(U.lead, 'latch.approve', id, posted)).status).toBe(200);
+    await e2e.slack.waitFor('chat.postMessage', (call: Call) => call.args.channel === U.alice && textOf(call).includes('pw-'));
+    await e2e.settle();
+
+    // After the click: the credentials DM before any card is updated for the approval.
+    const after = e2e.slack.calls.slice(before);
+    const credentials = after.findIndex((call: Call) => call.method === 'chat.postMessage' && textOf(call).includes('pw-'));
+    const firstUpdate = after.findIndex((call: Call) => call.method === 'chat.update' && textOf(call).includes(`Access request ${id}`));
+    expect(credentials).toBeGreaterThanOrEqual(0);
+    expect(firstUpdate).toBeGreaterThan(credentials);
+    // The grant job was inserted claimed by the decision's commit and ran once; the request took
+    // pending → granting in that commit and granting → active in the grant's.
+    const grantJobs = (await e2e.latch.store.jobsFor(id)).filter((job) => job.kind === 'grant');
+    expect(grantJobs).toMatchObject([{ state: 'done', attempts: 1 }]);
+    const record = await e2e.latch.store.getRequest(id);
+    expect(record?.request).toMatchObject({ state: 'active', version: versionBefore + 2 });
+    const types = (await e2e.latch.store.auditEvents({ requestId: id })).map((event) => event.type);
+    expect(types.slice(types.indexOf('request.approved'))).toEqual(['request.approved', 'grant.granted']);
+  });
+
   it('refuses a click by someone who may not decide, and by the requester, and records it', async () => {
     e2e = await startSlackE2E();
     const id = await requestProdRead(e2e);
