@@ -134,6 +134,15 @@ export interface RequestQuery {
   limit?: number;
 }
 
+/** A bound chat account of a person: where Latch reaches them (Store.platformIdsFor). */
+export interface PlatformAccount {
+  platform: string;
+  platformUserId: string;
+  chatId: string | null;
+  address: string | null;
+  updatedAt: Instant;
+}
+
 export interface ChatMessage {
   requestId: string;
   platform: string;
@@ -306,7 +315,7 @@ export interface Store {
   /** Every binding, stopped ones first, then by platform and e-mail. */
   listIdentities(): Promise<IdentityBinding[]>;
   /** Every bound platform account of a person (stopped ones never), most recently seen first. */
-  platformIdsFor(email: string): Promise<{ platform: string; platformUserId: string; chatId: string | null; address: string | null; updatedAt: Instant }[]>;
+  platformIdsFor(email: string): Promise<PlatformAccount[]>;
 
   recordMessage(message: ChatMessage): Promise<void>;
   messagesFor(requestId: string): Promise<ChatMessage[]>;

@@ -6,10 +6,11 @@ import { auditHash, GENESIS_HASH } from '../audit-hash.js';
 import { fromRdsDiscoveryListing, toAudit, toDecision, toGrant, toIdentity, toJob, toRdsDiscoveryListing, toRequest, requestColumns } from '../row-mappers.js';
 import type {
   AuditBacklog, AuditEvent, AuditInput, AuditSinkCursor, ChatMessage, ClaimOptions, CommitResult, Change, IdentityBinding, IdentityRebind, IdentitySighting, IdentityState, Job,
-  RdsDiscoveryListing, RequestQuery, SightingOutcome, Store, StoreStats,
+  PlatformAccount, RdsDiscoveryListing, RequestQuery, SightingOutcome, Store, StoreStats,
 } from '../store.js';
 import { applyInBulk, appliesInBulk, BulkRefused } from './pg-bulk-apply.js';
 import { PgIdentitySnapshots } from './pg-identity-snapshots.js';
+import { appliesInOneStatement, writeInOneStatement } from './pg-one-statement.js';
 import { PgDiscoveryRecords } from './pg-discovery-records.js';
 import { isRetryableConflict, isUniqueViolation } from './pg-errors.js';
 import { migratePostgres } from './pg-migrate.js';
@@ -164,6 +165,22 @@ export class PgStore implements Store {
 
   /** Applies one change; returns the jobs it inserted claimed. */
   private async apply(tx: Tx, change: Change): Promise<Job[]> {
+    if (appliesInOneStatement(change)) return this.applyInOneStatement(tx, change);
+    return this.applyByStatement(tx, change);
+  }
+
+  /** A change's rows in one statement (pg-one-statement.ts), which also takes the chain's lock when it has audit events; then those. */
+  private async applyInOneStatement(tx: Tx, change: Change): Promise<Job[]> {
+    const audit = change.audit ?? [];
+    const { query, read } = writeInOneStatement(this.db, change, Date.now(), audit.length > 0 ? AUDIT_CHAIN_LOCK_KEY : null);
+    const outcome = read(query ? (await tx.execute<Record<string, unknown>>(query)).rows[0] : undefined);
+    if (outcome.refused) throw new Rollback(outcome.refused);
+    if (audit.length > 0) await this.appendAudit(tx, audit, true);
+    return outcome.claimed;
+  }
+
+  /** The writes of a change one statement each, in order, for a change whose parts touch the same rows. */
+  private async applyByStatement(tx: Tx, change: Change): Promise<Job[]> {
     if (change.deliveryId) {
       // Another instance inserting the same id waits for our commit, then inserts nothing.
       const seen = await tx.insert(schema.deliveries).values({ id: change.deliveryId, at: Date.now() }).onConflictDoNothing();
@@ -226,9 +243,12 @@ export class PgStore implements Store {
     return claimed;
   }
 
-  /** Appends to the chain; call last in a transaction, so the chain lock is the last lock it takes and is held briefly. */
-  private async appendAudit(tx: Tx, events: readonly AuditInput[]): Promise<void> {
-    await tx.execute(sql`SELECT pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_KEY})`);
+  /**
+   * Appends to the chain; call last in a transaction, so the chain lock is the last lock it
+   * takes and is held briefly. `locked`: this transaction took the lock in an earlier statement.
+   */
+  private async appendAudit(tx: Tx, events: readonly AuditInput[], locked = false): Promise<void> {
+    if (!locked) await tx.execute(sql`SELECT pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_KEY})`);
     const [last] = await tx.select({ seq: schema.auditEvents.seq, hash: schema.auditEvents.hash }).from(schema.auditEvents)
       .orderBy(desc(schema.auditEvents.seq)).limit(1);
     let seq = last?.seq ?? 0;
@@ -522,7 +542,7 @@ export class PgStore implements Store {
     return rows.map(toIdentity);
   }
 
-  async platformIdsFor(email: string): Promise<{ platform: string; platformUserId: string; chatId: string | null; address: string | null; updatedAt: number }[]> {
+  async platformIdsFor(email: string): Promise<PlatformAccount[]> {
     return this.db.select({
       platform: schema.identities.platform, platformUserId: schema.identities.platformUserId, chatId: schema.identities.chatId,
       address: schema.identities.address, updatedAt: schema.identities.updatedAt,

@@ -11,7 +11,7 @@ import { auditHash, GENESIS_HASH } from '../audit-hash.js';
 import { fromRdsDiscoveryListing, toAudit, toDecision, toGrant, toIdentity, toJob, toRdsDiscoveryListing, toRequest, requestColumns } from '../row-mappers.js';
 import type {
   AuditBacklog, AuditEvent, AuditInput, AuditSinkCursor, ChatMessage, ClaimOptions, CommitResult, Change, IdentityBinding, IdentityRebind, IdentitySighting, IdentityState, Job,
-  RdsDiscoveryListing, RequestQuery, SightingOutcome, Store, StoreStats,
+  PlatformAccount, RdsDiscoveryListing, RequestQuery, SightingOutcome, Store, StoreStats,
 } from '../store.js';
 import { SqliteIdentitySnapshots } from './identity-snapshots.js';
 import { SqliteDiscoveryRecords } from './discovery-records.js';
@@ -572,7 +572,7 @@ export class SqliteStore implements Store {
     return rows.map(toIdentity);
   }
 
-  async platformIdsFor(email: string): Promise<{ platform: string; platformUserId: string; chatId: string | null; address: string | null; updatedAt: number }[]> {
+  async platformIdsFor(email: string): Promise<PlatformAccount[]> {
     return readsOf(this.db).platformIds.all({ email: email.toLowerCase() });
   }
 

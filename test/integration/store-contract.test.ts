@@ -157,6 +157,71 @@ describe.each(STORE_DIALECTS)('store contract on %s', (dialect) => {
     expect(await second).toEqual({ ok: true });
   });
 
+  it('judges a change\'s conditions in their order (delivery, lease, version, decision) and writes nothing of a refused one', async () => {
+    const { store } = await open();
+    const created = newRequest();
+    await store.commit({ insertRequest: created, deliveryId: 'slack:seen' });
+    const id = created.request.id;
+    const decision = { id: 'd1', requestId: id, step: 0, approver: 'mia@example.com', verdict: 'approve' as const, comment: null, at: T0 };
+    await store.commit({ insertDecisions: [decision] });
+    await store.commit({ enqueue: [{ kind: 'timeout', requestId: id, runAt: T0 }] });
+    const [held] = await store.claimJobs({ now: T0, limit: 1, owner: 'w1', leaseMs: 60_000 });
+    if (!held) throw new Error('no job to hold');
+    // Every condition fails at once: each refusal names the first of them, as they are checked in order.
+    const everything = {
+      deliveryId: 'slack:seen',
+      finishJob: { id: held.id, claimedBy: 'someone-else' },
+      updateRequests: [{ id, expectState: 'pending' as const, expectVersion: 7, set: { state: 'approved' as const } }],
+      insertDecisions: [{ ...decision, id: 'd2' }],
+      updateGrants: [{ id: `${id}_g1`, set: { principal: 'should_not_land' } }],
+      cancelJobs: [{ requestId: id, kinds: ['timeout' as const] }],
+      enqueue: [{ kind: 'grant' as const, requestId: id, runAt: T0, claim: { owner: 'w1', leaseUntil: T0 + 1000 } }],
+      audit: [audit('should.not.land', id)],
+    };
+    expect(await store.commit(everything)).toEqual({ ok: false, conflict: 'duplicate_delivery', deliveryId: 'slack:seen' });
+    expect(await store.commit({ ...everything, deliveryId: 'slack:new' })).toEqual({ ok: false, conflict: 'lease', jobId: held.id });
+    expect(await store.commit({ ...everything, deliveryId: 'slack:new', finishJob: { id: held.id, claimedBy: 'w1' } })).toEqual({ ok: false, conflict: 'version', requestId: id });
+    const current = { id, expectState: 'pending' as const, expectVersion: 1, set: { state: 'approved' as const } };
+    expect(await store.commit({ ...everything, deliveryId: 'slack:new', finishJob: { id: held.id, claimedBy: 'w1' }, updateRequests: [current] }))
+      .toEqual({ ok: false, conflict: 'duplicate_decision', requestId: id });
+    // Nothing of the four refused changes landed: not the delivery, the job's end, the request, the grant, the jobs or the audit.
+    expect((await store.getRequest(id))).toMatchObject({ request: { state: 'pending', version: 1 }, grants: [{ principal: null }], decisions: [{ id: 'd1' }] });
+    expect((await store.jobsFor(id)).map((job) => [job.kind, job.state])).toEqual([['timeout', 'running']]);
+    expect((await store.auditEvents({})).map((event) => event.type)).toEqual([]);
+    // The delivery id of a refused change is still free: its next delivery acts.
+    const landed = await store.commit({ ...everything, deliveryId: 'slack:new', finishJob: { id: held.id, claimedBy: 'w1' }, updateRequests: [current], insertDecisions: [{ ...decision, id: 'd3', approver: 'lead@example.com' }] });
+    expect(landed).toMatchObject({ ok: true, claimed: [{ kind: 'grant', state: 'running', claimedBy: 'w1' }] });
+    expect((await store.getRequest(id))).toMatchObject({ request: { state: 'approved', version: 2 }, grants: [{ principal: 'should_not_land' }] });
+    // The job the change finished is done, not cancelled with the others of its kind.
+    expect((await store.jobsFor(id)).map((job) => [job.kind, job.state])).toEqual([['timeout', 'done'], ['grant', 'running']]);
+    expect(await store.commit({ deliveryId: 'slack:new' })).toEqual({ ok: false, conflict: 'duplicate_delivery', deliveryId: 'slack:new' });
+  });
+
+  it('applies the writes of one change in order where they touch the same rows', async () => {
+    const { store } = await open();
+    const created = newRequest({ version: 0 });
+    const id = created.request.id;
+    const grantId = `${id}_g1`;
+    // Inserted and then moved on in the same change; one request updated twice, one grant set twice.
+    expect(await store.commit({
+      insertRequest: created,
+      updateRequests: [{ id, expectState: 'pending', expectVersion: 0, set: { state: 'approved', decidedBy: 'mia@example.com' } }],
+      updateGrants: [{ id: grantId, set: { principal: 'first' } }],
+    })).toEqual({ ok: true });
+    expect(await store.commit({
+      updateRequests: [
+        { id, expectState: 'approved', expectVersion: 1, set: { state: 'granting', expiresAt: T0 + 5 } },
+        { id, expectState: 'granting', expectVersion: 2, set: { state: 'active' } },
+      ],
+      updateGrants: [{ id: grantId, set: { principal: 'second', state: 'active' } }, { id: grantId, set: { principal: 'third' } }],
+    })).toEqual({ ok: true });
+    expect(await store.getRequest(id)).toMatchObject({ request: { state: 'active', version: 3, expiresAt: T0 + 5, decidedBy: 'mia@example.com' }, grants: [{ principal: 'third', state: 'active' }] });
+    // Two jobs with one dedupe key in one change leave one; a job cancelled and moved in one change is cancelled.
+    expect(await store.commit({ enqueue: [{ kind: 'revoke', requestId: id, runAt: T0 + 5, dedupeKey: `revoke:${id}` }, { kind: 'revoke', requestId: id, runAt: T0 + 9, dedupeKey: `revoke:${id}` }] })).toEqual({ ok: true });
+    expect(await store.commit({ cancelJobs: [{ requestId: id, kinds: ['revoke'] }], rescheduleJobs: [{ requestId: id, kind: 'revoke', runAt: T0 + 50 }] })).toEqual({ ok: true });
+    expect((await store.jobsFor(id)).map((job) => [job.kind, job.state, job.runAt])).toEqual([['revoke', 'cancelled', T0 + 5]]);
+  });
+
   it('settles a claimed job only for its owner: retry, bury, finish', async () => {
     const { store } = await open();
     await store.commit({ enqueue: [1, 2, 3].map((n) => ({ kind: 'revoke' as const, requestId: 'r1', runAt: T0 + n })) });
