@@ -123,10 +123,20 @@ export async function runDiscoveryRemediate(ctx: LatchContext, actor: Actor, int
 }
 
 /** The buttons that change state without a form: approve, deny (with its reason), cancel, revoke, activate. */
+/**
+ * Waits for the grant an approval or activation started at once (at most the runner's
+ * holdForGrantMs): the answer to whoever clicked is an HTTP call of its own, and it goes out
+ * once the grantee has the credentials instead of competing with the grant for the event loop.
+ */
+async function grantFirst(ctx: LatchContext, requestId: string): Promise<void> {
+  await ctx.jobsAtOnce?.settled(requestId);
+}
+
 export async function runButton(ctx: LatchContext, actor: Actor, verb: 'approve' | 'deny' | 'cancel' | 'revoke' | 'activate', requestId: string, comment?: string): Promise<CommandReply> {
   switch (verb) {
     case 'activate': {
       const result = await activateAccess(ctx, actor, requestId);
+      if (result.ok) await grantFirst(ctx, result.record.request.id);
       if (result.ok) return text(`Activating ${result.record.request.id}: the access is being granted and its time starts now.`);
       return result.reason === 'duplicate_delivery' ? { kind: 'silent' } : refused(result.message);
     }
@@ -135,6 +145,7 @@ export async function runButton(ctx: LatchContext, actor: Actor, verb: 'approve'
       const result = await decide(ctx, actor, requestId, verb, comment);
       if (result.ok) {
         const id = result.record.request.id;
+        if (result.result === 'approved') await grantFirst(ctx, id);
         return text(result.result === 'denied' ? `You denied ${id}.` : result.result === 'approved' ? `You approved ${id}.` : `You approved ${id}; it now needs more approvals.`);
       }
       return result.reason === 'duplicate_delivery' ? { kind: 'silent' } : refused(result.message);

@@ -1,5 +1,5 @@
 import type { CredentialDelivery, Notification, Notifier } from '../handlers/notifier.js';
-import type { Store } from '../storage/store.js';
+import type { PlatformAccount, Store } from '../storage/store.js';
 
 /**
  * With Slack and Teams both on, each person hears from Latch where Latch last saw them
@@ -9,8 +9,8 @@ import type { Store } from '../storage/store.js';
 export class PlatformNotifier implements Notifier {
   constructor(private readonly store: Store, private readonly platforms: { name: string; notifier: Notifier }[]) {}
 
-  private async platformOf(email: string): Promise<string> {
-    const seen = await this.store.platformIdsFor(email);
+  private async platformOf(email: string, accounts?: readonly PlatformAccount[]): Promise<string> {
+    const seen = accounts ?? await this.store.platformIdsFor(email);
     const known = seen.find((entry) => this.platforms.some((platform) => platform.name === entry.platform));
     return known?.platform ?? this.platforms[0]?.name ?? '';
   }
@@ -33,7 +33,7 @@ export class PlatformNotifier implements Notifier {
   }
 
   async deliverCredentials(delivery: CredentialDelivery): Promise<{ delivered: boolean; where: string }> {
-    const preferred = await this.platformOf(delivery.grantee);
+    const preferred = await this.platformOf(delivery.grantee, delivery.accounts);
     const ordered = [...this.platforms].sort((a, b) => Number(b.name === preferred) - Number(a.name === preferred));
     let lastError: unknown = null;
     for (const { notifier } of ordered) {

@@ -24,17 +24,18 @@ export async function activateAccess(ctx: LatchContext, actor: Actor, idText: st
     }
     const moved = transition(request.state, 'activate', ['requester']);
     if (!moved.ok) return fail(moved.reason, moved.message);
-    const committed = await ctx.store.commit(startGrantAtOnce(ctx, {
+    const atOnce = startGrantAtOnce(ctx, {
       deliveryId: actor.deliveryId,
       updateRequests: [{ id: request.id, expectState: request.state, expectVersion: request.version, set: { state: moved.to, updatedAt: now } }],
       cancelJobs: [{ requestId: request.id, kinds: ['lapse'] }],
       enqueue: [grantJob(request.id, now)],
       audit: [{ type: 'request.activated', requestId: request.id, actor: actor.email, at: now, data: { via: actor.via } }],
-    }, loaded.record));
+    }, loaded.record);
+    const committed = await ctx.store.commit(atOnce.change);
     if (!committed.ok && committed.conflict === 'duplicate_delivery') return duplicateDelivery();
     if (committed.ok) {
-      startCommitted(ctx, committed);
-      return { ok: true, record: (await ctx.store.getRequest(request.id)) ?? loaded.record };
+      startCommitted(ctx, committed, atOnce);
+      return { ok: true, record: atOnce.after ?? (await ctx.store.getRequest(request.id)) ?? loaded.record };
     }
   }
   return fail('busy', 'The request is changing right now; please try again in a moment.');

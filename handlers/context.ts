@@ -1,5 +1,6 @@
 import type { LatchConfig } from '../config/schema.js';
 import type { Directory } from '../core/directory.js';
+import type { RequestRecord } from '../core/types.js';
 import type { OnCall } from '../core/oncall.js';
 import type { ProvisionerRegistry } from '../provisioners/registry.js';
 import type { Job, JobClaim, JobKind, Store } from '../storage/store.js';
@@ -37,9 +38,12 @@ export interface LatchContext {
   /**
    * The job runner's hand for jobs someone waits on (handlers/start-at-once.ts): `claim` gives
    * the claim a job is enqueued with, or null when the runner cannot take it now; `start`
-   * runs the jobs a commit inserted claimed. Without it such jobs wait for the runner's claim.
+   * runs the jobs a commit inserted claimed, `known` the request as that commit left it (their
+   * handler starts from it instead of reading it back); `settled` resolves when those of a
+   * request have ended (or after the runner's holdForGrantMs). Without it such jobs wait for
+   * the runner's claim.
    */
-  jobsAtOnce?: { claim(kind: JobKind): JobClaim | null; start(jobs: readonly Job[]): void };
+  jobsAtOnce?: { claim(kind: JobKind): JobClaim | null; start(jobs: readonly Job[], known?: RequestRecord): void; settled(requestId: string): Promise<void> };
   /** On-call schedules (the config's rotas, PagerDuty, Opsgenie); without it nobody is on call. */
   oncall?: OnCall;
   /**

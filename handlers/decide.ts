@@ -45,10 +45,12 @@ export async function decide(ctx: LatchContext, actor: Actor, requestIdText: str
     if (request.state !== 'pending') return refuse('already_decided', alreadyDecided(record));
     // A shift approver is whoever is on call now, not when the card was sent. Asked only for a
     // request still to decide (a click on a decided one needs no PagerDuty call), then the
-    // request is read again, since the schedules may have taken a while to answer.
-    if (!onCallRead && ctx.oncall) {
-      onCallRead = true;
-      await refreshOnCall(ctx, flowSchedules(ctx.current().config));
+    // request is read again, since the schedules may have taken a while to answer. A config
+    // naming no schedule has nothing to ask, and the request just read stands.
+    const schedules = !onCallRead && ctx.oncall ? flowSchedules(ctx.current().config) : [];
+    onCallRead = true;
+    if (schedules.length > 0) {
+      await refreshOnCall(ctx, schedules);
       continue;
     }
 
@@ -109,10 +111,11 @@ export async function decide(ctx: LatchContext, actor: Actor, requestIdText: str
       change.enqueue?.push(...approval.enqueue, notifyJob(requestId, 'approved', now));
     }
 
-    const committed = await ctx.store.commit(startGrantAtOnce(ctx, change, record));
+    const atOnce = startGrantAtOnce(ctx, change, record);
+    const committed = await ctx.store.commit(atOnce.change);
     if (committed.ok) {
-      startCommitted(ctx, committed);
-      const updated = await ctx.store.getRequest(requestId);
+      startCommitted(ctx, committed, atOnce);
+      const updated = atOnce.after ?? await ctx.store.getRequest(requestId);
       const result = event === 'approve_step' ? 'step_approved' : event === 'approve' ? 'approved' : 'denied';
       ctx.log.info({ requestId, approver: actor.email, result }, `request ${requestId} ${result} by ${actor.email}`);
       return { ok: true, record: updated ?? record, result };

@@ -2,6 +2,7 @@
 // DMs, channel posts); without a chat platform they are logged.
 import type { ChannelTarget } from '../config/schema.js';
 import type { RequestRecord } from '../core/types.js';
+import type { PlatformAccount } from '../storage/store.js';
 
 export const NOTIFICATION_EVENTS = [
   'submitted', 'approval_requested', 'approval_reminder', 'approval_escalated', 'step_approved', 'approved', 'denied', 'cancelled', 'timed_out',
@@ -31,6 +32,8 @@ export interface CredentialDelivery {
   /** Per grant: what to connect to, rendered from the integration's access-details template. */
   items: { grantId: string; title: string; details: string; secrets: Record<string, string> }[];
   key: string;
+  /** The grantee's bound chat accounts (Store.platformIdsFor), read while the backends worked; without them the notifier reads them. */
+  accounts?: readonly PlatformAccount[];
 }
 
 export interface Notifier {

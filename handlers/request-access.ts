@@ -199,13 +199,14 @@ export async function requestAccess(ctx: LatchContext, actor: Actor, input: Requ
       change.enqueue?.push({ kind: 'remind', requestId: id, runAt: now + reminderInterval, payload: { round: 1 }, dedupeKey: `remind:${id}:1` });
     }
   }
-  const stored = startGrantAtOnce(ctx, change, record);
+  const atOnce = startGrantAtOnce(ctx, change, record);
+  const stored = atOnce.change;
   const committed = await ctx.store.commit(stored);
   if (!committed.ok) {
     if (committed.conflict === 'duplicate_delivery') return duplicateDelivery();
     throw new Error(`storing request ${id} failed: ${committed.conflict}`);
   }
-  startCommitted(ctx, committed);
+  startCommitted(ctx, committed, atOnce);
   ctx.log.info({ requestId: id, requester: actor.email, flow: request.flow, autoApproved, rule: automatic?.rule }, `request ${id}: ${describeAccess(record)}`);
   return { ok: true, record: stored.insertRequest ? { ...record, ...stored.insertRequest } : record, autoApproved, automatic };
 }

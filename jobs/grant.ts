@@ -59,8 +59,9 @@ async function giveUp(ctx: LatchContext, record: RequestRecord, error: string): 
   };
 }
 
-export const runGrant: JobHandler = async (job: Job, ctx: LatchContext) => {
-  let record = job.requestId ? await ctx.store.getRequest(job.requestId) : null;
+export const runGrant: JobHandler = async (job: Job, ctx: LatchContext, known?: RequestRecord) => {
+  // Started at once by the approval's commit: the request is as that commit left it.
+  let record = known?.request.id === job.requestId ? known : job.requestId ? await ctx.store.getRequest(job.requestId) : null;
   if (!record) return { status: 'bury', error: `request ${job.requestId ?? '?'} not found` };
   if (record.request.state === 'approved') {
     const started = await startGranting(ctx, record);
@@ -72,6 +73,8 @@ export const runGrant: JobHandler = async (job: Job, ctx: LatchContext) => {
   const { config } = ctx.current();
   const delivery: CredentialDelivery = { record, grantee: record.request.grantee, items: [], key: `credentials:${record.request.id}:${job.attempts}` };
   const granted: { grant: Grant; principal: string }[] = [];
+  // Read beside the backend calls, which take longer: the DM goes out the moment they are done.
+  const accounts = ctx.store.platformIdsFor(record.request.grantee).catch(() => undefined);
   try {
     for (const grant of record.grants) {
       const input = grantInput(ctx, record, grant);
@@ -83,6 +86,8 @@ export const runGrant: JobHandler = async (job: Job, ctx: LatchContext) => {
     }
     // Credentials go to the grantee before the grant is recorded: if delivery fails the job
     // retries and the provisioner issues fresh ones, so nobody holds access they never received.
+    const read = await accounts;
+    if (read) delivery.accounts = read;
     await ctx.notifier.deliverCredentials(delivery);
   } catch (error) {
     const message = errorText(error);

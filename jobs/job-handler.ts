@@ -1,4 +1,5 @@
 import type { LatchContext } from '../handlers/context.js';
+import type { RequestRecord } from '../core/types.js';
 import type { Change, Job } from '../storage/store.js';
 
 export type JobOutcome =
@@ -9,7 +10,11 @@ export type JobOutcome =
   /** Never run again. */
   | { status: 'bury'; error: string };
 
-export type JobHandler = (job: Job, ctx: LatchContext) => Promise<JobOutcome>;
+/**
+ * Runs one job. `known`: the job's request as the commit that inserted the job claimed left it
+ * (LatchContext.jobsAtOnce), when that commit handed it over; otherwise the handler reads it.
+ */
+export type JobHandler = (job: Job, ctx: LatchContext, known?: RequestRecord) => Promise<JobOutcome>;
 
 /**
  * Runs jobs of one kind claimed together, sharing their reads and backend calls: one promise

@@ -1,4 +1,5 @@
 import { schedule, type ScheduledTask } from 'node-cron';
+import type { RequestRecord } from '../core/types.js';
 import type { LatchContext, Logger } from '../handlers/context.js';
 import { JOB_KINDS, type Change, type CommitResult, type Job, type JobClaim, type JobKind } from '../storage/store.js';
 import { CommitGatherer } from './commit-gatherer.js';
@@ -60,7 +61,11 @@ const MASS_EXPIRY_REVOKES = 50;
 
 /** LatchContext.jobsAtOnce for a runner made after the context it runs with. */
 export function jobsAtOnceVia(runner: () => JobRunner | null): NonNullable<LatchContext['jobsAtOnce']> {
-  return { claim: (kind) => runner()?.claimAtOnce(kind) ?? null, start: (jobs) => runner()?.startClaimed(jobs) };
+  return {
+    claim: (kind) => runner()?.claimAtOnce(kind) ?? null,
+    start: (jobs, known) => runner()?.startClaimed(jobs, known),
+    settled: (requestId) => runner()?.settledAtOnce(requestId) ?? Promise.resolve(),
+  };
 }
 
 /** Lanes for some job kinds, claiming only those: claimed, not yet started jobs wait in `queue`. */
@@ -115,6 +120,11 @@ export class JobRunner {
   private holdTimer: NodeJS.Timeout | null = null;
   /** Jobs started at once (startClaimed) still running; the wake for the rest waits for them (see startClaimed). */
   private readonly atOnce = new Set<number>();
+  /** The request of a job started at once as the commit that claimed it left it, until the job starts. */
+  private readonly known = new Map<number, RequestRecord>();
+  /** The request of each job started at once, until it ends, and who waits for it (settledAtOnce). */
+  private readonly atOnceRequests = new Map<number, string>();
+  private readonly atOnceWaiters = new Map<string, (() => void)[]>();
   private atOnceTimer: NodeJS.Timeout | null = null;
   /** A job of this drain made other jobs due: the drain claims once more before it ends. */
   private madeDue = false;
@@ -196,7 +206,7 @@ export class JobRunner {
    * commit of its own, an fsync on SQLite that would stall the grant's round trips on the event
    * loop, so it waits until they finish, or `holdForGrantMs` at most.
    */
-  startClaimed(jobs: readonly Job[]): void {
+  startClaimed(jobs: readonly Job[], known?: RequestRecord): void {
     const ours = jobs.filter((job) => job.state === 'running' && job.claimedBy === this.options.owner);
     if (this.stopped) {
       // Stopping: given back at once rather than held until the lease ends.
@@ -210,10 +220,43 @@ export class JobRunner {
     for (const job of [...ours].reverse()) {
       this.poolFor(job.kind)?.queue.unshift(job);
       this.atOnce.add(job.id);
+      if (known && job.requestId === known.request.id) this.known.set(job.id, known);
+      if (job.requestId !== null) this.atOnceRequests.set(job.id, job.requestId);
     }
     for (const each of new Set(ours.map((job) => this.poolFor(job.kind)))) if (each && each.lanes.size < each.concurrency) this.startLane(each);
     this.atOnceTimer ??= setTimeout(() => this.atOnceDone(), this.options.holdForGrantMs ?? 1_000);
     this.atOnceTimer.unref();
+  }
+
+  /**
+   * Resolves when the jobs of this request started at once have ended, or after
+   * `holdForGrantMs`; at once when there are none. What an approval sends its approver
+   * (the confirmation) waits on it, so it does not take the event loop from the grant's
+   * round trips while the grantee waits for credentials.
+   */
+  settledAtOnce(requestId: string): Promise<void> {
+    if (![...this.atOnceRequests.values()].includes(requestId)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, this.options.holdForGrantMs ?? 1_000);
+      timer.unref();
+      const waiters = this.atOnceWaiters.get(requestId) ?? [];
+      waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.atOnceWaiters.set(requestId, waiters);
+    });
+  }
+
+  /** A job started at once has ended: those waiting for its request go on once none of the request's are left. */
+  private endAtOnce(jobId: number): void {
+    const requestId = this.atOnceRequests.get(jobId);
+    if (requestId === undefined) return;
+    this.atOnceRequests.delete(jobId);
+    if ([...this.atOnceRequests.values()].includes(requestId)) return;
+    const waiters = this.atOnceWaiters.get(requestId) ?? [];
+    this.atOnceWaiters.delete(requestId);
+    for (const waiter of waiters) waiter();
   }
 
   /** The jobs started at once have finished (or took longer than `holdForGrantMs`): the wake they held back. */
@@ -261,6 +304,8 @@ export class JobRunner {
     this.atOnce.clear();
     const finished = await settlesWithin(this.idle(), withinMs);
     for (const each of this.pools) each.queue = [];
+    this.known.clear();
+    for (const jobId of [...this.atOnceRequests.keys()]) this.endAtOnce(jobId);
     if (!finished) this.ctx.log.warn({ running: [...this.inFlight] }, `job runner: ${this.inFlight.size} job(s) still running at the shutdown deadline; they run again after the restart`);
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;
@@ -408,6 +453,7 @@ export class JobRunner {
     from.running -= 1;
     this.inFlight.delete(job.id);
     this.busy.delete(busyKey(job));
+    this.endAtOnce(job.id);
     if (this.atOnce.delete(job.id) && this.atOnce.size === 0) this.atOnceDone();
   }
 
@@ -453,9 +499,11 @@ export class JobRunner {
     const handler = this.handlers[job.kind];
     const log = jobLogger(this.ctx.log, job);
     const started = Date.now();
+    const known = this.known.get(job.id);
+    this.known.delete(job.id);
     let outcome: JobOutcome;
     try {
-      outcome = handler ? await handler(job, this.jobContext(log)) : { status: 'bury' as const, error: `no handler for job kind ${job.kind}` };
+      outcome = handler ? await handler(job, this.jobContext(log), known) : { status: 'bury' as const, error: `no handler for job kind ${job.kind}` };
     } catch (error) {
       outcome = this.thrown(log, error);
     }
@@ -475,6 +523,8 @@ export class JobRunner {
     const [first] = jobs;
     const log = this.ctx.log;
     const started = Date.now();
+    // A batch handler reads its jobs' requests together.
+    for (const job of jobs) this.known.delete(job.id);
     let outcomes: Promise<JobOutcome>[];
     try {
       outcomes = handler(jobs, this.jobContext(log));

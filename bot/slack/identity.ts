@@ -1,6 +1,6 @@
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from '../../handlers/context.js';
-import type { IdentityBinding, Store } from '../../storage/store.js';
+import type { IdentityBinding, PlatformAccount, Store } from '../../storage/store.js';
 import { IdentityBinder, identificationOf, type AlertAdmins, type Identification } from '../identity-binding.js';
 
 const PLATFORM = 'slack';
@@ -63,8 +63,8 @@ export class SlackIdentities {
   }
 
   /** The Slack account a person acts through; none while that account is stopped. */
-  async userIdOf(email: string): Promise<string | null> {
-    const known = (await this.store.platformIdsFor(email)).find((entry) => entry.platform === PLATFORM);
+  async userIdOf(email: string, accounts?: readonly PlatformAccount[]): Promise<string | null> {
+    const known = (accounts ?? await this.store.platformIdsFor(email)).find((entry) => entry.platform === PLATFORM);
     if (known) return known.platformUserId;
     try {
       const answer = await this.client.users.lookupByEmail({ email });

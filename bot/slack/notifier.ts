@@ -160,7 +160,7 @@ export class SlackNotifier implements Notifier {
   }
 
   async deliverCredentials(delivery: CredentialDelivery): Promise<{ delivered: boolean; where: string }> {
-    const userId = await this.deps.identities.userIdOf(delivery.grantee);
+    const userId = await this.deps.identities.userIdOf(delivery.grantee, delivery.accounts);
     if (!userId) throw new Error(`${delivery.grantee} has no Slack account to receive the credentials`);
     const where = await this.post(userId, credentialsMessage(this.view(delivery.record), delivery.items));
     await this.record(delivery.record.request.id, where, delivery.grantee, PURPOSE.credentials);

@@ -1,6 +1,6 @@
 import { TeamsInfo, TurnContext, type ConversationReference } from 'botbuilder';
 import type { Logger } from '../../handlers/context.js';
-import type { Store } from '../../storage/store.js';
+import type { PlatformAccount, Store } from '../../storage/store.js';
 import { IdentityBinder, identificationOf, type AlertAdmins, type Identification } from '../identity-binding.js';
 
 export const TEAMS = 'teams';
@@ -51,8 +51,8 @@ export class TeamsIdentities {
   }
 
   /** The Teams account and personal chat of a person, if they ever talked to Latch in Teams (and the account is not stopped). */
-  async addressOf(email: string): Promise<{ userId: string; reference: Partial<ConversationReference> } | null> {
-    const account = (await this.store.platformIdsFor(email)).find((entry) => entry.platform === TEAMS && entry.address);
+  async addressOf(email: string, accounts?: readonly PlatformAccount[]): Promise<{ userId: string; reference: Partial<ConversationReference> } | null> {
+    const account = (accounts ?? await this.store.platformIdsFor(email)).find((entry) => entry.platform === TEAMS && entry.address);
     return account?.address ? { userId: account.chatId ?? account.platformUserId, reference: JSON.parse(account.address) as Partial<ConversationReference> } : null;
   }
 

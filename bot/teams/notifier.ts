@@ -190,7 +190,7 @@ export class TeamsNotifier implements Notifier {
   }
 
   async deliverCredentials(delivery: CredentialDelivery): Promise<{ delivered: boolean; where: string }> {
-    const address = await this.deps.people.addressOf(delivery.grantee);
+    const address = await this.deps.people.addressOf(delivery.grantee, delivery.accounts);
     if (!address) throw new Error(`${delivery.grantee} has no Teams chat with Latch to receive the credentials`);
     const view = this.view(delivery.record);
     const id = await this.send(address.reference, credentialsCard(view, delivery.items), `Access granted: ${view.title}`);

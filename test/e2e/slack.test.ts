@@ -152,7 +152,7 @@ describe('Slack: approving', () => {
     expect(textOf(secretMessages[0])).toContain(`psql -h memory.local -U ${record?.grants[0]?.principal ?? ''} orders`);
   });
 
-  it('starts the grant from the click\'s own commit: the credentials go out first, on the grant job\'s first attempt', async () => {
+  it('starts the grant from the click\'s own commit: the credentials go out first, on the grant job\'s first attempt, before the approver\'s confirmation', async () => {
     e2e = await startSlackE2E();
     const id = await requestProdRead(e2e);
     await e2e.settle();
@@ -169,6 +169,9 @@ describe('Slack: approving', () => {
     const firstUpdate = after.findIndex((call: Call) => call.method === 'chat.update' && textOf(call).includes(`Access request ${id}`));
     expect(credentials).toBeGreaterThanOrEqual(0);
     expect(firstUpdate).toBeGreaterThan(credentials);
+    // The approver's own confirmation (the click's response URL) waits for the grant as well.
+    const confirmed = after.findIndex((call: Call) => call.method === 'response_url' && call.args.text === `You approved ${id}.`);
+    expect(confirmed).toBeGreaterThan(credentials);
     // The grant job was inserted claimed by the decision's commit and ran once; the request took
     // pending → granting in that commit and granting → active in the grant's.
     const grantJobs = (await e2e.latch.store.jobsFor(id)).filter((job) => job.kind === 'grant');

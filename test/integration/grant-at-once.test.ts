@@ -4,6 +4,7 @@
 // The approval's notifications wait for the credentials (jobs/runner.ts, heldForGrant), for at
 // most a moment, and a runner that is not running leaves the grant to its next claim.
 import { afterEach, describe, expect, it } from 'vitest';
+import { runButton, type CommandReply } from '../../bot/command-runner.js';
 import { activateAccess } from '../../handlers/activate.js';
 import { decide } from '../../handlers/decide.js';
 import { requestAccess } from '../../handlers/request-access.js';
@@ -118,6 +119,35 @@ describe.each(STORE_DIALECTS)('an approval starts its grant at once (%s store)',
     backend.letGo();
     await eventually(async () => (await h.store.getRequest(id))?.request.state === 'active', 'the access to be active');
     expect(h.notifier.deliveries.map((delivery) => delivery.record.request.id)).toEqual([id]);
+  });
+
+  it('answers the approver once the grant it started has ended, or after a moment when it takes longer', async () => {
+    const { h, backend } = await start(dialect, { startRunner: true, runner: { holdForGrantMs: 60_000 } });
+    const id = await pendingRequest(h);
+    await eventually(() => h.notifier.events(id).includes('approval_requested'), 'the approval card');
+    let answered: CommandReply | null = null;
+    const answer = runButton(h.ctx, h.as('sec@example.com'), 'approve', id).then((reply) => { answered = reply; });
+    await eventually(() => backend.waiting === 1, 'the grant to reach the backend');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Decided and committed, but the approver hears of it only once the grantee has the credentials.
+    expect((await h.store.getRequest(id))?.request.state).toBe('granting');
+    expect(answered).toBeNull();
+    backend.letGo();
+    await answer;
+    expect(answered).toEqual({ kind: 'text', text: `You approved ${id}.` });
+    expect(h.notifier.deliveries.map((delivery) => delivery.record.request.id)).toEqual([id]);
+    expect((await h.store.getRequest(id))?.request.state).toBe('active');
+
+    // A grant that takes longer holds the answer for holdForGrantMs at most.
+    await harness.close();
+    const slow = await start(dialect, { startRunner: true, runner: { holdForGrantMs: 200 } });
+    const second = await pendingRequest(slow.h);
+    await eventually(() => slow.h.notifier.events(second).includes('approval_requested'), 'the approval card');
+    expect(await runButton(slow.h.ctx, slow.h.as('sec@example.com'), 'approve', second)).toEqual({ kind: 'text', text: `You approved ${second}.` });
+    expect(slow.backend.waiting).toBe(1);
+    expect(slow.h.notifier.deliveries).toEqual([]);
+    slow.backend.letGo();
+    await eventually(async () => (await slow.h.store.getRequest(second))?.request.state === 'active', 'the access to be active');
   });
 
   it('starts an activated grant at once too, its duration counted from the click', async () => {
