@@ -47,6 +47,9 @@ const ER_KILL_DENIED = 1095;
 /** Global privileges that turn a role into an administrator's; Latch never grants such a role. */
 const ADMIN_COLUMNS = ['Super_priv', 'Grant_priv', 'Create_user_priv', 'File_priv', 'Shutdown_priv', 'Reload_priv'] as const;
 
+/** What the checked compound statement signals when it writes nothing (createCheckedAccount). */
+const STOOD_BACK = 'latch: checked account creation stood back';
+
 /** How the people Latch grants access to log in, and how the connector itself does. */
 export interface MysqlLoginOptions {
   /**
@@ -210,6 +213,8 @@ export class MysqlProvisioner implements Provisioner {
           + 'Make one role that holds the others (CREATE ROLE x; GRANT a TO x; GRANT b TO x) and name that, or use grants:');
       }
       const account = { user: principal, host };
+      const oneRole = server.flavour === 'mariadb' && this.defaultRoleForAccount === true && permission.roles.length === 1 && permission.grants.length === 0;
+      if (oneRole && await this.createCheckedAccount(conn, permission.roles[0] ?? '', account, identified)) return;
       const exists = await this.assertRoles(conn, server, permission.roles, input.permission, account)
         ?? (await select<{ Host: string }>(conn, 'SELECT Host FROM mysql.user WHERE User = ? AND Host = ?', [principal, host])).length > 0;
       if (exists) {
@@ -223,14 +228,6 @@ export class MysqlProvisioner implements Provisioner {
           else await run(conn, `REVOKE ${mysql.escapeId(held.role, true)} FROM ?@?`, [principal, host]);
         }
         await run(conn, 'REVOKE ALL PRIVILEGES, GRANT OPTION FROM ?@?', [principal, host]);
-      } else if (server.flavour === 'mariadb' && this.defaultRoleForAccount === true && permission.roles.length === 1 && permission.grants.length === 0) {
-        // A new account for one role, on a server known to take SET DEFAULT ROLE ... FOR: all of
-        // it in one compound statement, one round trip where there were three. A statement in it
-        // that fails ends it with that statement's error, as on its own.
-        const role = mysql.escapeId(permission.roles[0] ?? '', true);
-        await run(conn, `BEGIN NOT ATOMIC CREATE USER IF NOT EXISTS ?@? ${identified.sql}; GRANT ${role} TO ?@?; SET DEFAULT ROLE ${role} FOR ?@?; END`,
-          [principal, host, ...identified.values, principal, host, principal, host]);
-        return;
       } else {
         await run(conn, `CREATE USER IF NOT EXISTS ?@? ${identified.sql}`, [principal, host, ...identified.values]);
       }
@@ -722,6 +719,31 @@ export class MysqlProvisioner implements Provisioner {
             EXISTS (SELECT 1 FROM mysql.global_grants g WHERE g.USER = u.User AND g.HOST = u.Host AND g.PRIV IN ('SYSTEM_USER', 'ROLE_ADMIN', 'CONNECTION_ADMIN')) AS admin_dynamic${exists}
           FROM mysql.user u WHERE u.User IN (?) AND u.Host = '%'`, values);
     return new Map(rows.map((row) => [String(row.User), row]));
+  }
+
+  /**
+   * MariaDB, a new account for one role, on a server known to take SET DEFAULT ROLE … FOR:
+   * the roles' check, the account's absence, CREATE USER, GRANT and SET DEFAULT ROLE in one
+   * compound statement, one round trip where there were two (and three before that). The
+   * check in it only admits what roleProblem admits (a role, holding none of ADMIN_COLUMNS)
+   * and an account that does not exist yet; otherwise it signals before writing anything,
+   * and the caller takes the statement-by-statement path, which says what is wrong or
+   * renews the account. False when it stood back. A statement in it that fails ends it with
+   * that statement's error, as on its own.
+   */
+  private async createCheckedAccount(conn: Connection, role: string, account: { user: string; host: string }, identified: { sql: string; values: unknown[] }): Promise<boolean> {
+    const cleanRole = `SELECT 1 FROM mysql.user WHERE User = ? AND Host = '' AND is_role = 'Y' AND ${ADMIN_COLUMNS.map((column) => `${column} = 'N'`).join(' AND ')}`;
+    const quoted = mysql.escapeId(role, true);
+    try {
+      await run(conn, `BEGIN NOT ATOMIC
+        IF NOT EXISTS (${cleanRole}) OR EXISTS (SELECT 1 FROM mysql.user WHERE User = ? AND Host = ?) THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '${STOOD_BACK}'; END IF;
+        CREATE USER ?@? ${identified.sql}; GRANT ${quoted} TO ?@?; SET DEFAULT ROLE ${quoted} FOR ?@?;
+      END`, [role, account.user, account.host, account.user, account.host, ...identified.values, account.user, account.host, account.user, account.host]);
+      return true;
+    } catch (error) {
+      if (error instanceof Error && (error as { sqlState?: string }).sqlState === '45000' && error.message === STOOD_BACK) return false;
+      throw error;
+    }
   }
 
   private roleProblem(server: ServerFacts, row: Record<string, unknown>): string | null {
