@@ -122,7 +122,6 @@ export async function runDiscoveryRemediate(ctx: LatchContext, actor: Actor, int
   return text(`Revoked the standing access of ${result.record.principal} in ${result.record.integration} (${result.record.changes.length} change${result.record.changes.length === 1 ? '' : 's'}), recorded as ${result.record.id}. Undo until ${until}: discover undo ${result.record.id}`);
 }
 
-/** The buttons that change state without a form: approve, deny (with its reason), cancel, revoke, activate. */
 /**
  * Waits for the grant an approval or activation started at once (at most the runner's
  * holdForGrantMs): the answer to whoever clicked is an HTTP call of its own, and it goes out
@@ -132,6 +131,7 @@ async function grantFirst(ctx: LatchContext, requestId: string): Promise<void> {
   await ctx.jobsAtOnce?.settled(requestId);
 }
 
+/** The buttons that change state without a form: approve, deny (with its reason), cancel, revoke, activate. */
 export async function runButton(ctx: LatchContext, actor: Actor, verb: 'approve' | 'deny' | 'cancel' | 'revoke' | 'activate', requestId: string, comment?: string): Promise<CommandReply> {
   switch (verb) {
     case 'activate': {

@@ -29,12 +29,12 @@ const AUDIT_CHAIN_LOCK_KEY = 0x6c61746361;
 /** How often a transaction that hit a deadlock or serialization failure is run again. */
 const CONFLICT_ATTEMPTS = 5;
 
-/** What became of one change of a shared transaction: its result, or the error it alone failed with. */
 /** A commit's success, with the jobs it inserted claimed when there are any. */
 function committedWith(claimed: Job[]): CommitResult {
   return claimed.length > 0 ? { ok: true, claimed } : { ok: true };
 }
 
+/** What became of one change of a shared transaction: its result, or the error it alone failed with. */
 type SharedOutcome = { ok: true; result: CommitResult } | { ok: false; error: unknown };
 
 /** Thrown inside a transaction to roll it back and report why; never escapes the store. */
